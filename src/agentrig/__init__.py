@@ -1,0 +1,1 @@
+"""agentrig: deterministic, snapshot-based regression tests for multi-agent LLM systems."""

@@ -1,0 +1,113 @@
+"""Every exception agentrig raises.
+
+Each error says what happened (with the offending value and the object's name), the rule it
+broke, and what to do. Each subclass also inherits the builtin a caller would catch anyway, so
+``except TimeoutError`` still catches a :class:`DeadlineExceeded`.
+
+The tree::
+
+    AgentRigError
+    ├── ConfigurationError (ValueError)      bad argument, ini value, marker or rule
+    ├── BudgetError
+    │   ├── BudgetExceeded                   a charge would break a stage or pool cap
+    │   └── BudgetExhausted                  the pool has nothing left to hand out
+    ├── DeadlineExceeded (TimeoutError)      a ``Deadline`` expired around a block
+    ├── StallError (RuntimeError)            the virtual loop would wait forever
+    ├── FakeModelError                       a FakeModel script problem
+    │   ├── ScriptExhausted                  ``replies=[...]`` ran out
+    │   └── UnscriptedCall                   strict mode, no rule matched the prompt
+    ├── FakeRateLimitError                   injected rate limit (429-like)
+    ├── FakeTimeoutError (TimeoutError)      injected model timeout
+    ├── AllAgentsFailed                      every agent of a broadcast failed
+    ├── DecisionLogError                     a decision log cannot be written or read
+    └── SnapshotError                        a snapshot file is unusable
+        └── SnapshotFormatError              wrong or unknown format version
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AgentRigError",
+    "AllAgentsFailed",
+    "BudgetError",
+    "BudgetExceeded",
+    "BudgetExhausted",
+    "ConfigurationError",
+    "DeadlineExceeded",
+    "DecisionLogError",
+    "FakeModelError",
+    "FakeRateLimitError",
+    "FakeTimeoutError",
+    "ScriptExhausted",
+    "SnapshotError",
+    "SnapshotFormatError",
+    "StallError",
+    "UnscriptedCall",
+]
+
+
+class AgentRigError(Exception):
+    """Root of every error agentrig raises."""
+
+
+class ConfigurationError(AgentRigError, ValueError):
+    """A parameter, ini value, marker argument or rule is invalid."""
+
+
+class BudgetError(AgentRigError):
+    """Base of the budget errors."""
+
+
+class BudgetExceeded(BudgetError):
+    """A charge would take a stage budget or pool past its cap.
+
+    The spend that caused it is still in the ledger: money that was spent is never dropped.
+    """
+
+
+class BudgetExhausted(BudgetError):
+    """The pool has nothing left to hand out (and waiting was not asked for, or timed out)."""
+
+
+class DeadlineExceeded(AgentRigError, TimeoutError):
+    """A ``Deadline`` expired while a block was running under it."""
+
+
+class StallError(AgentRigError, RuntimeError):
+    """The virtual-time loop has nothing scheduled, nothing ready and no thread work pending."""
+
+
+class FakeModelError(AgentRigError):
+    """A FakeModel script cannot answer a call."""
+
+
+class ScriptExhausted(FakeModelError):
+    """A ``replies=[...]`` sequence ran out."""
+
+
+class UnscriptedCall(FakeModelError):
+    """In strict mode, a prompt matched none of the agent's rules."""
+
+
+class FakeRateLimitError(AgentRigError):
+    """A rate-limit error injected by a FakeModel script (what a 429 looks like)."""
+
+
+class FakeTimeoutError(AgentRigError, TimeoutError):
+    """A model timeout injected by a FakeModel script."""
+
+
+class AllAgentsFailed(AgentRigError):
+    """Every agent of a broadcast failed, so there is nothing to synthesize."""
+
+
+class DecisionLogError(AgentRigError):
+    """A decision log cannot be written or read."""
+
+
+class SnapshotError(AgentRigError):
+    """A snapshot file is missing, unreadable or not a snapshot."""
+
+
+class SnapshotFormatError(SnapshotError):
+    """A snapshot has a format version this agentrig cannot compare against."""

@@ -1,0 +1,42 @@
+"""Aliases and Protocols shared by the layers: what an agent, a reply and a budget look like."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Protocol, TypeAlias, runtime_checkable
+
+__all__ = ["Agent", "AgentReply", "Budget", "JSONValue", "Money"]
+
+#: Anything that converts exactly to a Decimal number of US dollars.
+#: Floats are read through ``repr`` so ``0.1`` means exactly one tenth.
+Money: TypeAlias = "Decimal | int | float | str"
+
+JSONValue: TypeAlias = Any
+
+
+@runtime_checkable
+class AgentReply(Protocol):
+    """What an agent's ``run`` returns: at least the text and the tokens it used."""
+
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def tokens(self) -> int: ...
+
+
+@runtime_checkable
+class Budget(Protocol):
+    """Something a call can be charged to (a stage budget from ``BudgetPool.acquire``)."""
+
+    def charge(self, usd: Money = 0, *, tokens: int = 0, label: str | None = None) -> None: ...
+
+
+@runtime_checkable
+class Agent(Protocol):
+    """Anything with ``async run(prompt, *, budget=None)`` returning an :class:`AgentReply`.
+
+    FakeModel agents and real model wrappers both qualify; the patterns accept either.
+    """
+
+    async def run(self, prompt: str, *, budget: Budget | None = None) -> AgentReply: ...

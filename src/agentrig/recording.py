@@ -1,0 +1,347 @@
+"""One timeline of everything a run did: spans, decisions, budget moves, bus traffic, deadlines.
+
+A :class:`Recording` is *activated* (a context variable, with a process-wide fallback for plain
+threads) and every primitive looks the active recording up at the moment it acts, never when
+it is constructed. That is what lets a module-level ``log = DecisionLog(path=...)`` created at
+import time, long before any test started, report into the current test's recording.
+
+Implementation notes
+--------------------
+* Ordering. Spans and entries draw their ``seq`` from one counter, so the arrival order of
+  everything is known. Arrival order is *not* what a snapshot stores: concurrent work can arrive
+  in any order, and ``agentrig.normalize`` puts concurrent siblings in a canonical order. Here we
+  only record faithfully.
+* Time. ``t`` is the virtual loop time (deterministic) when the work runs on agentrig's virtual
+  loop, or on a thread while a virtual loop is bound to the recording; otherwise ``None``.
+  ``wall`` is always ``time.time()`` and is dropped by normalization.
+* Attribution. Every entry carries the id of the span that was current (a context variable set
+  by the tracer), so normalization can nest entries under the span they happened in.
+* Thread safety. Appends take a lock: budgets and decision logs are used from threads too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextvars import ContextVar, Token
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+from pathlib import Path, PurePath
+from typing import TYPE_CHECKING, Any, Literal
+
+import orjson
+
+from agentrig._errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from agentrig._models import RecordingModel
+
+__all__ = [
+    "Entry",
+    "Recording",
+    "SpanEvent",
+    "SpanRecord",
+    "active_recording",
+    "current_span_id",
+    "json_default",
+]
+
+#: The kinds of timeline entry the primitives write. Normalization and drift read these.
+EntryKind = Literal[
+    "decision",
+    "budget.acquire",
+    "budget.charge",
+    "budget.release",
+    "budget.refused",
+    "bus.emit",
+    "bus.handler",
+    "deadline.expired",
+    "note",
+]
+
+SpanStatus = Literal["unset", "ok", "error"]
+
+
+@dataclass(slots=True)
+class SpanEvent:
+    """A point-in-time event inside a span (``span.add_event``)."""
+
+    name: str
+    t: float | None
+    attributes: dict[str, Any] = field(default_factory=dict)
+    wall: float = 0.0
+
+
+@dataclass(slots=True)
+class SpanRecord:
+    """A span as data: what the tracer exports and what a recording keeps."""
+
+    span_id: int
+    parent_id: int | None
+    name: str
+    seq: int
+    start: float | None
+    end: float | None = None
+    end_seq: int | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+    events: list[SpanEvent] = field(default_factory=list)
+    status: SpanStatus = "unset"
+    status_message: str | None = None
+    error: dict[str, str] | None = None
+    wall_start: float = 0.0
+    wall_end: float | None = None
+
+
+@dataclass(slots=True)
+class Entry:
+    """One thing that happened: a decision, a budget move, a bus emit, a deadline expiry."""
+
+    seq: int
+    t: float | None
+    kind: str
+    span_id: int | None
+    data: dict[str, Any]
+    wall: float = 0.0
+
+
+# The span the current task/thread is inside (its recording span id). Set by the tracer.
+current_span_id: ContextVar[int | None] = ContextVar("agentrig_current_span_id", default=None)
+
+_active: ContextVar[Recording | None] = ContextVar("agentrig_active_recording", default=None)
+# Plain ``threading.Thread`` workers do not inherit context variables; they fall back to this.
+_process_fallback: list[Recording] = []
+_fallback_lock = threading.Lock()
+
+
+def active_recording() -> Recording | None:
+    """The recording primitives should report into right now, or ``None``."""
+    rec = _active.get()
+    if rec is not None:
+        return rec
+    return _process_fallback[-1] if _process_fallback else None
+
+
+def json_default(value: Any) -> Any:
+    """orjson ``default=``: exact-enough numbers for Decimals, a stable placeholder otherwise.
+
+    Never a memory address: ``<Doc object at 0x7f...>`` in a snapshot fails every run.
+    """
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, PurePath):
+        return value.as_posix()
+    if isinstance(value, (set, frozenset)):
+        try:
+            return sorted(value)
+        except TypeError:
+            return [f"<{type(v).__name__}>" for v in value]
+    if isinstance(value, bytes):
+        return f"<bytes len={len(value)}>"
+    return f"<{type(value).__qualname__}>"
+
+
+def _virtual_time_of_running_loop() -> float | None:
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+    from agentrig.clock import VirtualEventLoop  # local: clock imports nothing from here
+
+    return loop.time() if isinstance(loop, VirtualEventLoop) else None
+
+
+class Recording:
+    """Everything one run did, in one ordered timeline.
+
+    Args:
+        name: a label (the plugin uses the test's node id).
+        export_dir: while active, file exports of DecisionLog and Tracer are redirected here
+            instead of the user's working tree. ``None`` leaves paths as given.
+
+    Usage::
+
+        rec = Recording(export_dir=tmp_path)
+        with rec.activate():
+            agentrig.run(main())
+        rec.spans, rec.entries, rec.to_json()
+    """
+
+    def __init__(self, name: str = "", *, export_dir: str | os.PathLike[str] | None = None):
+        self.name = name
+        self.export_dir: Path | None = Path(export_dir) if export_dir is not None else None
+        self.spans: list[SpanRecord] = []
+        self.entries: list[Entry] = []
+        self._seq = itertools.count(1)
+        self._span_ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._virtual_loop: asyncio.AbstractEventLoop | None = None
+        self._spans_by_id: dict[int, SpanRecord] = {}
+
+    def __repr__(self) -> str:
+        return (
+            f"<Recording {self.name!r} spans={len(self.spans)} entries={len(self.entries)}"
+            f" export_dir={self.export_dir}>"
+        )
+
+    # -- activation -------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def activate(self) -> Iterator[Recording]:
+        """Make this the recording every primitive reports into, for the ``with`` block."""
+        token: Token[Recording | None] = _active.set(self)
+        with _fallback_lock:
+            _process_fallback.append(self)
+        try:
+            yield self
+        finally:
+            _active.reset(token)
+            with _fallback_lock:
+                # Remove this activation (not necessarily the last one: xdist-free but
+                # nested or interleaved activations must not strand each other).
+                for i in range(len(_process_fallback) - 1, -1, -1):
+                    if _process_fallback[i] is self:
+                        del _process_fallback[i]
+                        break
+
+    def bind_loop(self, loop: asyncio.AbstractEventLoop | None) -> None:
+        """Read virtual time from ``loop`` even where no loop runs (threads started by it)."""
+        self._virtual_loop = loop
+
+    # -- time -------------------------------------------------------------------------------
+
+    def now(self) -> float | None:
+        """Virtual time if there is a virtual clock to read, else ``None`` (not deterministic)."""
+        t = _virtual_time_of_running_loop()
+        if t is not None:
+            return t
+        loop = self._virtual_loop
+        if loop is not None and not loop.is_closed():
+            return loop.time()
+        return None
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def next_seq(self) -> int:
+        with self._lock:
+            return next(self._seq)
+
+    def add_entry(
+        self, kind: str, data: dict[str, Any], *, span_id: int | None | Literal["current"] = "current"
+    ) -> Entry:
+        """Append one timeline entry, attributed to the current span unless told otherwise."""
+        sid = current_span_id.get() if span_id == "current" else span_id
+        t = self.now()
+        wall = time.time()
+        with self._lock:
+            entry = Entry(seq=next(self._seq), t=t, kind=kind, span_id=sid, data=data, wall=wall)
+            self.entries.append(entry)
+        return entry
+
+    def start_span(
+        self,
+        name: str,
+        *,
+        parent_id: int | None | Literal["current"] = "current",
+        attributes: dict[str, Any] | None = None,
+    ) -> SpanRecord:
+        """Open a span record (the tracer calls this; it does not set the current span)."""
+        pid = current_span_id.get() if parent_id == "current" else parent_id
+        t = self.now()
+        wall = time.time()
+        with self._lock:
+            rec = SpanRecord(
+                span_id=next(self._span_ids),
+                parent_id=pid,
+                name=name,
+                seq=next(self._seq),
+                start=t,
+                attributes=dict(attributes or {}),
+                wall_start=wall,
+            )
+            self.spans.append(rec)
+            self._spans_by_id[rec.span_id] = rec
+        return rec
+
+    def end_span(self, rec: SpanRecord) -> None:
+        """Close a span record: stamp its end time and end sequence number."""
+        t = self.now()
+        with self._lock:
+            rec.end = t
+            rec.end_seq = next(self._seq)
+            rec.wall_end = time.time()
+
+    def span(self, span_id: int) -> SpanRecord:
+        """The span with this id (raises ``KeyError`` naming the id)."""
+        try:
+            return self._spans_by_id[span_id]
+        except KeyError:
+            raise KeyError(f"recording {self.name!r} has no span with id {span_id}") from None
+
+    # -- exports ----------------------------------------------------------------------------
+
+    def export_path(self, path: str | os.PathLike[str]) -> Path:
+        """Where a file export asked for at ``path`` goes while this recording is active.
+
+        Relative paths land under ``export_dir`` as given; absolute ones under
+        ``export_dir/_abs/`` with their anchor stripped, so nothing escapes the directory.
+        """
+        p = Path(path)
+        if self.export_dir is None:
+            return p
+        if ".." in p.parts:
+            raise ConfigurationError(
+                f"export path {os.fspath(path)!r} contains '..'; while a recording is active,"
+                " exports are redirected under its export_dir and may not climb out of it"
+            )
+        if p.is_absolute():
+            return self.export_dir / "_abs" / Path(*p.parts[1:])
+        return self.export_dir / p
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def entries_of(self, kind: str) -> list[Entry]:
+        """The entries of one kind, in arrival order."""
+        return [e for e in self.entries if e.kind == kind]
+
+    @property
+    def decisions(self) -> list[dict[str, Any]]:
+        """The recorded decisions' fields, in arrival order (convenient in assertions)."""
+        return [e.data for e in self.entries if e.kind == "decision"]
+
+    def spans_named(self, name: str) -> list[SpanRecord]:
+        """The spans with this name, in start order."""
+        return [s for s in self.spans if s.name == name]
+
+    def children(self, span_id: int | None) -> list[SpanRecord]:
+        """Direct child spans of ``span_id`` (``None``: the root spans), in start order."""
+        return [s for s in self.spans if s.parent_id == span_id]
+
+    # -- serialization ----------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (raw: not normalized). Values that are not JSON stay as they are."""
+        with self._lock:
+            return {
+                "name": self.name,
+                "spans": [asdict(s) for s in self.spans],
+                "entries": [asdict(e) for e in self.entries],
+            }
+
+    def to_json(self) -> bytes:
+        """The raw recording as JSON bytes (orjson; non-JSON values become placeholders)."""
+        with self._lock:
+            doc = {"name": self.name, "spans": self.spans, "entries": self.entries}
+            return orjson.dumps(
+                doc, default=json_default, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SORT_KEYS
+            )
+
+    def model(self) -> RecordingModel:
+        """This recording as a validated, immutable pydantic model."""
+        from agentrig._models import RecordingModel  # pydantic is imported only when asked
+
+        return RecordingModel.model_validate_json(self.to_json())
