@@ -1,1 +1,58 @@
-"""agentrig: deterministic, snapshot-based regression tests for multi-agent LLM systems."""
+"""agentrig: deterministic, snapshot-based regression tests for multi-agent LLM systems.
+
+The curated public namespace. Submodules with public API of their own: ``agentrig.clock``,
+``agentrig.recording``, ``agentrig.normalize``, ``agentrig.drift``, ``agentrig.patterns``,
+``agentrig.fake``, ``agentrig.tracing``.
+"""
+
+from agentrig._errors import (
+    AgentRigError,
+    AllAgentsFailed,
+    BudgetError,
+    BudgetExceeded,
+    BudgetExhausted,
+    ConfigurationError,
+    DeadlineExceeded,
+    DecisionLogError,
+    FakeModelError,
+    FakeRateLimitError,
+    FakeTimeoutError,
+    ScriptExhausted,
+    SnapshotError,
+    SnapshotFormatError,
+    StallError,
+    UnscriptedCall,
+)
+from agentrig._types import Agent, AgentReply, Budget
+from agentrig.clock import VirtualEventLoop, run
+from agentrig.deadline import Deadline
+from agentrig.recording import Recording, active_recording
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Agent",
+    "AgentReply",
+    "AgentRigError",
+    "AllAgentsFailed",
+    "Budget",
+    "BudgetError",
+    "BudgetExceeded",
+    "BudgetExhausted",
+    "ConfigurationError",
+    "Deadline",
+    "DeadlineExceeded",
+    "DecisionLogError",
+    "FakeModelError",
+    "FakeRateLimitError",
+    "FakeTimeoutError",
+    "Recording",
+    "ScriptExhausted",
+    "SnapshotError",
+    "SnapshotFormatError",
+    "StallError",
+    "UnscriptedCall",
+    "VirtualEventLoop",
+    "active_recording",
+    "run",
+]

@@ -231,7 +231,11 @@ class Recording:
             return next(self._seq)
 
     def add_entry(
-        self, kind: str, data: dict[str, Any], *, span_id: int | None | Literal["current"] = "current"
+        self,
+        kind: str,
+        data: dict[str, Any],
+        *,
+        span_id: int | Literal["current"] | None = "current",
     ) -> Entry:
         """Append one timeline entry, attributed to the current span unless told otherwise."""
         sid = current_span_id.get() if span_id == "current" else span_id
@@ -246,7 +250,7 @@ class Recording:
         self,
         name: str,
         *,
-        parent_id: int | None | Literal["current"] = "current",
+        parent_id: int | Literal["current"] | None = "current",
         attributes: dict[str, Any] | None = None,
     ) -> SpanRecord:
         """Open a span record (the tracer calls this; it does not set the current span)."""

@@ -1,0 +1,38 @@
+"""The public namespace is curated: everything in __all__ exists, sorted, nothing heavy imported."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import agentrig
+
+
+def test_all_is_sorted_and_every_name_exists() -> None:
+    assert list(agentrig.__all__) == sorted(agentrig.__all__)
+    for name in agentrig.__all__:
+        assert hasattr(agentrig, name), name
+
+
+def test_public_objects_say_they_come_from_agentrig() -> None:
+    for name in agentrig.__all__:
+        obj = getattr(agentrig, name)
+        module = getattr(obj, "__module__", "agentrig")
+        assert module.startswith("agentrig"), (name, module)
+
+
+def test_every_error_derives_from_agentrig_error() -> None:
+    errors = [getattr(agentrig, n) for n in agentrig.__all__ if n.endswith(("Error", "Failed"))]
+    errors += [agentrig.BudgetExceeded, agentrig.BudgetExhausted, agentrig.DeadlineExceeded]
+    errors += [agentrig.ScriptExhausted, agentrig.UnscriptedCall]
+    for err in errors:
+        assert issubclass(err, agentrig.AgentRigError), err
+
+
+def test_importing_agentrig_does_not_import_pytest_syrupy_or_pydantic() -> None:
+    code = (
+        "import sys, agentrig; "
+        "print(sorted(m for m in ('pytest', 'syrupy', 'pydantic', '_pytest') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

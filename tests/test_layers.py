@@ -1,0 +1,84 @@
+"""Imports point down the layers only (docs/architecture.md); an AST walk keeps them honest."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import agentrig
+
+SRC = Path(agentrig.__file__).parent
+
+# Lower number = lower layer. A module may import only modules of a lower or equal layer
+# (equal only where listed in SAME_LAYER_OK), never one above it.
+LAYER = {
+    "_errors": 0,
+    "_types": 0,
+    "_models": 0,
+    "clock": 1,
+    "normalize": 1,
+    "drift": 1,
+    "recording": 2,
+    "budget": 3,
+    "deadline": 3,
+    "bus": 3,
+    "decisions": 3,
+    "tracing": 3,
+    "fake": 4,
+    "patterns": 5,
+    "snapshot": 6,
+    "plugin": 7,
+    "cli": 7,
+    "__init__": 8,
+    "__main__": 9,
+}
+# Primitives may use each other (a BudgetPool waits with a Deadline).
+SAME_LAYER_OK = {("budget", "deadline"), ("drift", "normalize")}
+PYTEST_FREE = {name for name, layer in LAYER.items() if layer <= 5}
+
+
+def _module_name(path: Path) -> str:
+    rel = path.relative_to(SRC).with_suffix("")
+    return rel.parts[0]
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def test_imports_point_down_the_layers() -> None:
+    problems = []
+    for path in sorted(SRC.rglob("*.py")):
+        me = _module_name(path)
+        assert me in LAYER, f"{path} is not placed in a layer: add it to LAYER"
+        for imported in _imports(path):
+            parts = imported.split(".")
+            if parts[0] != "agentrig" or len(parts) < 2:
+                continue
+            other = parts[1]
+            if other not in LAYER or other == me:
+                continue
+            if LAYER[other] > LAYER[me] or (
+                LAYER[other] == LAYER[me] and (me, other) not in SAME_LAYER_OK
+            ):
+                problems.append(f"{path.relative_to(SRC)} imports agentrig.{other}")
+    assert not problems, "layering violations:\n" + "\n".join(problems)
+
+
+def test_runtime_layers_do_not_import_pytest_or_syrupy() -> None:
+    problems = []
+    for path in sorted(SRC.rglob("*.py")):
+        if _module_name(path) not in PYTEST_FREE:
+            continue
+        for imported in _imports(path):
+            if imported.split(".")[0] in {"pytest", "_pytest", "syrupy", "pytest_asyncio"}:
+                problems.append(f"{path.relative_to(SRC)} imports {imported}")
+    assert not problems, "\n".join(problems)
