@@ -24,9 +24,12 @@ from agentrig._errors import (
     UnscriptedCall,
 )
 from agentrig._types import Agent, AgentReply, Budget
+from agentrig.bus import EventBus
 from agentrig.clock import VirtualEventLoop, run
 from agentrig.deadline import Deadline
+from agentrig.decisions import DecisionLog, DecisionLogContents, read_decision_log
 from agentrig.recording import Recording, active_recording
+from agentrig.tracing import Span, Tracer, current_span, default_tracer
 
 __version__ = "0.1.0"
 
@@ -42,7 +45,10 @@ __all__ = [
     "ConfigurationError",
     "Deadline",
     "DeadlineExceeded",
+    "DecisionLog",
+    "DecisionLogContents",
     "DecisionLogError",
+    "EventBus",
     "FakeModelError",
     "FakeRateLimitError",
     "FakeTimeoutError",
@@ -50,9 +56,14 @@ __all__ = [
     "ScriptExhausted",
     "SnapshotError",
     "SnapshotFormatError",
+    "Span",
     "StallError",
+    "Tracer",
     "UnscriptedCall",
     "VirtualEventLoop",
     "active_recording",
+    "current_span",
+    "default_tracer",
+    "read_decision_log",
     "run",
 ]

@@ -29,14 +29,12 @@ import threading
 import time
 from collections.abc import Iterator
 from contextvars import ContextVar, Token
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
-
-from agentrig._errors import ConfigurationError
 
 if TYPE_CHECKING:
     from agentrig._models import RecordingModel
@@ -48,7 +46,9 @@ __all__ = [
     "SpanRecord",
     "active_recording",
     "current_span_id",
+    "entry_to_dict",
     "json_default",
+    "span_to_dict",
 ]
 
 #: The kinds of timeline entry the primitives write. Normalization and drift read these.
@@ -143,6 +143,41 @@ def json_default(value: Any) -> Any:
     if isinstance(value, bytes):
         return f"<bytes len={len(value)}>"
     return f"<{type(value).__qualname__}>"
+
+
+def span_to_dict(span: SpanRecord) -> dict[str, Any]:
+    """A span record as a dict, without copying attribute values (``asdict`` deep-copies)."""
+    return {
+        "span_id": span.span_id,
+        "parent_id": span.parent_id,
+        "name": span.name,
+        "seq": span.seq,
+        "start": span.start,
+        "end": span.end,
+        "end_seq": span.end_seq,
+        "attributes": span.attributes,
+        "events": [
+            {"name": ev.name, "t": ev.t, "attributes": ev.attributes, "wall": ev.wall}
+            for ev in span.events
+        ],
+        "status": span.status,
+        "status_message": span.status_message,
+        "error": span.error,
+        "wall_start": span.wall_start,
+        "wall_end": span.wall_end,
+    }
+
+
+def entry_to_dict(entry: Entry) -> dict[str, Any]:
+    """A timeline entry as a dict, without copying its data."""
+    return {
+        "seq": entry.seq,
+        "t": entry.t,
+        "kind": entry.kind,
+        "span_id": entry.span_id,
+        "data": entry.data,
+        "wall": entry.wall,
+    }
 
 
 def _virtual_time_of_running_loop() -> float | None:
@@ -291,20 +326,18 @@ class Recording:
     def export_path(self, path: str | os.PathLike[str]) -> Path:
         """Where a file export asked for at ``path`` goes while this recording is active.
 
-        Relative paths land under ``export_dir`` as given; absolute ones under
-        ``export_dir/_abs/`` with their anchor stripped, so nothing escapes the directory.
+        Relative paths land under ``export_dir`` as given (each ``..`` becomes a folder named
+        ``_up``); absolute ones under ``export_dir/_abs/`` with their anchor stripped, so
+        nothing escapes the directory.
         """
         p = Path(path)
         if self.export_dir is None:
             return p
-        if ".." in p.parts:
-            raise ConfigurationError(
-                f"export path {os.fspath(path)!r} contains '..'; while a recording is active,"
-                " exports are redirected under its export_dir and may not climb out of it"
-            )
+        # ``..`` becomes a plain folder name: ``../logs/x.jsonl`` lands in ``_up/logs/``.
+        parts = ["_up" if part == ".." else part for part in p.parts]
         if p.is_absolute():
-            return self.export_dir / "_abs" / Path(*p.parts[1:])
-        return self.export_dir / p
+            return self.export_dir.joinpath("_abs", *parts[1:])
+        return self.export_dir.joinpath(*parts)
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -328,21 +361,24 @@ class Recording:
     # -- serialization ----------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data (raw: not normalized). Values that are not JSON stay as they are."""
+        """Plain data (raw: not normalized); attribute values are shared, not copied.
+
+        Values that are not JSON stay as they are (normalization deals with them).
+        """
         with self._lock:
             return {
                 "name": self.name,
-                "spans": [asdict(s) for s in self.spans],
-                "entries": [asdict(e) for e in self.entries],
+                "spans": [span_to_dict(s) for s in self.spans],
+                "entries": [entry_to_dict(e) for e in self.entries],
             }
 
     def to_json(self) -> bytes:
-        """The raw recording as JSON bytes (orjson; non-JSON values become placeholders)."""
-        with self._lock:
-            doc = {"name": self.name, "spans": self.spans, "entries": self.entries}
-            return orjson.dumps(
-                doc, default=json_default, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SORT_KEYS
-            )
+        """The raw recording as JSON bytes (orjson, sorted keys; non-JSON become placeholders)."""
+        return orjson.dumps(
+            self.to_dict(),
+            default=json_default,
+            option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SORT_KEYS,
+        )
 
     def model(self) -> RecordingModel:
         """This recording as a validated, immutable pydantic model."""
