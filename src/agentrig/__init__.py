@@ -24,10 +24,12 @@ from agentrig._errors import (
     UnscriptedCall,
 )
 from agentrig._types import Agent, AgentReply, Budget
+from agentrig.budget import BudgetPool, BudgetStatistics, LedgerEntry, StageBudget
 from agentrig.bus import EventBus
 from agentrig.clock import VirtualEventLoop, run
 from agentrig.deadline import Deadline
 from agentrig.decisions import DecisionLog, DecisionLogContents, read_decision_log
+from agentrig.fake import FakeAgent, FakeCall, FakeModel, FakeReply, Price
 from agentrig.recording import Recording, active_recording
 from agentrig.tracing import Span, Tracer, current_span, default_tracer
 
@@ -42,6 +44,8 @@ __all__ = [
     "BudgetError",
     "BudgetExceeded",
     "BudgetExhausted",
+    "BudgetPool",
+    "BudgetStatistics",
     "ConfigurationError",
     "Deadline",
     "DeadlineExceeded",
@@ -49,14 +53,21 @@ __all__ = [
     "DecisionLogContents",
     "DecisionLogError",
     "EventBus",
+    "FakeAgent",
+    "FakeCall",
+    "FakeModel",
     "FakeModelError",
     "FakeRateLimitError",
+    "FakeReply",
     "FakeTimeoutError",
+    "LedgerEntry",
+    "Price",
     "Recording",
     "ScriptExhausted",
     "SnapshotError",
     "SnapshotFormatError",
     "Span",
+    "StageBudget",
     "StallError",
     "Tracer",
     "UnscriptedCall",

@@ -90,7 +90,14 @@ class UnscriptedCall(FakeModelError):
 
 
 class FakeRateLimitError(AgentRigError):
-    """A rate-limit error injected by a FakeModel script (what a 429 looks like)."""
+    """A rate-limit error injected by a FakeModel script (what a 429 looks like).
+
+    ``retry_after`` is the number of seconds the "provider" asks the caller to wait.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class FakeTimeoutError(AgentRigError, TimeoutError):
@@ -98,7 +105,14 @@ class FakeTimeoutError(AgentRigError, TimeoutError):
 
 
 class AllAgentsFailed(AgentRigError):
-    """Every agent of a broadcast failed, so there is nothing to synthesize."""
+    """Every agent of a broadcast failed, so there is nothing to synthesize.
+
+    ``errors`` maps each agent's name to the exception it raised, in declared order.
+    """
+
+    def __init__(self, message: str, *, errors: dict[str, BaseException] | None = None) -> None:
+        super().__init__(message)
+        self.errors: dict[str, BaseException] = dict(errors or {})
 
 
 class DecisionLogError(AgentRigError):
