@@ -29,13 +29,17 @@ from agentrig.bus import EventBus
 from agentrig.clock import VirtualEventLoop, run
 from agentrig.deadline import Deadline
 from agentrig.decisions import DecisionLog, DecisionLogContents, read_decision_log
+from agentrig.drift import DRIFT_CLASSES, Change, DriftConfig, DriftReport, Tolerance, compare
 from agentrig.fake import FakeAgent, FakeCall, FakeModel, FakeReply, Price
+from agentrig.normalize import FORMAT_VERSION, NormalizeRules, normalize
 from agentrig.recording import Recording, active_recording
 from agentrig.tracing import Span, Tracer, current_span, default_tracer
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "DRIFT_CLASSES",
+    "FORMAT_VERSION",
     "Agent",
     "AgentReply",
     "AgentRigError",
@@ -46,12 +50,15 @@ __all__ = [
     "BudgetExhausted",
     "BudgetPool",
     "BudgetStatistics",
+    "Change",
     "ConfigurationError",
     "Deadline",
     "DeadlineExceeded",
     "DecisionLog",
     "DecisionLogContents",
     "DecisionLogError",
+    "DriftConfig",
+    "DriftReport",
     "EventBus",
     "FakeAgent",
     "FakeCall",
@@ -61,6 +68,7 @@ __all__ = [
     "FakeReply",
     "FakeTimeoutError",
     "LedgerEntry",
+    "NormalizeRules",
     "Price",
     "Recording",
     "ScriptExhausted",
@@ -69,12 +77,15 @@ __all__ = [
     "Span",
     "StageBudget",
     "StallError",
+    "Tolerance",
     "Tracer",
     "UnscriptedCall",
     "VirtualEventLoop",
     "active_recording",
+    "compare",
     "current_span",
     "default_tracer",
+    "normalize",
     "read_decision_log",
     "run",
 ]

@@ -33,6 +33,7 @@ class SpanRecordModel(BaseModel):
     error: dict[str, str] | None
     wall_start: float
     wall_end: float | None
+    task: int | None = None
 
 
 class EntryModel(BaseModel):

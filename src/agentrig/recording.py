@@ -27,6 +27,7 @@ import itertools
 import os
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
@@ -95,6 +96,10 @@ class SpanRecord:
     error: dict[str, str] | None = None
     wall_start: float = 0.0
     wall_end: float | None = None
+    #: Which asyncio task (or thread) opened the span: equal for the spans one task opened,
+    #: never reused within a recording. Normalization uses it to tell sequential steps of
+    #: one task from concurrent siblings that start at the same virtual instant.
+    task: int | None = None
 
 
 @dataclass(slots=True)
@@ -165,6 +170,7 @@ def span_to_dict(span: SpanRecord) -> dict[str, Any]:
         "error": span.error,
         "wall_start": span.wall_start,
         "wall_end": span.wall_end,
+        "task": span.task,
     }
 
 
@@ -216,6 +222,11 @@ class Recording:
         self._lock = threading.Lock()
         self._virtual_loop: asyncio.AbstractEventLoop | None = None
         self._spans_by_id: dict[int, SpanRecord] = {}
+        self._task_tokens: weakref.WeakKeyDictionary[asyncio.Task[Any], int] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._thread_tokens = threading.local()
+        self._next_token = itertools.count(1)
 
     def __repr__(self) -> str:
         return (
@@ -261,6 +272,26 @@ class Recording:
 
     # -- writing ----------------------------------------------------------------------------
 
+    def _task_token(self) -> int:
+        """A token for the running asyncio task, or this thread when no task runs.
+
+        Not ``id(task)``: ids are reused once a task is gone. Called under ``self._lock``.
+        """
+        try:
+            task = asyncio.current_task()
+        except RuntimeError:
+            task = None
+        if task is not None:
+            token = self._task_tokens.get(task)
+            if token is None:
+                token = self._task_tokens[task] = next(self._next_token)
+            return token
+        local = self._thread_tokens
+        token = getattr(local, "token", None)
+        if token is None:
+            token = local.token = next(self._next_token)
+        return int(token)
+
     def next_seq(self) -> int:
         with self._lock:
             return next(self._seq)
@@ -301,6 +332,7 @@ class Recording:
                 start=t,
                 attributes=dict(attributes or {}),
                 wall_start=wall,
+                task=self._task_token(),
             )
             self.spans.append(rec)
             self._spans_by_id[rec.span_id] = rec
