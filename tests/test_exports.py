@@ -37,3 +37,17 @@ def test_importing_agentrig_does_not_import_pytest_syrupy_or_pydantic() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_every_public_name_is_lazily_importable_and_all_matches_the_export_table() -> None:
+    assert set(agentrig.__all__) == set(agentrig._EXPORTS)
+    assert set(agentrig.__all__) <= set(dir(agentrig))
+
+
+def test_loading_the_pytest_plugin_does_not_import_the_runtime() -> None:
+    code = (
+        "import sys, agentrig.plugin; "
+        "print(sorted(m for m in sys.modules if m.startswith('agentrig')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "['agentrig', 'agentrig.plugin']"

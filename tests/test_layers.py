@@ -15,6 +15,7 @@ LAYER = {
     "_errors": 0,
     "_types": 0,
     "_models": 0,
+    "_ci": 1,
     "clock": 1,
     "normalize": 1,
     "drift": 1,
@@ -30,7 +31,6 @@ LAYER = {
     "snapshot": 7,
     "plugin": 8,
     "cli": 8,
-    "_ci": 8,
     "__init__": 9,
     "__main__": 10,
 }

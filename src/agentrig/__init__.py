@@ -5,37 +5,113 @@ The curated public namespace. Submodules with public API of their own: ``agentri
 ``agentrig.fake``, ``agentrig.tracing``.
 """
 
-from agentrig._errors import (
-    AgentRigError,
-    AllAgentsFailed,
-    BudgetError,
-    BudgetExceeded,
-    BudgetExhausted,
-    ConfigurationError,
-    DeadlineExceeded,
-    DecisionLogError,
-    FakeModelError,
-    FakeRateLimitError,
-    FakeTimeoutError,
-    ScriptExhausted,
-    SnapshotError,
-    SnapshotFormatError,
-    StallError,
-    UnscriptedCall,
-)
-from agentrig._types import Agent, AgentReply, Budget
-from agentrig.budget import BudgetPool, BudgetStatistics, LedgerEntry, StageBudget
-from agentrig.bus import EventBus
-from agentrig.clock import VirtualEventLoop, run
-from agentrig.deadline import Deadline
-from agentrig.decisions import DecisionLog, DecisionLogContents, read_decision_log
-from agentrig.drift import DRIFT_CLASSES, Change, DriftConfig, DriftReport, Tolerance, compare
-from agentrig.fake import FakeAgent, FakeCall, FakeModel, FakeReply, Price
-from agentrig.normalize import FORMAT_VERSION, NormalizeRules, normalize
-from agentrig.recording import Recording, active_recording
-from agentrig.tracing import Span, Tracer, current_span, default_tracer
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from agentrig._errors import (
+        AgentRigError,
+        AllAgentsFailed,
+        BudgetError,
+        BudgetExceeded,
+        BudgetExhausted,
+        ConfigurationError,
+        DeadlineExceeded,
+        DecisionLogError,
+        FakeModelError,
+        FakeRateLimitError,
+        FakeTimeoutError,
+        ScriptExhausted,
+        SnapshotError,
+        SnapshotFormatError,
+        StallError,
+        UnscriptedCall,
+    )
+    from agentrig._types import Agent, AgentReply, Budget
+    from agentrig.budget import BudgetPool, BudgetStatistics, LedgerEntry, StageBudget
+    from agentrig.bus import EventBus
+    from agentrig.clock import VirtualEventLoop, run
+    from agentrig.deadline import Deadline
+    from agentrig.decisions import DecisionLog, DecisionLogContents, read_decision_log
+    from agentrig.drift import DRIFT_CLASSES, Change, DriftConfig, DriftReport, Tolerance, compare
+    from agentrig.fake import FakeAgent, FakeCall, FakeModel, FakeReply, Price
+    from agentrig.normalize import FORMAT_VERSION, NormalizeRules, normalize
+    from agentrig.recording import Recording, active_recording
+    from agentrig.tracing import Span, Tracer, current_span, default_tracer
 
 __version__ = "0.1.0"
+
+# Public name -> the module that defines it. Imported on first access (PEP 562), so that
+# loading the pytest plugin (which imports this package) costs next to nothing in a run
+# without agentrig tests, and ``import agentrig`` stays cheap.
+_EXPORTS: dict[str, str] = {
+    "Agent": "agentrig._types",
+    "AgentReply": "agentrig._types",
+    "AgentRigError": "agentrig._errors",
+    "AllAgentsFailed": "agentrig._errors",
+    "Budget": "agentrig._types",
+    "BudgetError": "agentrig._errors",
+    "BudgetExceeded": "agentrig._errors",
+    "BudgetExhausted": "agentrig._errors",
+    "BudgetPool": "agentrig.budget",
+    "BudgetStatistics": "agentrig.budget",
+    "Change": "agentrig.drift",
+    "ConfigurationError": "agentrig._errors",
+    "DRIFT_CLASSES": "agentrig.drift",
+    "Deadline": "agentrig.deadline",
+    "DeadlineExceeded": "agentrig._errors",
+    "DecisionLog": "agentrig.decisions",
+    "DecisionLogContents": "agentrig.decisions",
+    "DecisionLogError": "agentrig._errors",
+    "DriftConfig": "agentrig.drift",
+    "DriftReport": "agentrig.drift",
+    "EventBus": "agentrig.bus",
+    "FORMAT_VERSION": "agentrig.normalize",
+    "FakeAgent": "agentrig.fake",
+    "FakeCall": "agentrig.fake",
+    "FakeModel": "agentrig.fake",
+    "FakeModelError": "agentrig._errors",
+    "FakeRateLimitError": "agentrig._errors",
+    "FakeReply": "agentrig.fake",
+    "FakeTimeoutError": "agentrig._errors",
+    "LedgerEntry": "agentrig.budget",
+    "NormalizeRules": "agentrig.normalize",
+    "Price": "agentrig.fake",
+    "Recording": "agentrig.recording",
+    "ScriptExhausted": "agentrig._errors",
+    "SnapshotError": "agentrig._errors",
+    "SnapshotFormatError": "agentrig._errors",
+    "Span": "agentrig.tracing",
+    "StageBudget": "agentrig.budget",
+    "StallError": "agentrig._errors",
+    "Tolerance": "agentrig.drift",
+    "Tracer": "agentrig.tracing",
+    "UnscriptedCall": "agentrig._errors",
+    "VirtualEventLoop": "agentrig.clock",
+    "active_recording": "agentrig.recording",
+    "compare": "agentrig.drift",
+    "current_span": "agentrig.tracing",
+    "default_tracer": "agentrig.tracing",
+    "normalize": "agentrig.normalize",
+    "read_decision_log": "agentrig.decisions",
+    "run": "agentrig.clock",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'agentrig' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later accesses skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
+
 
 __all__ = [
     "DRIFT_CLASSES",

@@ -216,6 +216,21 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
         timer._scheduled = True  # type: ignore[attr-defined]
         return timer
 
+    def rewind(self) -> None:
+        """Set the clock back to 0, moving every pending timer by the same amount.
+
+        For a loop shared by several tests (a loop scope wider than function): each test then
+        starts at t=0 while timers still pending keep their relative delays and order.
+        """
+        now = self.time()
+        if now == 0:
+            return
+        # Private asyncio state (see the module notes): shifting every ``_when`` by the same
+        # amount keeps the heap valid.
+        for handle in self._scheduled:  # type: ignore[attr-defined]
+            handle._when -= now
+        self._ticks = 0
+
     def _next_timer_when(self) -> float | None:
         # Private asyncio state, read here only (see the module notes).
         scheduled: list[asyncio.TimerHandle] = self._scheduled  # type: ignore[attr-defined]

@@ -1,1 +1,1053 @@
-"""pytest plugin entry point (filled in by the plugin work)."""
+"""agentrig's pytest plugin: fixtures, virtual time, snapshots, drift summary and gates.
+
+Registered through the ``pytest11`` entry point ``agentrig = "agentrig.plugin"``.
+
+Fixtures (function scope): ``virtual_clock``, ``fake_model``, ``budget_pool`` (factory:
+``budget_pool(usd=0.10)``), ``deadline`` (factory: ``deadline(seconds=120)``), ``event_bus``,
+``tracer``, ``decision_log``, ``agent_recording`` and ``agent_snapshot``. A test that uses any of
+them (or carries ``@pytest.mark.agentrig``) is an *agentrig test*: it gets its own
+:class:`~agentrig.Recording`, active from setup to teardown, whose file exports are redirected
+under ``tmp_path / "agentrig"``; if it is async, pytest-asyncio runs it on a
+:class:`~agentrig.VirtualEventLoop` supplied through the ``pytest_asyncio_loop_factories`` hook.
+Other async tests get the default loop factory and are otherwise untouched.
+
+Options (group ``agentrig``): ``--agentrig-report=PATH`` (the drift summary as JSON, merged
+across xdist workers), ``--agentrig-force-update`` (let ``--snapshot-update`` write agentrig
+snapshots although ``CI`` is set).
+
+ini keys: ``agentrig_snapshot_dir`` (default ``snapshots``), ``agentrig_drop``,
+``agentrig_mask``, ``agentrig_secret_patterns`` (normalization rules), ``agentrig_fail_on``,
+``agentrig_tolerance`` (drift), ``agentrig_stall_timeout`` (real seconds before a stalled
+virtual loop raises ``StallError``; default 2).
+
+Marker: ``@pytest.mark.agentrig(max_usd=..., max_tokens=..., fail_on=..., tolerance=...,
+drop=..., mask=...)``.
+
+Implementation notes
+--------------------
+* Start-up cost. This module imports nothing but pytest and the standard library at import
+  time: a session without agentrig tests pays for option registration and a few cheap hooks.
+  syrupy glue (:mod:`agentrig.snapshot`), normalization, drift and the runtime primitives are
+  imported inside fixtures and hooks, when an agentrig test exists.
+* Loop factories. Once any ``pytest_asyncio_loop_factories`` implementation exists,
+  pytest-asyncio requires a non-empty mapping for *every* async test, so ours answers for all
+  of them (``trylast``: a project's own implementation is asked first). One factory per test
+  keeps test ids unchanged (pytest-asyncio hides a single factory's id, pytest >= 8.4).
+* Loop scopes wider than function share one loop between tests; each agentrig test rewinds
+  the virtual clock to 0 at setup (pending timers keep their distance), so recorded times do
+  not depend on which tests ran before it.
+* Per-test results (snapshot outcomes, spend) travel on the ``TestReport`` as the attribute
+  ``agentrig``: pytest-xdist serializes report attributes to the controller, so the terminal
+  summary and ``--agentrig-report`` merge all workers through one code path (and a crashed
+  worker loses nothing it had already reported). ``workeroutput["agentrig"]`` only tells the
+  controller that workers used agentrig snapshots, so it activates its snapshot settings before
+  syrupy rebuilds our extension there to find unused snapshots.
+* pytest-asyncio private API: the fixture name ``_<scope>_scoped_runner`` (the runner of a
+  test's loop), used in :func:`_test_loop` only, to hand ``virtual_clock`` the very loop the
+  test runs on. Each test on a shared loop starts at t=0 through ``VirtualEventLoop.rewind``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable, Generator, Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from agentrig.budget import BudgetPool
+    from agentrig.bus import EventBus
+    from agentrig.clock import VirtualEventLoop
+    from agentrig.deadline import Deadline
+    from agentrig.decisions import DecisionLog
+    from agentrig.drift import DriftConfig
+    from agentrig.fake import FakeModel
+    from agentrig.normalize import NormalizeRules
+    from agentrig.recording import Recording
+    from agentrig.snapshot import AgentrigSnapshotAssertion, SnapshotSettings
+    from agentrig.tracing import Tracer
+
+__all__ = ["AGENTRIG_FIXTURES", "MARKER_ARGUMENTS"]
+
+#: The public fixtures; a test whose fixture closure holds any of them is an agentrig test.
+AGENTRIG_FIXTURES = frozenset(
+    {
+        "virtual_clock",
+        "fake_model",
+        "budget_pool",
+        "deadline",
+        "event_bus",
+        "tracer",
+        "decision_log",
+        "agent_recording",
+        "agent_snapshot",
+        "_agentrig_recording",
+    }
+)
+
+#: The keyword arguments ``@pytest.mark.agentrig(...)`` accepts.
+MARKER_ARGUMENTS = ("max_usd", "max_tokens", "fail_on", "tolerance", "drop", "mask")
+
+_MARKER_HELP = (
+    "agentrig(max_usd=None, max_tokens=None, fail_on=None, tolerance=None, drop=(), mask=()):"
+    " agentrig gates and snapshot rules for this test: a cost cap in USD and tokens, the drift"
+    " classes that fail, numeric tolerances, and fields to drop or mask before snapshotting"
+)
+_CI_FALSE = frozenset({"", "0", "false", "no", "off"})
+_DEFAULT_STALL_TIMEOUT = 2.0
+_LOOP_SCOPES = ("function", "class", "module", "package", "session")
+
+
+# -- state ----------------------------------------------------------------------------------------
+
+
+# Plain classes with __slots__, not dataclasses: building a dataclass costs about a millisecond
+# at import, and this module is imported by every pytest session of the environment.
+
+
+class _TestConfig:
+    """One agentrig test's settings: its marker merged over the ini options."""
+
+    __slots__ = ("drift_config", "error", "max_tokens", "max_usd", "rules")
+
+    def __init__(
+        self,
+        *,
+        rules: NormalizeRules | None = None,
+        error: str | None = None,  # a bad marker or ini value: the test fails at setup with it
+    ) -> None:
+        self.max_usd: Decimal | None = None
+        self.max_tokens: int | None = None
+        self.rules = rules
+        self.drift_config: DriftConfig | None = None
+        self.error = error
+
+
+class _Result:
+    """What the controller knows about one agentrig test (from its reports)."""
+
+    __slots__ = ("gate", "line", "nodeid", "outcome", "path", "snapshots", "spend")
+
+    def __init__(self, nodeid: str) -> None:
+        self.nodeid = nodeid
+        self.outcome = "passed"
+        self.snapshots: list[dict[str, Any]] = []
+        self.spend: dict[str, Any] | None = None
+        self.gate: str | None = None
+        self.path: str | None = None  # the test file, relative to the rootdir
+        self.line: int | None = None  # the test's line, 1-based
+
+
+class _State:
+    """Plugin state for one pytest session, in ``config.stash[_STATE]``."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.collected_modules: set[str] = set()
+        self.settings: SnapshotSettings | None = None
+        self.settings_cm: Any = None
+        self.loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None
+        self.ini_error: str | None = None
+        self.ini_rules: NormalizeRules | None = None
+        self.ini_loaded = False
+        self.results: dict[str, _Result] = {}
+        self.update_refused: str | None = None
+
+    @property
+    def is_worker(self) -> bool:
+        return hasattr(self.config, "workerinput")
+
+
+_STATE = pytest.StashKey[_State]()
+_TEST_CONFIG = pytest.StashKey[_TestConfig]()
+_RECORDING = pytest.StashKey["Recording"]()
+_LOOP = pytest.StashKey["asyncio.AbstractEventLoop | None"]()
+
+
+def _state(config: pytest.Config) -> _State:
+    return config.stash[_STATE]
+
+
+# -- options --------------------------------------------------------------------------------------
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("agentrig", "agentrig: regression tests for multi-agent LLM systems")
+    group.addoption(
+        "--agentrig-report",
+        dest="agentrig_report",
+        metavar="PATH",
+        default=None,
+        help="write the agentrig drift summary (drifted tests, classes, counts, spend) as JSON"
+        " to PATH, merged across xdist workers",
+    )
+    group.addoption(
+        "--agentrig-force-update",
+        dest="agentrig_force_update",
+        action="store_true",
+        default=False,
+        help="let --snapshot-update create and rewrite agentrig snapshots even when the CI"
+        " environment variable is set (a CI run otherwise never blesses its own drift)",
+    )
+    parser.addini(
+        "agentrig_snapshot_dir",
+        "folder under the rootdir holding agentrig snapshots (default: snapshots)",
+        default="snapshots",
+    )
+    parser.addini(
+        "agentrig_drop",
+        "fields dropped from agentrig snapshots (key names or spans./entries. paths)",
+        type="linelist",
+        default=[],
+    )
+    parser.addini(
+        "agentrig_mask",
+        "fields whose value is masked in agentrig snapshots",
+        type="linelist",
+        default=[],
+    )
+    parser.addini(
+        "agentrig_secret_patterns",
+        "extra regular expressions redacted from agentrig snapshots",
+        type="linelist",
+        default=[],
+    )
+    parser.addini(
+        "agentrig_fail_on",
+        "drift classes that fail a test (default: all): structure, decision, text,"
+        " usage-cost, timing, error; or none",
+        default="",
+    )
+    parser.addini(
+        "agentrig_tolerance",
+        "numeric drift tolerances, TARGET:abs=N and/or rel=N, e.g. `timing:abs=0.5` or"
+        " `usage-cost:rel=5%` (TARGET: usage-cost, timing or a field glob)",
+        type="linelist",
+        default=[],
+    )
+    parser.addini(
+        "agentrig_stall_timeout",
+        "real seconds a virtual-time loop with nothing to do waits before raising StallError"
+        f" (default: {_DEFAULT_STALL_TIMEOUT:g})",
+        default="",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", _MARKER_HELP)
+    state = _State(config=config)
+    config.stash[_STATE] = state
+    config.pluginmanager.register(_SessionPlugin(state), "agentrig-session")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    state = config.stash.get(_STATE, None)
+    if state is not None and state.settings_cm is not None:
+        state.settings_cm.__exit__(None, None, None)
+        state.settings_cm = None
+
+
+def _ci_enabled() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in _CI_FALSE
+
+
+def _ensure_settings(state: _State) -> SnapshotSettings:
+    """Activate this session's snapshot settings (once, on first need: keeps start-up cheap)."""
+    if state.settings is not None:
+        return state.settings
+    from agentrig.snapshot import SnapshotSettings, activate_settings
+
+    config = state.config
+    root = Path(config.rootpath)
+    snapshot_dir = str(config.getini("agentrig_snapshot_dir") or "snapshots").strip()
+    snapshot_root = (root / snapshot_dir).absolute()
+    updating = bool(
+        getattr(config.option, "update_snapshots", False)
+        or getattr(config.option, "update_new_snapshots_only", False)
+    )
+    if updating and _ci_enabled() and not config.option.agentrig_force_update:
+        state.update_refused = (
+            "CI is set, so --snapshot-update did not create or rewrite agentrig snapshots "
+            "(a CI run must never bless its own drift): record them locally and commit them, "
+            "or pass --agentrig-force-update to allow it here."
+        )
+    settings = SnapshotSettings(
+        rootdir=root,
+        snapshot_root=snapshot_root,
+        invocation_dir=Path(config.invocation_params.dir),
+        write_refusal=state.update_refused,
+        collected_modules=state.collected_modules,
+    )
+    cm = activate_settings(settings)
+    cm.__enter__()
+    state.settings = settings
+    state.settings_cm = cm
+    return settings
+
+
+def _record_partial_modules(
+    config: pytest.Config, settings: SnapshotSettings, items: list[pytest.Item]
+) -> None:
+    """Note the modules collected only in part (``file.py::test`` arguments) and their tests.
+
+    Unused-snapshot detection must not see the other tests' snapshots of such a module.
+    """
+    partial: set[str] = set()
+    whole: set[str] = set()
+    base = Path(config.invocation_params.dir)
+    for arg in config.args:
+        path, sep, _ = str(arg).partition("::")
+        resolved = os.path.normpath(base / path)
+        (partial if sep else whole).add(resolved)
+    partial -= whole
+    if not partial:
+        return
+    for item in items:
+        if os.path.normpath(item.path) in partial and isinstance(item, pytest.Function):
+            settings.note("partial", item.nodeid)
+
+
+# -- which tests are agentrig tests ---------------------------------------------------------------
+
+
+def _uses_agentrig(item: pytest.Item) -> bool:
+    names = getattr(item, "fixturenames", ())
+    return (
+        not AGENTRIG_FIXTURES.isdisjoint(names) or item.get_closest_marker("agentrig") is not None
+    )
+
+
+# -- ini and marker -------------------------------------------------------------------------------
+
+
+def _load_ini(state: _State) -> None:
+    if state.ini_loaded:
+        return
+    state.ini_loaded = True
+    config = state.config
+    from agentrig._errors import ConfigurationError
+    from agentrig.normalize import NormalizeRules
+
+    try:
+        state.ini_rules = NormalizeRules(
+            drop=tuple(config.getini("agentrig_drop")),
+            mask=tuple(config.getini("agentrig_mask")),
+            redact=tuple(config.getini("agentrig_secret_patterns")),
+        )
+        _drift_config(config, fail_on=None, tolerance=None)
+        _stall_timeout(config)
+    except (ConfigurationError, ValueError, TypeError) as exc:
+        state.ini_error = f"agentrig ini options: {exc}"
+
+
+def _stall_timeout(config: pytest.Config) -> float:
+    raw = str(config.getini("agentrig_stall_timeout") or "").strip()
+    if not raw:
+        return _DEFAULT_STALL_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        raise pytest.UsageError(
+            f"agentrig_stall_timeout must be a number of seconds, got {raw!r}"
+        ) from None
+    if not value > 0 or value == float("inf"):
+        raise pytest.UsageError(
+            f"agentrig_stall_timeout must be a positive, finite number of seconds, got {raw!r}"
+        )
+    return value
+
+
+def _drift_config(config: pytest.Config, *, fail_on: object, tolerance: object) -> DriftConfig:
+    """The drift configuration: the ini options, overridden by the marker's ``fail_on`` and
+    extended by its ``tolerance`` (the marker's tolerance wins for the same target)."""
+    from agentrig.drift import DriftConfig
+
+    ini_fail_on = str(config.getini("agentrig_fail_on") or "").strip() or None
+    ini_tolerance = [str(t) for t in config.getini("agentrig_tolerance")]
+    base = DriftConfig.from_strings(fail_on=ini_fail_on, tolerance=ini_tolerance or None)
+    if fail_on is None and tolerance is None:
+        return base
+    marker = DriftConfig.from_strings(
+        fail_on=_strings("fail_on", fail_on), tolerance=_tolerance_strings(tolerance)
+    )
+    tolerances = dict(marker.tolerances)  # first match wins: the marker's globs come first
+    tolerances.update((k, v) for k, v in base.tolerances.items() if k not in tolerances)
+    return DriftConfig(
+        fail_on=marker.fail_on if fail_on is not None else base.fail_on, tolerances=tolerances
+    )
+
+
+def _strings(name: str, value: object) -> str | list[str] | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (list, tuple, set, frozenset)) and all(isinstance(v, str) for v in value):
+        return sorted(value) if isinstance(value, (set, frozenset)) else list(value)
+    raise ValueError(f"`{name}` must be a string or a list of strings, got {value!r}")
+
+
+def _tolerance_strings(value: object) -> str | list[str] | None:
+    """Marker tolerances: ``"timing:abs=0.5,usage-cost:rel=5%"``, a list of such strings, or a
+    dict ``{"timing": 0.5, "usage-cost": "rel=5%"}`` (a bare number is an absolute tolerance)."""
+    if isinstance(value, dict):
+        items: list[str] = []
+        for target, spec in value.items():
+            if isinstance(spec, bool) or not isinstance(spec, (int, float, str)):
+                raise ValueError(
+                    f"`tolerance[{target!r}]` must be a number (absolute) or a string like "
+                    f"'abs=0.5' or 'rel=5%', got {spec!r}"
+                )
+            items.append(
+                f"{target}:abs={spec}" if not isinstance(spec, str) else f"{target}:{spec}"
+            )
+        return items
+    return _strings("tolerance", value)
+
+
+def _marker_kwargs(item: pytest.Item) -> tuple[dict[str, Any], str | None]:
+    """The agentrig marker arguments (closest marker wins; drop/mask accumulate)."""
+    merged: dict[str, Any] = {}
+    markers = list(item.iter_markers("agentrig"))
+    for mark in reversed(markers):  # farthest first, so the closest overrides
+        if mark.args:
+            return {}, (
+                f"@pytest.mark.agentrig takes keyword arguments only, got positional "
+                f"{mark.args!r}; valid arguments: {', '.join(MARKER_ARGUMENTS)}"
+            )
+        unknown = sorted(set(mark.kwargs) - set(MARKER_ARGUMENTS))
+        if unknown:
+            return {}, (
+                f"@pytest.mark.agentrig got unknown argument{'s' if len(unknown) > 1 else ''} "
+                f"{', '.join(unknown)}; valid arguments: {', '.join(MARKER_ARGUMENTS)}"
+            )
+        for key, value in mark.kwargs.items():
+            if key in ("drop", "mask") and key in merged:
+                merged[key] = [*_as_list(merged[key]), *_as_list(value)]
+            else:
+                merged[key] = value
+    return merged, None
+
+
+def _as_list(value: object) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return list(value)
+    return [value]
+
+
+def _money(name: str, value: object) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal, str)):
+        raise ValueError(f"`{name}` must be a number of US dollars, got {value!r}")
+    try:
+        amount = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value))
+    except ArithmeticError:
+        raise ValueError(f"`{name}` must be a number of US dollars, got {value!r}") from None
+    if not amount.is_finite() or amount < 0:
+        raise ValueError(f"`{name}` must be a finite, non-negative amount, got {value!r}")
+    return amount
+
+
+def _test_config(state: _State, item: pytest.Item) -> _TestConfig:
+    cached = item.stash.get(_TEST_CONFIG, None)
+    if cached is not None:
+        return cached
+    _load_ini(state)
+    cfg = _TestConfig(rules=state.ini_rules)
+    if state.ini_error is not None:
+        cfg.error = state.ini_error
+        item.stash[_TEST_CONFIG] = cfg
+        return cfg
+    kwargs, error = _marker_kwargs(item)
+    if error is None:
+        try:
+            cfg = _build_test_config(state, kwargs)
+        except (ValueError, TypeError) as exc:  # ConfigurationError is a ValueError
+            error = f"@pytest.mark.agentrig: {exc}"
+    if error is not None:
+        cfg = _TestConfig(error=f"{item.nodeid}: {error}")
+    item.stash[_TEST_CONFIG] = cfg
+    return cfg
+
+
+def _build_test_config(state: _State, kwargs: dict[str, Any]) -> _TestConfig:
+    from agentrig.normalize import NormalizeRules
+
+    cfg = _TestConfig(rules=state.ini_rules)
+    if kwargs.get("max_usd") is not None:
+        cfg.max_usd = _money("max_usd", kwargs["max_usd"])
+    if kwargs.get("max_tokens") is not None:
+        tokens = kwargs["max_tokens"]
+        if isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 0:
+            raise ValueError(f"`max_tokens` must be a non-negative int, got {tokens!r}")
+        cfg.max_tokens = tokens
+    drop, mask = _as_list(kwargs.get("drop")), _as_list(kwargs.get("mask"))
+    if drop or mask:
+        marker_rules = NormalizeRules(drop=tuple(drop), mask=tuple(mask))
+        base = state.ini_rules
+        cfg.rules = base.merged(marker_rules) if base is not None else marker_rules
+    cfg.drift_config = _drift_config(
+        state.config, fail_on=kwargs.get("fail_on"), tolerance=kwargs.get("tolerance")
+    )
+    return cfg
+
+
+# -- the loop factory -----------------------------------------------------------------------------
+
+
+@pytest.hookimpl(trylast=True, optionalhook=True)
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
+    """The virtual-time loop for agentrig tests; the default loop for every other async test."""
+    if not _uses_agentrig(item):
+        return {"asyncio": asyncio.new_event_loop}
+    state = _state(config)
+    if state.loop_factory is None:
+        import functools
+
+        from agentrig.clock import VirtualEventLoop
+
+        state.loop_factory = functools.partial(
+            VirtualEventLoop, stall_timeout=_stall_timeout(config)
+        )
+    return {"agentrig": state.loop_factory}
+
+
+def _loop_scope(item: pytest.Item) -> str:
+    marker = item.get_closest_marker("asyncio")
+    scope = None
+    if marker is not None:
+        scope = marker.kwargs.get("loop_scope") or marker.kwargs.get("scope")
+    if scope is None:
+        scope = item.config.getini("asyncio_default_test_loop_scope") or "function"
+    return str(scope)
+
+
+def _test_loop(request: pytest.FixtureRequest) -> asyncio.AbstractEventLoop | None:
+    """The event loop an async test runs on (None for a sync test).
+
+    pytest-asyncio private API: its runner fixtures are named ``_<scope>_scoped_runner``
+    (pytest-asyncio 1.x); requesting it early is harmless (it is cached for the test).
+    """
+    from pytest_asyncio import is_async_test
+
+    item = request.node
+    if not isinstance(item, pytest.Item) or not is_async_test(item):
+        return None
+    scope = _loop_scope(item)
+    if scope not in _LOOP_SCOPES:
+        return None  # pytest-asyncio reports the bad scope itself
+    runner = request.getfixturevalue(f"_{scope}_scoped_runner")
+    loop: asyncio.AbstractEventLoop = runner.get_loop()
+    return loop
+
+
+# -- fixtures -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def _agentrig_recording(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Recording]:
+    """This test's Recording, active from setup to teardown, exports under tmp_path."""
+    from agentrig.clock import VirtualEventLoop
+    from agentrig.recording import Recording
+
+    item = request.node
+    state = _state(request.config)
+    _ensure_settings(state)
+    loop = _test_loop(request)
+    if isinstance(loop, VirtualEventLoop):
+        loop.rewind()
+    recording = Recording(item.nodeid, export_dir=tmp_path / "agentrig")
+    if isinstance(loop, VirtualEventLoop):
+        recording.bind_loop(loop)
+    item.stash[_RECORDING] = recording
+    item.stash[_LOOP] = loop
+    with recording.activate():
+        yield recording
+
+
+@pytest.fixture
+def agent_recording(_agentrig_recording: Recording) -> Recording:
+    """This test's :class:`~agentrig.Recording`: everything the run did, in one timeline.
+
+    Compare it with a snapshot: ``assert agent_recording == agent_snapshot``.
+    """
+    return _agentrig_recording
+
+
+@pytest.fixture
+def virtual_clock(
+    request: pytest.FixtureRequest, _agentrig_recording: Recording
+) -> Iterator[VirtualEventLoop]:
+    """The virtual-time loop of this test (``advance(seconds)``, ``time()``).
+
+    In an async test, the loop the test runs on; in a sync test, a fresh loop bound to the
+    recording (run coroutines with ``virtual_clock.run_until_complete(...)``), closed after.
+    """
+    from agentrig.clock import VirtualEventLoop
+
+    loop = request.node.stash.get(_LOOP, None)
+    if loop is None:
+        own = VirtualEventLoop(stall_timeout=_stall_timeout(request.config))
+        _agentrig_recording.bind_loop(own)
+        try:
+            yield own
+        finally:
+            own.close()
+        return
+    if not isinstance(loop, VirtualEventLoop):
+        pytest.fail(
+            f"virtual_clock: {request.node.nodeid} runs on {type(loop).__name__}, not agentrig's "
+            "VirtualEventLoop: another pytest_asyncio_loop_factories implementation supplied its "
+            "loop; return None from it for agentrig tests",
+            pytrace=False,
+        )
+    yield loop
+
+
+@pytest.fixture
+def fake_model(_agentrig_recording: Recording) -> FakeModel:
+    """A fresh, non-strict :class:`~agentrig.fake.FakeModel`: ``fake_model.agent(name, ...)``."""
+    from agentrig.fake import FakeModel
+
+    return FakeModel()
+
+
+@pytest.fixture
+def budget_pool(_agentrig_recording: Recording) -> Callable[..., BudgetPool]:
+    """Factory: ``budget_pool(usd=0.10, tokens=None, name="pool")`` -> a new BudgetPool."""
+    from agentrig.budget import BudgetPool
+
+    def make(*, usd: Any, tokens: int | None = None, name: str = "pool") -> BudgetPool:
+        return BudgetPool(usd=usd, tokens=tokens, name=name)
+
+    return make
+
+
+@pytest.fixture
+def deadline(_agentrig_recording: Recording) -> Callable[..., Deadline]:
+    """Factory: ``deadline(seconds=120, name=None)`` -> a Deadline on the test's (virtual) clock.
+
+    It starts when first used inside the running loop (see :class:`~agentrig.Deadline`).
+    """
+    from agentrig.deadline import Deadline
+
+    def make(seconds: float, *, name: str | None = None) -> Deadline:
+        return Deadline(seconds, name=name)
+
+    return make
+
+
+@pytest.fixture
+def event_bus(_agentrig_recording: Recording) -> EventBus:
+    """A fresh :class:`~agentrig.EventBus` reporting into this test's recording."""
+    from agentrig.bus import EventBus
+
+    return EventBus()
+
+
+@pytest.fixture
+def tracer(_agentrig_recording: Recording) -> Tracer:
+    """A fresh :class:`~agentrig.Tracer` (no file export) reporting into this test's recording."""
+    from agentrig.tracing import Tracer
+
+    return Tracer()
+
+
+@pytest.fixture
+def decision_log(_agentrig_recording: Recording) -> Iterator[DecisionLog]:
+    """A fresh in-memory :class:`~agentrig.DecisionLog` named ``decisions``."""
+    from agentrig.decisions import DecisionLog
+
+    log = DecisionLog()
+    try:
+        yield log
+    finally:
+        log.close()
+
+
+@pytest.fixture
+def agent_snapshot(
+    request: pytest.FixtureRequest, _agentrig_recording: Recording
+) -> AgentrigSnapshotAssertion:
+    """A syrupy snapshot assertion storing normalized recordings as JSON under ``snapshots/``.
+
+    ``assert agent_recording == agent_snapshot``; ``agent_snapshot(name="draft")`` for more
+    than one snapshot per test. A mismatch fails with agentrig's drift report.
+    """
+    from agentrig.snapshot import AgentrigSnapshotAssertion, AssertionOptions, syrupy_session
+
+    config = request.config
+    problem = None
+    try:
+        syrupy_session(config)
+    except pytest.UsageError as exc:  # syrupy's plugin is off: say so, without a traceback
+        problem = str(exc)
+    if problem is not None:
+        pytest.fail(problem, pytrace=False)
+    state = _state(config)
+    _ensure_settings(state)
+    item = request.node
+    cfg = _test_config(state, item)
+    refused = state.update_refused
+    updating = bool(config.option.update_snapshots) and refused is None
+    options = AssertionOptions(
+        rules=cfg.rules,
+        drift_config=cfg.drift_config,
+        exact=updating,
+        color=config.get_terminal_writer().hasmarkup,
+        update_refused=refused,
+    )
+    return AgentrigSnapshotAssertion.create(
+        config=config,
+        item=item,
+        options=options,
+        update_snapshots=updating,
+        update_new_snapshots_only=bool(config.option.update_new_snapshots_only) and refused is None,
+    )
+
+
+# -- spend ----------------------------------------------------------------------------------------
+
+_COST_ATTRIBUTE = "agentrig.cost_usd"
+_TOKEN_ATTRIBUTES = ("gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens")
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
+
+
+def _spend(recording: Recording) -> tuple[Decimal, int]:
+    """What a recorded run spent: model calls' own cost, plus charges made outside them.
+
+    A model call's charge happens inside its span, so it is counted once, from the span.
+    """
+    usd = Decimal(0)
+    tokens = 0
+    costed: set[int] = set()
+    for span in recording.spans:
+        cost = span.attributes.get(_COST_ATTRIBUTE)
+        if not _number(cost):
+            continue
+        costed.add(span.span_id)
+        usd += Decimal(repr(cost)) if isinstance(cost, float) else Decimal(cost)  # type: ignore[arg-type]
+        for key in _TOKEN_ATTRIBUTES:
+            count = span.attributes.get(key)
+            if isinstance(count, int) and not isinstance(count, bool):
+                tokens += count
+    for entry in recording.entries:
+        if entry.kind != "budget.charge" or entry.span_id in costed:
+            continue
+        amount = entry.data.get("usd", 0)
+        if _number(amount):
+            usd += Decimal(repr(amount)) if isinstance(amount, float) else Decimal(amount)
+        count = entry.data.get("tokens", 0)
+        if isinstance(count, int) and not isinstance(count, bool):
+            tokens += count
+    return usd, tokens
+
+
+def _fmt_usd(amount: Decimal) -> str:
+    return f"${amount.normalize():f}"
+
+
+# -- the per-session hooks ------------------------------------------------------------------------
+
+
+class _SessionPlugin:
+    """Hooks that need the session's state (registered by ``pytest_configure``)."""
+
+    def __init__(self, state: _State) -> None:
+        self.state = state
+
+    # -- collection ---------------------------------------------------------------------------
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collectstart(self, collector: pytest.Collector) -> None:
+        if isinstance(collector, pytest.Module):
+            self.state.collected_modules.add(str(collector.path))
+
+    @pytest.hookimpl(tryfirst=True)  # before -k/-m deselect: every collected item
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        found = False
+        for item in items:
+            if not _uses_agentrig(item):
+                continue
+            found = True
+            fixturenames = getattr(item, "fixturenames", None)
+            if isinstance(fixturenames, list) and "_agentrig_recording" not in fixturenames:
+                fixturenames.append("_agentrig_recording")  # marker-only tests get one too
+        if found:
+            settings = _ensure_settings(self.state)
+            _record_partial_modules(self.state.config, settings, items)
+
+    # -- running ------------------------------------------------------------------------------
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        if not _uses_agentrig(item):
+            return
+        cfg = _test_config(self.state, item)
+        if cfg.error is not None:
+            pytest.fail(cfg.error, pytrace=False)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, object, object]:
+        result = yield
+        recording = item.stash.get(_RECORDING, None)
+        if recording is None:
+            return result
+        cfg = _test_config(self.state, item)
+        if cfg.max_usd is None and cfg.max_tokens is None:
+            return result
+        usd, tokens = _spend(recording)
+        over: list[str] = []
+        if cfg.max_usd is not None and usd > cfg.max_usd:
+            over.append(f"{_fmt_usd(usd)} spent, over max_usd={_fmt_usd(cfg.max_usd)}")
+        if cfg.max_tokens is not None and tokens > cfg.max_tokens:
+            over.append(f"{tokens} tokens used, over max_tokens={cfg.max_tokens}")
+        if over:
+            message = (
+                f"agentrig cost gate: {item.nodeid}: {'; '.join(over)}. Make the run cheaper "
+                "(fewer or shorter calls, a cheaper model) or raise the cap in "
+                "@pytest.mark.agentrig(...)"
+            )
+            item.stash[_GATE] = "; ".join(over)
+            pytest.fail(message, pytrace=False)
+        return result
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        if call.when != "call":
+            return report
+        recording = item.stash.get(_RECORDING, None)
+        if recording is None:
+            return report
+        from agentrig.snapshot import OUTCOMES_KEY
+
+        outcomes = item.stash.get(OUTCOMES_KEY, [])
+        usd, tokens = _spend(recording)
+        path, lineno, _ = item.location
+        payload: dict[str, Any] = {
+            "path": path,
+            "line": lineno + 1 if isinstance(lineno, int) else None,
+            "snapshots": [o.to_json() for o in outcomes],
+            "spend": {"usd": float(usd), "tokens": tokens},
+        }
+        gate = item.stash.get(_GATE, None)
+        if gate is not None:
+            payload["gate"] = gate
+        report.agentrig = payload  # type: ignore[attr-defined]
+        return report
+
+    def pytest_deselected(self, items: list[pytest.Item]) -> None:
+        settings = self.state.settings
+        if settings is None and any(_uses_agentrig(item) for item in items):
+            settings = _ensure_settings(self.state)
+        if settings is not None:
+            for item in items:
+                settings.note("deselected", item.nodeid)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        payload = getattr(report, "agentrig", None)
+        if not isinstance(payload, dict):
+            return
+        _ensure_settings(self.state).note("ran", report.nodeid)
+        if self.state.is_worker:
+            return  # the controller gets this report (with its attribute) from xdist
+        result = self.state.results.setdefault(report.nodeid, _Result(report.nodeid))
+        result.outcome = report.outcome
+        result.snapshots = list(payload.get("snapshots") or [])
+        result.spend = payload.get("spend")
+        result.gate = payload.get("gate")
+        result.path = payload.get("path")
+        result.line = payload.get("line")
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        # On the xdist controller: syrupy may now build our extension from a worker's report
+        # (to find unused snapshots); it reads the session's snapshot settings.
+        output = getattr(node, "workeroutput", None) or {}
+        if output.get("agentrig"):
+            _ensure_settings(self.state)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        state = self.state
+        if state.is_worker:
+            output = getattr(state.config, "workeroutput", None)
+            if output is not None and state.settings is not None:
+                output["agentrig"] = True
+            return
+        path = state.config.option.agentrig_report
+        if path:
+            _write_json_report(state, Path(state.config.invocation_params.dir) / path)
+
+    # -- reporting ----------------------------------------------------------------------------
+
+    def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int) -> None:
+        state = self.state
+        if state.is_worker:
+            return
+        lines = _summary_lines(state)
+        if not lines:
+            return
+        terminalreporter.write_sep("-", "agentrig drift summary")
+        for line, markup in lines:
+            terminalreporter.write_line(line, **markup)
+        if os.environ.get("GITHUB_ACTIONS", "").strip().lower() == "true":
+            for annotation in _github_annotations(state):
+                terminalreporter.write_line(annotation)
+
+
+_GATE = pytest.StashKey[str]()
+
+_STATUS_LABEL = {
+    "drift": "DRIFT",
+    "missing": "MISSING",
+    "error": "ERROR",
+    "tolerated": "tolerated",
+    "created": "created",
+    "updated": "updated",
+}
+
+
+def _classes(counts: dict[str, Any]) -> str:
+    return ", ".join(f"{cls} {n}" for cls, n in sorted(counts.items()))
+
+
+def _summary_lines(state: _State) -> list[tuple[str, dict[str, bool]]]:
+    lines: list[tuple[str, dict[str, bool]]] = []
+    totals: dict[str, int] = {}
+    failing = 0
+    for nodeid in sorted(state.results):
+        result = state.results[nodeid]
+        for snap in result.snapshots:
+            status = str(snap.get("status"))
+            if status in ("passed", "created"):
+                if status == "created":
+                    totals[status] = totals.get(status, 0) + 1
+                continue
+            totals[status] = totals.get(status, 0) + 1
+            label = _STATUS_LABEL.get(status, status)
+            detail = _classes(snap.get("counts") or {})
+            if status == "drift":
+                failing += 1
+                fail_classes = ", ".join(snap.get("failing") or {})
+                if fail_classes:
+                    detail += f" (failing: {fail_classes})"
+            elif status in ("missing", "error"):
+                failing += 1
+                detail = snap.get("error") or ("never recorded" if status == "missing" else "")
+            line = f"{label:<9} {nodeid}  {snap.get('snapshot')}"
+            if detail:
+                line += f"  {detail}"
+            markup = {"red": True} if status in ("drift", "missing", "error") else {}
+            lines.append((line, markup))
+        if result.gate:
+            totals["over budget"] = totals.get("over budget", 0) + 1
+            lines.append((f"{'BUDGET':<9} {nodeid}  {result.gate}", {"red": True}))
+    if state.update_refused:
+        lines.append((state.update_refused, {"yellow": True}))
+    if totals:
+        parts = [f"{n} {status}" for status, n in sorted(totals.items())]
+        lines.append((f"agentrig: {', '.join(parts)}", {"bold": True}))
+    return lines
+
+
+_ANNOTATION_TITLES = {
+    "drift": "agentrig drift",
+    "missing": "agentrig missing snapshot",
+    "error": "agentrig unusable snapshot",
+}
+
+
+def _github_annotations(state: _State) -> list[str]:
+    """GitHub Actions workflow commands putting each failing test's drift on its line."""
+    from agentrig._ci import github_annotation
+
+    rootdir = Path(state.config.rootpath)
+    root = os.environ.get("GITHUB_WORKSPACE") or str(rootdir)
+    commands: list[str] = []
+    for nodeid in sorted(state.results):
+        result = state.results[nodeid]
+        if result.path is None:
+            continue
+        path = rootdir / result.path
+        name = nodeid.rpartition("::")[2]
+        for snap in result.snapshots:
+            title = _ANNOTATION_TITLES.get(str(snap.get("status")))
+            if title is None:
+                continue
+            message = f"{snap.get('snapshot')}\n{snap.get('report') or snap.get('error') or ''}"
+            commands.append(
+                github_annotation(path, result.line, f"{title}: {name}", message.strip(), root=root)
+            )
+        if result.gate:
+            commands.append(
+                github_annotation(
+                    path, result.line, f"agentrig cost gate: {name}", result.gate, root=root
+                )
+            )
+    return commands
+
+
+def _write_json_report(state: _State, path: Path) -> None:
+    import json
+
+    tests: list[dict[str, Any]] = []
+    summary: dict[str, Any] = {
+        "tests": len(state.results),
+        "drift": 0,
+        "missing": 0,
+        "error": 0,
+        "tolerated": 0,
+        "created": 0,
+        "updated": 0,
+        "over_budget": 0,
+        "classes": {},
+    }
+    classes: dict[str, int] = summary["classes"]
+    for nodeid in sorted(state.results):
+        result = state.results[nodeid]
+        interesting = [s for s in result.snapshots if s.get("status") != "passed"]
+        for snap in interesting:
+            status = str(snap.get("status"))
+            summary[status] = int(summary.get(status, 0)) + 1
+            for cls, n in (snap.get("counts") or {}).items():
+                classes[cls] = classes.get(cls, 0) + int(n)
+        if result.gate:
+            summary["over_budget"] += 1
+        if interesting or result.gate:
+            tests.append(
+                {
+                    "nodeid": nodeid,
+                    "path": result.path,
+                    "line": result.line,
+                    "outcome": result.outcome,
+                    "snapshots": interesting,
+                    "spend": result.spend,
+                    "gate": result.gate,
+                }
+            )
+    summary["classes"] = dict(sorted(classes.items()))
+    doc = {
+        "agentrig_report": 1,
+        "summary": summary,
+        "tests": tests,
+        "update_refused": state.update_refused,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    from agentrig.snapshot import atomic_write
+
+    atomic_write(path, data.encode("utf-8"))

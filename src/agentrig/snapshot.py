@@ -1,0 +1,895 @@
+"""agentrig's syrupy extension: one normalized, byte-stable JSON file per snapshot.
+
+``assert agent_recording == agent_snapshot`` normalizes the recording
+(:func:`agentrig.normalize.normalize`), compares it with the stored document semantically
+(:func:`agentrig.drift.compare`) and, on a mismatch, fails with the drift report and writes the
+received document beside the snapshot. This is the only module that imports syrupy.
+
+File layout
+-----------
+Snapshots live under ``<rootdir>/<agentrig_snapshot_dir>/`` (default ``snapshots/``), in a
+folder that mirrors the test module's path relative to the rootdir, one file per snapshot::
+
+    snapshots/tests/test_app/test_pipeline.json               tests/test_app.py::test_pipeline
+    snapshots/tests/test_app/TestRuns.test_one.json           ...::TestRuns::test_one
+    snapshots/tests/test_app/test_model[gpt-4o].json           ...::test_model[gpt-4o]
+    snapshots/tests/test_app/test_pipeline[draft].json         agent_snapshot(name="draft")
+    snapshots/tests/test_app/test_model[gpt-4o][draft].json     both
+    snapshots/tests/test_app/test_pipeline.1.json               a second unnamed assertion
+    snapshots/tests/test_app/test_pipeline.received.json        the last mismatch (not a snapshot)
+
+The file stem is also the syrupy snapshot *name*. Named snapshots use syrupy's own convention
+(``[name]``) rather than ``.name`` because syrupy relates a snapshot to its test by the leading
+Python identifiers of the name (``test_pipeline[draft]`` -> ``test_pipeline``): with
+``test_pipeline.draft`` a skipped test's named snapshots would be reported unused and deleted by
+``--snapshot-update``, and every write would warn.
+
+Parametrize ids and names are made filesystem-safe: only ``A-Z a-z 0-9 _ - . , = + @ ( )`` are
+kept; any other character (``/``, ``\\``, ``[``, ``]``, ``~``, spaces, NUL and other control
+characters, non-ASCII) becomes ``_`` and the component gets ``~`` plus 10 hex digits of the
+SHA-256 of the original text, so two ids never collide; a component longer than its budget (80
+characters for ids, 40 for names) is cut and gets the same hash suffix. A stem always starts
+with the test function's name, so it can never be ``.`` or ``..``, and since ``/`` never
+survives, no name can leave its folder. (Case-insensitive file systems would still see
+``test[A]`` and ``test[a]`` as one file; pick ids that differ by more than case there.)
+
+Implementation notes
+--------------------
+* **Linear discovery and matching.** syrupy's single-file extensions match every snapshot name
+  against every test location (quadratic in parametrized tests, ``Path.resolve`` per pair).
+  Here, :meth:`AgentrigSnapshotExtension.discovery_dirname` is the snapshot root for every
+  test, so syrupy discovers once per session: one ``os.walk`` that skips folders whose test
+  module exists on disk but was not collected (``--ignore``, a path argument naming another
+  file), so their snapshots are never "unused". Locations are cached per test file and per
+  node id, and :meth:`~AgentrigSnapshotExtension.matches_test_location` is a few string
+  comparisons. It keeps syrupy's semantics: a non-parametrized test relates to its module's
+  folder, a parametrized one only to its own stem (so ``pytest tests/x.py::test[1]`` does not
+  report ``test[2]`` unused, although our folders are not below the test's folder).
+* **Atomic, byte-stable writes.** Documents are written by :func:`agentrig.normalize.dumps`
+  (sorted keys, 2-space indent, UTF-8, trailing newline) to a temporary file in the same
+  folder, fsynced, then ``os.replace``-d over the snapshot: a reader (another xdist worker, an
+  interrupted run) sees the old file or the new one, never half of one.
+* **Failure messages.** syrupy's ``pytest_assertrepr_compare`` diff shows only the first
+  changed lines, and pytest truncates assertion explanations. The assertion therefore raises
+  ``AssertionError`` carrying agentrig's whole drift report (exception messages are never
+  truncated) instead of returning ``False``.
+* **syrupy private API** is used in exactly one place, :func:`syrupy_session`, which reads
+  ``config._syrupy`` (syrupy's per-session ``SnapshotSession``, stable since syrupy 1.0), so
+  that the assertion joins syrupy's session (writes, ``--snapshot-update``, unused detection,
+  xdist report merging) without also registering a default amber assertion. Everything else
+  uses syrupy's documented extension hooks and ``SnapshotAssertion``'s public surface.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import secrets
+import shlex
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import pytest
+from syrupy.assertion import AssertionResult, DiffMode, SnapshotAssertion
+from syrupy.data import Snapshot, SnapshotCollection, SnapshotCollections
+from syrupy.extensions.base import AbstractSyrupyExtension
+from syrupy.location import PyTestLocation
+
+from agentrig._errors import SnapshotError
+
+if TYPE_CHECKING:
+    from syrupy.session import SnapshotSession
+    from syrupy.types import (
+        PropertyFilter,
+        PropertyMatcher,
+        SerializableData,
+        SerializedData,
+        SnapshotIndex,
+    )
+
+    from agentrig.drift import DriftConfig, DriftReport
+    from agentrig.normalize import NormalizeRules
+
+__all__ = [
+    "OUTCOMES_KEY",
+    "RECEIVED_SUFFIX",
+    "SNAPSHOT_SUFFIX",
+    "AgentrigSnapshotAssertion",
+    "AgentrigSnapshotExtension",
+    "AssertionOptions",
+    "SnapshotOutcome",
+    "SnapshotSettings",
+    "activate_settings",
+    "current_settings",
+    "is_snapshot_file",
+    "received_path",
+    "safe_component",
+    "snapshot_stem",
+    "syrupy_session",
+]
+
+SNAPSHOT_SUFFIX = ".json"
+RECEIVED_SUFFIX = ".received.json"
+
+_SAFE_CHARS_RE = re.compile(r"[^A-Za-z0-9_\-.,=+@()]")
+_PARAM_BUDGET = 80
+_NAME_BUDGET = 40
+_HASH_LEN = 10
+_EXTERNAL_DIR = "_external"
+
+
+# -- session settings -----------------------------------------------------------------------------
+
+
+@dataclass
+class SnapshotSettings:
+    """Where this session's snapshots live and what it may do to them.
+
+    The plugin activates one per pytest session (:func:`activate_settings`); syrupy builds
+    extensions without arguments (also on the xdist controller, from a class path), so they
+    read their settings from here.
+
+    Args:
+        rootdir: pytest's rootdir; test module paths are mirrored relative to it.
+        snapshot_root: the folder snapshots live in (``<rootdir>/snapshots`` by default).
+        invocation_dir: where pytest was started (for commands and paths shown to the user).
+        write_refusal: when set, snapshot files may not be created, rewritten or deleted, and
+            this says why (the CI gate).
+    """
+
+    rootdir: Path
+    snapshot_root: Path
+    invocation_dir: Path
+    write_refusal: str | None = None
+    #: Test module paths (``str(path)``) pytest collected this session.
+    collected_modules: set[str] = field(default_factory=set)
+    #: Snapshot folders of modules collected only in part (``file.py::test`` arguments) ->
+    #: the base stems of the tests collected from them.
+    partial: dict[str, set[str]] = field(default_factory=dict)
+    #: Snapshot folder -> base stems of tests collected but deselected (``-k``, ``-m``,
+    #: ``--deselect``, ``--lf``): their snapshots are not this session's business.
+    deselected: dict[str, set[str]] = field(default_factory=dict)
+    #: Snapshot folder -> base stems of the agentrig tests that ran (reported) this session.
+    ran: dict[str, set[str]] = field(default_factory=dict)
+    _dirs: dict[str, str] = field(default_factory=dict, repr=False)
+    _locations: dict[tuple[str, SnapshotIndex], str] = field(default_factory=dict, repr=False)
+    _bases: dict[str, tuple[str, str]] = field(default_factory=dict, repr=False)
+
+    def module_dir(self, module_path: str) -> str:
+        """The snapshot folder of the test module at ``module_path`` (an absolute path)."""
+        cached = self._dirs.get(module_path)
+        if cached is not None:
+            return cached
+        path = Path(module_path)
+        rel: Path | None = None
+        for base, target in ((self.rootdir, path), (self.rootdir.resolve(), path.resolve())):
+            with suppress(ValueError):
+                rel = target.relative_to(base)
+                break
+        if rel is not None and rel.parts and ".." not in rel.parts:
+            folder = self.snapshot_root.joinpath(*rel.with_suffix("").parts)
+        else:
+            # Outside the rootdir: a stable folder per module path, still named after the
+            # module (syrupy relates snapshots to tests by the folder's name).
+            digest = hashlib.sha256(str(path).encode("utf-8", "surrogatepass")).hexdigest()
+            folder = self.snapshot_root / _EXTERNAL_DIR / digest[:_HASH_LEN] / path.stem
+        result = str(folder)
+        self._dirs[module_path] = result
+        return result
+
+    def folder_and_base(self, nodeid: str) -> tuple[str, str]:
+        """The snapshot folder and base stem of the test ``nodeid`` (cached)."""
+        cached = self._bases.get(nodeid)
+        if cached is None:
+            file_part, head, param = _nodeid_parts(nodeid)
+            module = os.path.normpath(self.rootdir / file_part)
+            cached = (self.module_dir(module), _stem(head, param, 0))
+            self._bases[nodeid] = cached
+        return cached
+
+    def note(self, kind: Literal["partial", "deselected", "ran"], nodeid: str) -> None:
+        """Record a test as collected in a partial module, deselected, or run."""
+        folder, base = self.folder_and_base(nodeid)
+        getattr(self, kind).setdefault(folder, set()).add(base)
+
+    def display(self, path: str | os.PathLike[str]) -> str:
+        """``path`` as shown to the user: relative to where pytest was started, if inside it."""
+        p = Path(path)
+        with suppress(ValueError):
+            return p.relative_to(self.invocation_dir).as_posix()
+        return str(p)
+
+    def record_command(self, nodeid: str) -> str:
+        """The shell command that records the snapshots of the test ``nodeid``."""
+        file_part, sep, rest = nodeid.partition("::")
+        target = self.rootdir / file_part
+        shown = self.display(target) if file_part else file_part
+        return f"pytest {shlex.quote(shown + sep + rest)} --snapshot-update"
+
+
+_settings_stack: list[SnapshotSettings] = []
+_settings_lock = threading.Lock()
+
+
+@contextmanager
+def activate_settings(settings: SnapshotSettings) -> Iterator[SnapshotSettings]:
+    """Make ``settings`` current for the ``with`` block (sessions nest under ``pytester``)."""
+    with _settings_lock:
+        _settings_stack.append(settings)
+    try:
+        yield settings
+    finally:
+        with _settings_lock:
+            for i in range(len(_settings_stack) - 1, -1, -1):
+                if _settings_stack[i] is settings:
+                    del _settings_stack[i]
+                    break
+
+
+def current_settings() -> SnapshotSettings:
+    """The settings of the running session (a fallback rooted at the cwd outside the plugin)."""
+    if _settings_stack:
+        return _settings_stack[-1]
+    cwd = Path.cwd()
+    return SnapshotSettings(rootdir=cwd, snapshot_root=cwd / "snapshots", invocation_dir=cwd)
+
+
+# -- names ----------------------------------------------------------------------------------------
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:_HASH_LEN]
+
+
+def safe_component(text: str, *, budget: int = _PARAM_BUDGET) -> str:
+    """``text`` made safe for a file name, unambiguously (see the module notes).
+
+    >>> safe_component("gpt-4o")
+    'gpt-4o'
+    >>> safe_component("a/b")
+    'a_b~c14cddc033'
+    """
+    safe = _SAFE_CHARS_RE.sub("_", text)
+    if safe == text and len(safe) <= budget:
+        return safe
+    return f"{safe[: max(budget - _HASH_LEN - 1, 1)]}~{_digest(text)}"
+
+
+def _nodeid_parts(nodeid: str) -> tuple[str, str, str | None]:
+    """(file part, ``Class.function``, the raw parametrize id or None) of a node id.
+
+    Works from the node id string alone: on the xdist controller syrupy rebuilds test
+    locations from strings, and ``::`` may occur inside a parametrize id.
+    """
+    path_and_names, bracket, rest = nodeid.partition("[")
+    parts = path_and_names.split("::")
+    file_part, names = parts[0], [p for p in parts[1:] if p]
+    head = ".".join(names) if names else file_part
+    if not bracket:
+        return file_part, head, None
+    return file_part, head, rest[:-1] if rest.endswith("]") else rest
+
+
+def _stem(head: str, param: str | None, index: SnapshotIndex) -> str:
+    stem = head if param is None else f"{head}[{safe_component(param)}]"
+    if isinstance(index, str):
+        return f"{stem}[{safe_component(index, budget=_NAME_BUDGET)}]"
+    if index:
+        return f"{stem}.{int(index)}"
+    return stem
+
+
+def snapshot_stem(test_location: PyTestLocation, index: SnapshotIndex = 0) -> str:
+    """The file stem (and syrupy snapshot name) of assertion ``index`` of a test."""
+    _, head, param = _nodeid_parts(test_location.nodeid)
+    return _stem(head, param, index)
+
+
+_INDEX_SUFFIX_RE = re.compile(r"\.\d+$")
+
+
+def _base_candidates(stem: str) -> tuple[str, ...]:
+    """The base stems (index 0 of a test) a snapshot stem can belong to.
+
+    ``test_a.1`` -> ``test_a``; ``test_a[x]`` -> ``test_a`` (named) or ``test_a[x]``
+    (parametrized); ``test_p[1][draft]`` -> ``test_p`` or ``test_p[1]``. Sanitized ids and
+    names hold no brackets, so this is exact.
+    """
+    stem = _INDEX_SUFFIX_RE.sub("", stem)
+    open_at = stem.find("[")
+    if open_at < 0:
+        return (stem,)
+    close_at = stem.find("]", open_at)
+    return (stem[:open_at], stem[: close_at + 1] if close_at >= 0 else stem)
+
+
+def _owned_by(stem: str, bases: set[str] | None) -> bool:
+    """True when ``stem`` is a snapshot of one of the tests whose base stems are ``bases``."""
+    return bases is not None and any(c in bases for c in _base_candidates(stem))
+
+
+def is_snapshot_file(filename: str) -> bool:
+    """True for a snapshot file name (not a received file, a temporary file or anything else)."""
+    return (
+        filename.endswith(SNAPSHOT_SUFFIX)
+        and not filename.endswith(RECEIVED_SUFFIX)
+        and not filename.startswith(".")
+    )
+
+
+def received_path(snapshot_location: str) -> str:
+    """Where the received document of a mismatch goes: ``<stem>.received.json`` beside it."""
+    return snapshot_location[: -len(SNAPSHOT_SUFFIX)] + RECEIVED_SUFFIX
+
+
+# -- files ----------------------------------------------------------------------------------------
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # Windows cannot open folders; the rename is durable enough there
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically: temp file in the same folder, fsync, replace."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+    # os.open with 0o666 honours the umask (mkstemp would force 0o600 on a committed file).
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _prune_empty_dirs(folder: Path, stop: Path) -> None:
+    """Remove ``folder`` and its parents while they are empty, up to (not including) ``stop``."""
+    try:
+        folder.relative_to(stop)
+    except ValueError:
+        return
+    while folder != stop:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+        folder = folder.parent
+
+
+# -- options and outcomes -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AssertionOptions:
+    """How one test's snapshot assertions normalize, compare and report.
+
+    Args:
+        rules: normalization rules (ini rules merged with the test's marker).
+        drift_config: tolerances and failing classes for :func:`agentrig.drift.compare`.
+        exact: compare bytes only: any change is a mismatch (``--snapshot-update`` rewrites
+            every file that differs, tolerated drift included).
+        color: colour the drift report (a terminal that supports it).
+        update_refused: why ``--snapshot-update`` was not honoured for this test (CI gate).
+    """
+
+    rules: NormalizeRules | None = None
+    drift_config: DriftConfig | None = None
+    exact: bool = False
+    color: bool = False
+    update_refused: str | None = None
+
+
+OutcomeStatus = Literal["passed", "tolerated", "drift", "missing", "error", "created", "updated"]
+
+
+@dataclass
+class SnapshotOutcome:
+    """What one snapshot assertion found; JSON-able (it travels from xdist workers)."""
+
+    nodeid: str
+    snapshot: str
+    name: str
+    status: OutcomeStatus
+    counts: dict[str, int] = field(default_factory=dict)
+    failing: dict[str, int] = field(default_factory=dict)
+    received: str | None = None
+    error: str | None = None
+    #: The drift report as text (no colour), as the failure shows it.
+    report: str | None = None
+    changes: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def is_failure(self) -> bool:
+        return self.status in ("drift", "missing", "error")
+
+
+#: Per test item: the outcomes of its snapshot assertions (read by the plugin's report hooks).
+OUTCOMES_KEY = pytest.StashKey[list[SnapshotOutcome]]()
+
+
+def _counts(report: DriftReport, *, failing: bool) -> dict[str, int]:
+    return report.counts(severity="fail") if failing else report.counts()
+
+
+# -- the extension --------------------------------------------------------------------------------
+
+
+class AgentrigSnapshotExtension(AbstractSyrupyExtension):
+    """Stores each snapshot as one normalized JSON document under the snapshot root.
+
+    Built without arguments by syrupy (and on the xdist controller from its class path); the
+    per-test options arrive through :meth:`begin` just before an assertion compares.
+    """
+
+    file_extension = "json"
+    write_immediately = True
+
+    def __init__(self) -> None:
+        self._options = AssertionOptions()
+        self._location: str | None = None
+        self._report: DriftReport | None = None
+        self._compare_error: BaseException | None = None
+
+    # -- one assertion ----------------------------------------------------------------------
+
+    def begin(self, options: AssertionOptions, location: str) -> None:
+        """Prepare to compare assertion results for ``location`` under ``options``."""
+        self._options = options
+        self._location = location
+        self._report = None
+        self._compare_error = None
+
+    @property
+    def last_report(self) -> DriftReport | None:
+        """The drift report of the last comparison that found differences."""
+        return self._report
+
+    # -- naming and locations ---------------------------------------------------------------
+
+    @classmethod
+    def get_snapshot_name(cls, *, test_location: PyTestLocation, index: SnapshotIndex = 0) -> str:
+        location = cls.get_location(test_location=test_location, index=index)
+        return os.path.basename(location)[: -len(SNAPSHOT_SUFFIX)]
+
+    @classmethod
+    def get_file_basename(cls, *, test_location: PyTestLocation, index: SnapshotIndex) -> str:
+        return cls.get_snapshot_name(test_location=test_location, index=index)
+
+    @classmethod
+    def dirname(cls, *, test_location: PyTestLocation) -> str:
+        return current_settings().module_dir(test_location.filepath)
+
+    @classmethod
+    def discovery_dirname(cls, *, test_location: PyTestLocation) -> str:
+        # One folder for every test: syrupy discovers (walks) once per session.
+        return str(current_settings().snapshot_root)
+
+    @classmethod
+    def get_location(cls, *, test_location: PyTestLocation, index: SnapshotIndex) -> str:
+        settings = current_settings()
+        key = (test_location.nodeid, index)
+        location = settings._locations.get(key)
+        if location is None:
+            folder = settings.module_dir(test_location.filepath)
+            location = os.path.join(folder, snapshot_stem(test_location, index) + SNAPSHOT_SUFFIX)
+            settings._locations[key] = location
+        return location
+
+    @classmethod
+    def matches_test_location(
+        cls, *, test_location: PyTestLocation, snapshot_location: str
+    ) -> bool:
+        folder, filename = os.path.split(snapshot_location)
+        settings = current_settings()
+        if folder != settings.module_dir(test_location.filepath):
+            return False
+        if not test_location.is_item_parametrized:
+            return True  # syrupy's semantics: the module's folder; names are checked apart
+        stem = filename[: -len(SNAPSHOT_SUFFIX)] if filename.endswith(SNAPSHOT_SUFFIX) else ""
+        candidates = _base_candidates(stem)
+        if settings.folder_and_base(test_location.nodeid)[1] in candidates:
+            return True
+        # The snapshot's own test ran: then syrupy's "does any test that ran relate to this
+        # file" is true whichever candidate it asks about, and answering at once makes its
+        # scan over every test of the module linear instead of quadratic. Where syrupy also
+        # compares names (a ran or skipped test of another function), the names differ.
+        ran = settings.ran.get(folder)
+        return ran is not None and any(c in ran for c in candidates)
+
+    def is_snapshot_location(self, *, location: str) -> bool:
+        return is_snapshot_file(os.path.basename(location))
+
+    def owns_snapshot_collection(self, *, filepath: str, test_location: PyTestLocation) -> bool:
+        return self.is_snapshot_location(location=filepath)
+
+    # -- discovery --------------------------------------------------------------------------
+
+    def discover_snapshots(
+        self,
+        *,
+        test_location: PyTestLocation,
+        ignore_extensions: list[str] | None = None,
+    ) -> SnapshotCollections:
+        settings = current_settings()
+        root = str(settings.snapshot_root)
+        collected = {settings.module_dir(m) for m in settings.collected_modules}
+        discovered = SnapshotCollections()
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            names = sorted(f for f in filenames if is_snapshot_file(f))
+            if not names or (dirpath not in collected and not self._is_orphan(dirpath, settings)):
+                continue
+            # Only some tests of a module collected (``file.py::test``) or some deselected
+            # (``-k``, ``-m``, ``--lf``): the other tests' snapshots are not this session's
+            # business. syrupy cannot tell from the paths: our folders are not below the
+            # test's folder.
+            partial = settings.partial.get(dirpath)
+            deselected = settings.deselected.get(dirpath)
+            if partial is not None or deselected:
+                names = [
+                    n
+                    for n in names
+                    if (partial is None or _owned_by(n[: -len(SNAPSHOT_SUFFIX)], partial))
+                    and not _owned_by(n[: -len(SNAPSHOT_SUFFIX)], deselected)
+                ]
+            for filename in names:
+                location = os.path.join(dirpath, filename)
+                collection = SnapshotCollection(location=location)
+                collection.add(Snapshot(name=filename[: -len(SNAPSHOT_SUFFIX)]))
+                discovered.add(collection)
+        return discovered
+
+    @staticmethod
+    def _is_orphan(folder: str, settings: SnapshotSettings) -> bool:
+        """True when the test module owning ``folder`` no longer exists (its snapshots are
+        unused); False when it exists but was not collected this session (they are not)."""
+        rel = Path(folder).relative_to(settings.snapshot_root)
+        if not rel.parts or rel.parts[0] == _EXTERNAL_DIR:
+            return False  # cannot tell where an external module lived: keep its snapshots
+        module = settings.rootdir.joinpath(*rel.parts).with_suffix(".py")
+        return not module.exists()
+
+    def read_snapshot_collection(self, *, snapshot_location: str) -> SnapshotCollection:
+        collection = SnapshotCollection(location=snapshot_location)
+        name = os.path.basename(snapshot_location)[: -len(SNAPSHOT_SUFFIX)]
+        collection.add(Snapshot(name=name))
+        return collection
+
+    # -- reading and writing ----------------------------------------------------------------
+
+    def read_snapshot_data_from_location(
+        self, *, snapshot_location: str, snapshot_name: str, session_id: str
+    ) -> SerializedData | None:
+        try:
+            with open(snapshot_location, "rb") as f:
+                return f.read()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            shown = current_settings().display(snapshot_location)
+            raise SnapshotError(
+                f"cannot read snapshot {shown}: {exc.strerror or exc}; fix its permissions or"
+                " delete it and re-record"
+            ) from None
+
+    @classmethod
+    def write_snapshot_collection(
+        cls,
+        *,
+        snapshot_collection: SnapshotCollection,
+        name_order: dict[str, int] | None = None,
+    ) -> None:
+        settings = current_settings()
+        location = snapshot_collection.location
+        if settings.write_refusal is not None:
+            raise SnapshotError(
+                f"refusing to write snapshot {settings.display(location)}: {settings.write_refusal}"
+            )
+        snapshot = next(iter(snapshot_collection), None)
+        data = snapshot.data if snapshot is not None else None
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        if not isinstance(data, bytes):
+            raise SnapshotError(
+                f"bug in agentrig, please report: snapshot data for {location} is "
+                f"{type(data).__name__}, not bytes"
+            )
+        atomic_write(Path(location), data)
+        with suppress(FileNotFoundError):
+            os.unlink(received_path(location))
+
+    def delete_snapshots(self, *, snapshot_location: str, snapshot_names: set[str]) -> None:
+        settings = current_settings()
+        if settings.write_refusal is not None:
+            return  # the CI gate: leave unused snapshots for a local run to clean up
+        for path in (snapshot_location, received_path(snapshot_location)):
+            with suppress(FileNotFoundError):
+                os.unlink(path)
+        _prune_empty_dirs(Path(snapshot_location).parent, settings.snapshot_root)
+
+    # -- serializing and comparing ----------------------------------------------------------
+
+    def serialize(
+        self,
+        data: SerializableData,
+        *,
+        exclude: PropertyFilter | None = None,
+        include: PropertyFilter | None = None,
+        matcher: PropertyMatcher | None = None,
+    ) -> SerializedData:
+        # ``matcher`` is always syrupy's wrapper (it swaps nested assertions for their repr);
+        # a recording never holds one, so it is ignored.
+        if exclude is not None or include is not None:
+            raise TypeError(
+                "agent_snapshot does not support syrupy's include=/exclude=; drop or mask "
+                "fields with @pytest.mark.agentrig(drop=[...], mask=[...]) or the "
+                "agentrig_drop / agentrig_mask ini options"
+            )
+        from agentrig.normalize import dumps, normalize
+
+        try:
+            doc = normalize(data, rules=self._options.rules)
+        except TypeError:
+            raise TypeError(
+                "agent_snapshot compares agentrig recordings: use "
+                "`assert agent_recording == agent_snapshot` (or a Recording, its to_dict(), "
+                f"or a snapshot document), not a {type(data).__name__}"
+            ) from None
+        return dumps(doc)
+
+    def matches(
+        self,
+        *,
+        serialized_data: SerializableData,
+        snapshot_data: SerializableData,
+    ) -> bool:
+        if serialized_data == snapshot_data:
+            return True
+        if self._options.exact:
+            # Updating: any difference rewrites the file. The report only says what changed
+            # (for the summary); an unreadable old snapshot is simply replaced.
+            with suppress(SnapshotError):
+                self._report = self._compare(serialized_data, snapshot_data)
+            return False
+        report = self._compare(serialized_data, snapshot_data)
+        self._report = report
+        return not report.failed
+
+    def _compare(
+        self, serialized_data: SerializableData, snapshot_data: SerializableData
+    ) -> DriftReport:
+        from agentrig.drift import compare
+        from agentrig.normalize import loads
+
+        settings = current_settings()
+        source = settings.display(self._location) if self._location else "the snapshot"
+        expected = loads(snapshot_data, source=source)
+        received = loads(serialized_data, source="the received recording")
+        return compare(expected, received, config=self._options.drift_config)
+
+    def diff_lines(
+        self, serialized_data: SerializedData, snapshot_data: SerializedData
+    ) -> Iterator[str]:
+        report = self._report
+        if report is not None:
+            yield from report.render(color=self._options.color).splitlines()
+
+
+# -- syrupy's session (the one private API use) ---------------------------------------------------
+
+
+def syrupy_session(config: pytest.Config) -> SnapshotSession:
+    """syrupy's ``SnapshotSession`` of this pytest session.
+
+    syrupy private API: ``config._syrupy`` is set by syrupy's ``pytest_sessionstart`` (stable
+    since syrupy 1.0 through 7.x). Going through the public ``snapshot`` fixture instead would
+    register a second, default-extension assertion per test.
+    """
+    session = getattr(config, "_syrupy", None)
+    if session is None:
+        raise pytest.UsageError(
+            "agent_snapshot needs syrupy's pytest plugin, which is not active in this session "
+            "(was it disabled with `-p no:syrupy`?); remove that option or install syrupy 7"
+        )
+    return session  # type: ignore[no-any-return]
+
+
+# -- the assertion --------------------------------------------------------------------------------
+
+
+class AgentrigSnapshotAssertion(SnapshotAssertion):
+    """The ``agent_snapshot`` fixture: a syrupy assertion using :class:`AgentrigSnapshotExtension`.
+
+    ``assert agent_recording == agent_snapshot`` passes, or raises ``AssertionError`` with the
+    drift report. ``agent_snapshot(name="draft")`` names the next assertion's snapshot.
+    """
+
+    agentrig_options: AssertionOptions = AssertionOptions()
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        config: pytest.Config,
+        item: pytest.Item,
+        options: AssertionOptions,
+        update_snapshots: bool,
+        update_new_snapshots_only: bool,
+    ) -> AgentrigSnapshotAssertion:
+        assertion = cls(
+            session=syrupy_session(config),
+            extension_class=AgentrigSnapshotExtension,
+            test_location=PyTestLocation(item),
+            update_snapshots=update_snapshots,
+            update_new_snapshots_only=update_new_snapshots_only,
+        )
+        assertion.agentrig_options = options
+        return assertion
+
+    @property
+    def extension(self) -> AgentrigSnapshotExtension:
+        ext = self.__dict__.get("_agentrig_extension")
+        if not isinstance(ext, AgentrigSnapshotExtension):
+            ext = AgentrigSnapshotExtension()
+            self.__dict__["_agentrig_extension"] = ext
+        return ext
+
+    def with_defaults(
+        self,
+        *,
+        exclude: PropertyFilter | None = None,
+        include: PropertyFilter | None = None,
+        matcher: PropertyMatcher | None = None,
+        extension_class: type[AbstractSyrupyExtension] | None = None,
+    ) -> SnapshotAssertion:
+        if extension_class is not None and extension_class is not AgentrigSnapshotExtension:
+            raise TypeError(
+                "agent_snapshot always uses agentrig's extension; use syrupy's `snapshot` "
+                "fixture for other extensions"
+            )
+        clone = super().with_defaults(exclude=exclude, include=include, matcher=matcher)
+        if isinstance(clone, AgentrigSnapshotAssertion):
+            clone.agentrig_options = self.agentrig_options
+        return clone
+
+    def __call__(
+        self, *, name: SnapshotIndex | None = None, **unsupported: Any
+    ) -> AgentrigSnapshotAssertion:
+        if unsupported:
+            raise TypeError(
+                f"agent_snapshot(...) accepts only name=; got {', '.join(sorted(unsupported))}. "
+                "Drop or mask fields with @pytest.mark.agentrig(drop=[...], mask=[...])"
+            )
+        super().__call__(name=name)
+        return self
+
+    def __eq__(self, other: object) -> bool:
+        __tracebackhide__ = True
+        index = self.index
+        ext = self.extension
+        location = ext.get_location(test_location=self.test_location, index=index)
+        ext.begin(self.agentrig_options, location)
+        passed = super().__eq__(other)
+        result = self.executions[self.num_executions - 1]
+        outcome = self._outcome(result, ext)
+        item = self.test_location.item
+        if isinstance(item, pytest.Item):
+            item.stash.setdefault(OUTCOMES_KEY, []).append(outcome)
+        if not passed:
+            error = result.exception
+            if error is not None and not isinstance(error, SnapshotError):
+                raise error  # a misuse (not a recording, a bad option): the original error
+            raise AssertionError(self._failure_message(outcome, result, ext))
+        return True
+
+    def __repr__(self) -> str:
+        location = self.extension.get_location(test_location=self.test_location, index=self.index)
+        return f"<agent_snapshot {current_settings().display(location)}>"
+
+    def get_assert_diff(self, *, diff_mode: DiffMode = DiffMode.DETAILED) -> list[str]:
+        if not self.executions:
+            return []
+        result = self.executions[self.num_executions - 1]
+        outcome = self._outcome(result, self.extension, write=False)
+        return self._failure_message(outcome, result, self.extension).splitlines()
+
+    # -- outcome and message -----------------------------------------------------------------
+
+    def _outcome(
+        self, result: AssertionResult, ext: AgentrigSnapshotExtension, *, write: bool = True
+    ) -> SnapshotOutcome:
+        settings = current_settings()
+        location = result.snapshot_location
+        received = received_path(location)
+        report = ext.last_report
+        status: OutcomeStatus
+        if result.exception is not None:
+            status = "error"
+        elif result.created:
+            status = "created"
+        elif result.updated:
+            status = "updated"
+        elif result.success:
+            status = "tolerated" if report is not None and report.changes else "passed"
+        elif result.recalled_data is None:
+            status = "missing"
+        else:
+            status = "drift"
+        outcome = SnapshotOutcome(
+            nodeid=self.test_location.nodeid,
+            snapshot=settings.display(location),
+            name=result.snapshot_name,
+            status=status,
+        )
+        if report is not None and status in ("drift", "tolerated", "updated"):
+            outcome.counts = _counts(report, failing=False)
+            outcome.failing = _counts(report, failing=True) if status == "drift" else {}
+            outcome.changes = [change.to_dict() for change in report.changes]
+            outcome.report = report.render(color=False)
+        if result.exception is not None:
+            outcome.error = str(result.exception) or type(result.exception).__name__
+        failed = status in ("drift", "missing", "error")
+        data = result.asserted_data
+        if failed and isinstance(data, (bytes, str)):
+            outcome.received = settings.display(received)
+            if write:
+                payload = data.encode("utf-8") if isinstance(data, str) else data
+                try:
+                    atomic_write(Path(received), payload)
+                except OSError as exc:
+                    outcome.received = None
+                    outcome.error = (outcome.error or "") + f" (received file not written: {exc})"
+        elif write and not failed:
+            with suppress(FileNotFoundError, OSError):
+                os.unlink(received)
+        return outcome
+
+    def _failure_message(
+        self, outcome: SnapshotOutcome, result: AssertionResult, ext: AgentrigSnapshotExtension
+    ) -> str:
+        settings = current_settings()
+        options = self.agentrig_options
+        command = settings.record_command(self.test_location.nodeid)
+        lines: list[str] = []
+        if outcome.status == "missing":
+            lines.append(f"agentrig snapshot {outcome.snapshot} does not exist.")
+            lines.append("A missing snapshot never passes; record it with:")
+        elif outcome.status == "error":
+            lines.append(f"agentrig cannot compare with snapshot {outcome.snapshot}:")
+            lines.append(f"  {outcome.error}")
+            lines.append("Re-record it with:")
+        else:
+            report = ext.last_report
+            lines.append(f"The recording drifted from snapshot {outcome.snapshot}")
+            if report is not None:
+                lines.extend(report.render(color=options.color).rstrip("\n").splitlines())
+            lines.append("If the change is intended, re-record with:")
+        lines.append(f"    {command}")
+        if outcome.received:
+            lines.append(f"Received recording written to {outcome.received}")
+        if options.update_refused:
+            lines.append(options.update_refused)
+        return "\n".join(lines)
