@@ -25,6 +25,7 @@ from typing import Any, Literal
 from agentrig import AllAgentsFailed, BudgetError
 from agentrig.budget import BudgetPool
 from agentrig.bus import EventBus
+from agentrig.deadline import Deadline
 from agentrig.decisions import DecisionLog
 from agentrig.patterns import (
     BroadcastResult,
@@ -149,7 +150,7 @@ async def gather_context(
         question,
         aggregator=agents.synthesizer,
         pool=pool,
-        max_usd="0.01",
+        max_usd="0.005",  # per lookup: all of them run (and reserve their cap) at once
         timeout=20,
         tracer=tracer,
         log=log,
@@ -164,9 +165,13 @@ async def write_reply(
     agents: TriageAgents,
     *,
     pool: BudgetPool,
-    sla_seconds: float,
+    sla: Deadline | float,
 ) -> SupervisorResult:
-    """Draft and review the customer reply (a supervisor loop) within the SLA."""
+    """Draft and review the customer reply (a supervisor loop) within the SLA.
+
+    ``sla`` is a hard limit: seconds from now, or a :class:`~agentrig.Deadline` the caller
+    started (say, when the ticket arrived).
+    """
     task = (
         f"Write a reply to {ticket.customer} about '{ticket.subject}'.\n"
         f"Category: {found.category}, priority: {found.priority}.\nContext:\n{context}"
@@ -176,7 +181,7 @@ async def write_reply(
         agents.reviewer,
         task,
         max_revisions=2,
-        deadline=sla_seconds,
+        deadline=sla,
         pool=pool,
         max_usd="0.02",
         tracer=tracer,
@@ -197,17 +202,25 @@ async def escalate(
 
 
 async def handle_ticket(
-    ticket: Ticket, agents: TriageAgents, *, usd: str = "0.10", sla_seconds: float = 120
+    ticket: Ticket,
+    agents: TriageAgents,
+    *,
+    pool: BudgetPool | None = None,
+    usd: str = "0.10",
+    sla: Deadline | float = 120,
 ) -> Resolution:
     """Triage, research and answer one ticket, or escalate it.
 
     Args:
         ticket: the ticket.
         agents: the agents to use.
-        usd: what the ticket may cost at most.
-        sla_seconds: how long drafting and review may take.
+        pool: the ticket's budget; default a new pool of ``usd`` named ``ticket <id>``.
+        usd: what the ticket may cost at most (when no ``pool`` is given).
+        sla: the hard limit for drafting and review: seconds from when drafting starts, or a
+            running :class:`~agentrig.Deadline` (e.g. started when the ticket arrived).
     """
-    pool = BudgetPool(usd=usd, name=f"ticket {ticket.id}")
+    if pool is None:
+        pool = BudgetPool(usd=usd, name=f"ticket {ticket.id}")
     with tracer.span("ticket", attributes={"ticket.id": ticket.id}) as span:
         found = await triage(ticket, agents, pool=pool)
         if found is None:
@@ -246,9 +259,7 @@ async def handle_ticket(
             )
         sources = context.succeeded
 
-        reply = await write_reply(
-            ticket, found, context.output or "", agents, pool=pool, sla_seconds=sla_seconds
-        )
+        reply = await write_reply(ticket, found, context.output or "", agents, pool=pool, sla=sla)
         if not reply.approved:
             queue = await escalate(
                 ticket, found.category, found.priority, reply.outcome, draft=reply.output

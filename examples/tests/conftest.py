@@ -1,47 +1,34 @@
-"""Fixtures for the triage app's tests: a recording per test and scripted fake agents.
+"""Fixtures for the triage app's tests, built on agentrig's pytest plugin.
 
-Until agentrig's pytest plugin provides its fixtures (``fake_model``, ``agent_recording``,
-...), these do the same by hand: every test runs under its own
-:class:`~agentrig.recording.Recording` whose ``export_dir`` is the test's temporary
-directory, so the app's module-level decision log and tracer never write into the repo.
+The plugin does the heavy lifting: every test that uses one of its fixtures (``fake_model``,
+``budget_pool``, ``deadline``, ``virtual_clock``, ``agent_recording``, ``agent_snapshot``, ...)
+runs on the virtual clock under its own recording, and the app's module-level decision log and
+tracer write their files under the test's ``tmp_path / "agentrig"`` instead of the repo.
+
+This file only adds what is specific to the app: its agents, scripted on the plugin's
+``fake_model``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from support_triage import TriageAgents
-from triage_scripts import AgentFactory, build_agents, fake_model_for_triage
+from triage_scripts import LLM, AgentFactory, build_agents
 
 from agentrig.fake import FakeModel
-from agentrig.recording import Recording
 
 
 @pytest.fixture
-def triage_recording(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
-) -> Iterator[Recording]:
-    """This test's recording; file exports land in ``tmp_path / "exports"``."""
-    monkeypatch.chdir(tmp_path)  # belt and braces: nothing may land in the working tree
-    rec = Recording(request.node.nodeid, export_dir=tmp_path / "exports")
-    with rec.activate():
-        yield rec
+def make_agents(fake_model: FakeModel) -> AgentFactory:
+    """Build the app's agents on this test's ``fake_model`` (see ``triage_scripts``).
 
+    ``make_agents()`` is the happy path; ``make_agents(orders={"error": "rate_limit"})``
+    rescripts one agent, ``make_agents(llm="claude-opus-4")`` prices every call as that model.
+    """
 
-@pytest.fixture
-def model() -> FakeModel:
-    """A strict fake model: a prompt the script does not expect fails the test loudly."""
-    return fake_model_for_triage()
-
-
-@pytest.fixture
-def make_agents(model: FakeModel) -> AgentFactory:
-    """Build the app's agents on ``model`` (see ``triage_scripts.build_agents``)."""
-
-    def make(**overrides: dict[str, Any]) -> TriageAgents:
-        return build_agents(model, **overrides)
+    def make(*, llm: str = LLM, **overrides: dict[str, Any]) -> TriageAgents:
+        return build_agents(fake_model, llm=llm, **overrides)
 
     return make

@@ -1,63 +1,59 @@
-"""The triage app's flows, end to end, on scripted fake agents and virtual time."""
+"""A ticket end to end: triage, context, reply, or an escalation to a human queue.
+
+The happy path carries a cost gate: ``@pytest.mark.agentrig(max_usd=...)`` fails the test if
+the run's model calls cost more than what a ticket may cost us, whatever the snapshot says.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import time
+import dataclasses
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import orjson
 import pytest
-from support_triage import (
-    ChatAgent,
-    Completion,
-    Resolution,
-    TriageAgents,
-    handle_ticket,
-    parse_classification,
-)
-from triage_scripts import TICKET, AgentFactory, build_agents, fake_model_for_triage
+from support_triage import handle_ticket
+from triage_scripts import TICKET, AgentFactory
 
-import agentrig
-from agentrig.budget import BudgetPool
+from agentrig import BudgetExceeded, BudgetPool, Deadline, Recording, VirtualEventLoop
 from agentrig.decisions import read_decision_log
 from agentrig.fake import FakeModel
-from agentrig.recording import Recording
-from agentrig.tracing import Tracer
+from agentrig.snapshot import AgentrigSnapshotAssertion
 
-EXAMPLES = Path(__file__).parents[1]
+PoolFactory = Callable[..., BudgetPool]
+DeadlineFactory = Callable[..., Deadline]
 
-
-def handle(agents: TriageAgents, **kwargs: Any) -> tuple[Resolution, float]:
-    """Handle the ticket on agentrig's virtual loop; return the resolution and the end time."""
-
-    async def main() -> tuple[Resolution, float]:
-        resolution = await handle_ticket(TICKET, agents, **kwargs)
-        return resolution, asyncio.get_running_loop().time()
-
-    return agentrig.run(main())
+ROOT = Path(__file__).parents[2]  # the repository: tests must never write here
 
 
-def decisions(rec: Recording) -> list[str]:
-    return [d["decision"] for d in rec.decisions]
+def decisions(recording: Recording) -> list[str]:
+    return [d["decision"] for d in recording.decisions]
 
 
-def test_billing_ticket_is_answered_after_one_revision(
-    triage_recording: Recording, make_agents: AgentFactory, model: FakeModel
+# A ticket on gpt-4o-mini costs about $0.00017; the gate leaves room for honest growth and
+# catches a prompt or a loop that multiplies it.
+@pytest.mark.agentrig(max_usd=0.0005, max_tokens=2000)
+async def test_a_billing_ticket_is_answered_after_one_revision(
+    make_agents: AgentFactory,
+    fake_model: FakeModel,
+    budget_pool: PoolFactory,
+    virtual_clock: VirtualEventLoop,
+    agent_recording: Recording,
+    agent_snapshot: AgentrigSnapshotAssertion,
 ) -> None:
-    resolution, t = handle(make_agents())
+    pool = budget_pool(usd=0.10, name="ticket T-1042")
+
+    resolution = await handle_ticket(TICKET, make_agents(), pool=pool)
 
     assert resolution.status == "answered"
     assert (resolution.category, resolution.priority) == ("billing", "high")
     assert resolution.reply is not None and "refunded $49.00" in resolution.reply
     assert resolution.sources == ("kb", "orders", "status")
-    assert resolution.usd == model.total_usd  # every model call was charged to the ticket
-    assert resolution.usd <= Decimal("0.10")
+    assert resolution.usd == pool.spent_usd == fake_model.total_usd  # every call was charged
     # extract 1.5 + classify 1 + lookups 4 (in parallel) + synthesize 2 + 2 drafts and reviews
-    assert t == 1.5 + 1 + 4 + 2 + (8 + 3) * 2
-    assert decisions(triage_recording) == [
+    assert virtual_clock.time() == 1.5 + 1 + 4 + 2 + (8 + 3) * 2
+    assert decisions(agent_recording) == [
         "stage_complete",
         "stage_complete",
         "pipeline_complete",
@@ -68,90 +64,127 @@ def test_billing_ticket_is_answered_after_one_revision(
         "supervisor_finished",
         "ticket_answered",
     ]
+    assert agent_recording == agent_snapshot
 
 
-def test_a_failing_lookup_is_noted_and_the_ticket_is_still_answered(
-    triage_recording: Recording, make_agents: AgentFactory
-) -> None:
-    resolution, _ = handle(make_agents(orders={"error": "rate_limit"}))
-
-    assert resolution.status == "answered"
-    assert resolution.sources == ("kb", "status")
-    (context,) = triage_recording.spans_named("context")
-    assert [(e.name, e.attributes["agent"]) for e in context.events] == [("agent_failed", "orders")]
-    failed = [d for d in triage_recording.decisions if d["decision"] == "agent_failed"]
-    assert failed[0]["error_type"] == "FakeRateLimitError"
-
-
-def test_a_lookup_slower_than_its_timeout_is_dropped(
-    triage_recording: Recording, make_agents: AgentFactory
-) -> None:
-    resolution, _ = handle(make_agents(orders={"latency": 45}))
-
-    assert resolution.status == "answered"
-    assert resolution.sources == ("kb", "status")
-    (expired,) = triage_recording.entries_of("deadline.expired")
-    assert expired.data["deadline"] == "orders timeout"
-
-
-def test_no_lookup_answering_escalates_to_the_category_queue(
-    triage_recording: Recording, make_agents: AgentFactory
-) -> None:
-    down = {"error": ConnectionError("backend down")}
-    resolution, _ = handle(make_agents(kb=down, orders=down, status={"error": "timeout"}))
-
-    assert resolution.status == "escalated"
-    assert (resolution.reason, resolution.queue) == ("no_context", "finance-desk")
-    assert decisions(triage_recording)[-3:] == [
-        "broadcast_failed",
-        "ticket_routed",
-        "ticket_escalated",
-    ]
-    (emit,) = triage_recording.entries_of("bus.emit")
-    assert emit.data["topic"] == "ticket:escalated"
-
-
-def test_qa_that_never_approves_escalates_when_the_sla_runs_out(
-    triage_recording: Recording, make_agents: AgentFactory
+async def test_a_ticket_qa_never_approves_is_escalated_when_its_sla_runs_out(
+    make_agents: AgentFactory,
+    deadline: DeadlineFactory,
+    virtual_clock: VirtualEventLoop,
+    agent_recording: Recording,
+    agent_snapshot: AgentrigSnapshotAssertion,
 ) -> None:
     agents = make_agents(
         writer={"replies": None, "reply": "Hi Dana, we are on it.", "latency": 30},
         reviewer={"replies": None, "reply": "Too vague.", "latency": 50},
     )
-    wall = time.perf_counter()
-    resolution, t = handle(agents, sla_seconds=120)
+    sla = deadline(120, name="ticket SLA")  # starts now, as the ticket arrives
 
-    assert time.perf_counter() - wall < 2.0  # two virtual minutes, no real waiting
-    started = 1.5 + 1 + 4 + 2  # the reply loop starts after triage and context
-    assert t == started + 120
+    resolution = await handle_ticket(TICKET, agents, sla=sla)
+
+    assert (resolution.status, resolution.reason) == ("escalated", "deadline")
+    assert resolution.queue == "finance-desk"
+    assert resolution.reply == "Hi Dana, we are on it."  # the last completed draft goes along
+    assert virtual_clock.time() == 120  # two virtual minutes, cut exactly at the SLA
+    assert sla.expired()
+    (finished,) = [d for d in agent_recording.decisions if d["decision"] == "supervisor_finished"]
+    assert finished["outcome"] == "deadline"
+    assert decisions(agent_recording)[-2:] == ["ticket_routed", "ticket_escalated"]
+    assert agent_recording == agent_snapshot
+
+
+async def test_running_out_of_budget_while_revising_escalates_with_the_last_draft(
+    make_agents: AgentFactory,
+    fake_model: FakeModel,
+    budget_pool: PoolFactory,
+    virtual_clock: VirtualEventLoop,
+    agent_recording: Recording,
+    agent_snapshot: AgentrigSnapshotAssertion,
+) -> None:
+    # The premium tier: claude-opus-4 prices, two cents per ticket, and a picky QA.
+    agents = make_agents(
+        llm="claude-opus-4",
+        writer={
+            "replies": [
+                "Hi Dana, sorry about the double charge. We are looking into it.",
+                "Hi Dana, we refunded the duplicate $49.00 charge on order 1042 today.",
+                "Hi Dana, we refunded the duplicate $49.00 charge (ref R-77) today.",
+            ]
+        },
+        reviewer={
+            "replies": [
+                "Say what we did and when the money arrives.",
+                "Add the refund reference.",
+                "APPROVED",
+            ]
+        },
+    )
+    pool = budget_pool(usd=0.02, name="ticket T-1042")
+
+    resolution = await handle_ticket(TICKET, agents, pool=pool)
+
+    assert (resolution.status, resolution.reason) == ("escalated", "budget")
+    assert resolution.reply is not None and "refunded the duplicate" in resolution.reply
+    assert "ref R-77" not in resolution.reply  # the second revision was never paid for
+    assert resolution.usd == pool.spent_usd == fake_model.total_usd
+    assert resolution.usd <= Decimal("0.02")  # never overspent
+    (finished,) = [d for d in agent_recording.decisions if d["decision"] == "supervisor_finished"]
+    assert (finished["outcome"], finished["revisions"]) == ("budget", 1)
+    refused = fake_model.calls[-1]  # refused before it was made: it would break the pool
+    assert (refused.agent, refused.usd, type(refused.error)) == ("writer", 0, BudgetExceeded)
+    assert virtual_clock.time() == 1.5 + 1 + 4 + 2 + (8 + 3) * 2  # a refused call takes no time
+    assert agent_recording == agent_snapshot
+
+
+async def test_no_lookup_answering_escalates_to_the_category_queue(
+    make_agents: AgentFactory, agent_recording: Recording
+) -> None:
+    down = {"error": ConnectionError("backend down")}
+    agents = make_agents(kb=down, orders=down, status={"error": "timeout"})
+
+    resolution = await handle_ticket(TICKET, agents)
+
     assert resolution.status == "escalated"
-    assert resolution.reason == "deadline"
-    assert resolution.reply == "Hi Dana, we are on it."  # the last completed draft
-    finished = [d for d in triage_recording.decisions if d["decision"] == "supervisor_finished"]
-    assert finished[0]["outcome"] == "deadline"
+    assert (resolution.reason, resolution.queue) == ("no_context", "finance-desk")
+    assert decisions(agent_recording)[-3:] == [
+        "broadcast_failed",
+        "ticket_routed",
+        "ticket_escalated",
+    ]
+    (emit,) = agent_recording.entries_of("bus.emit")
+    assert emit.data["topic"] == "ticket:escalated"
+    (handled,) = agent_recording.entries_of("bus.handler")
+    assert handled.data["result"] == "finance-desk"
 
 
-def test_qa_rejecting_every_revision_escalates_after_max_revisions(
-    triage_recording: Recording, make_agents: AgentFactory
+async def test_qa_rejecting_every_revision_escalates_after_max_revisions(
+    make_agents: AgentFactory, agent_recording: Recording
 ) -> None:
     agents = make_agents(
-        writer={"replies": ["v1", "v2", "v3"]},
-        reviewer={"replies": None, "reply": "No."},
+        writer={"replies": ["v1", "v2", "v3"]}, reviewer={"replies": None, "reply": "No."}
     )
-    resolution, _ = handle(agents)
+
+    resolution = await handle_ticket(TICKET, agents)
 
     assert (resolution.status, resolution.reason, resolution.reply) == (
         "escalated",
         "max_revisions",
         "v3",
     )
+    reviews = [d for d in agent_recording.decisions if d["decision"] == "draft_reviewed"]
+    assert len(reviews) == 3  # the first draft and both revisions were reviewed
 
 
-def test_a_model_too_expensive_for_the_ticket_escalates_at_triage(
-    triage_recording: Recording,
+async def test_a_ticket_too_long_to_triage_within_its_cap_is_escalated_unread(
+    make_agents: AgentFactory, fake_model: FakeModel, agent_recording: Recording
 ) -> None:
-    pricey = FakeModel(model="pricey", strict=True, prices={"pricey": ("0.5", "1.5")})
-    resolution, _ = handle(build_agents(pricey))
+    pasted_log = "\n".join(
+        f"2025-03-02 10:{i:02d}:00 payment.capture order=1042 amount=49.00 status=ok"
+        for i in range(60)
+    )
+    ticket = dataclasses.replace(TICKET, body=f"{TICKET.body}\n\nMy bank's log:\n{pasted_log}")
+
+    resolution = await handle_ticket(ticket, make_agents(llm="claude-opus-4"))
 
     assert (resolution.status, resolution.reason, resolution.queue) == (
         "escalated",
@@ -159,97 +192,40 @@ def test_a_model_too_expensive_for_the_ticket_escalates_at_triage(
         "tier-2",
     )
     assert resolution.usd == 0  # the call that would break the stage cap was never made
-    halted = [d for d in triage_recording.decisions if d["decision"] == "pipeline_halted"]
-    assert (halted[0]["stage"], halted[0]["reason"]) == ("extract", "budget_exceeded")
+    (call,) = fake_model.calls
+    assert (call.agent, call.usd, type(call.error)) == ("extractor", 0, BudgetExceeded)
+    (halted,) = [d for d in agent_recording.decisions if d["decision"] == "pipeline_halted"]
+    assert (halted["stage"], halted["reason"]) == ("extract", "budget_exceeded")
 
 
-def test_running_out_of_budget_while_revising_escalates_with_the_last_draft(
-    triage_recording: Recording,
+async def test_an_unreadable_classification_falls_back_to_general(
+    make_agents: AgentFactory, agent_recording: Recording
 ) -> None:
-    premium = FakeModel(model="premium", strict=True, prices={"premium": ("0.05", "0.15")})
-    resolution, _ = handle(build_agents(premium), usd="0.04")
+    agents = make_agents(classifier={"reply": "I think it is about money?"})
 
-    assert (resolution.status, resolution.reason) == ("escalated", "budget")
-    assert resolution.reply is not None and "looking into it" in resolution.reply
-    assert resolution.usd <= Decimal("0.04")  # never overspent
-    finished = [d for d in triage_recording.decisions if d["decision"] == "supervisor_finished"]
-    assert finished[0]["outcome"] == "budget"
+    resolution = await handle_ticket(TICKET, agents)
+
+    assert (resolution.status, resolution.category, resolution.priority) == (
+        "answered",
+        "general",
+        "normal",
+    )
+    assert "classification_unreadable" in decisions(agent_recording)
 
 
-def test_an_unreadable_classification_falls_back_to_general(
-    triage_recording: Recording, make_agents: AgentFactory
+async def test_exports_land_in_the_tests_tmp_dir_and_never_in_the_repo(
+    make_agents: AgentFactory, agent_recording: Recording, tmp_path: Path
 ) -> None:
-    resolution, _ = handle(make_agents(classifier={"reply": "I think it is about money?"}))
+    await handle_ticket(TICKET, make_agents())
 
-    assert (resolution.category, resolution.priority) == ("general", "normal")
-    assert "classification_unreadable" in decisions(triage_recording)
-
-
-@pytest.mark.parametrize(
-    ("text", "parsed"),
-    [
-        ("category: billing; priority: high", ("billing", "high")),
-        ("Category: BUG\nPriority: Urgent", ("bug", "urgent")),
-        ("category: refunds; priority: high", None),
-        ("no idea", None),
-    ],
-)
-def test_parse_classification(text: str, parsed: tuple[str, str] | None) -> None:
-    assert parse_classification(text) == parsed
-
-
-def test_exports_go_to_the_tests_tmp_dir_and_never_into_the_repo(
-    triage_recording: Recording, make_agents: AgentFactory, tmp_path: Path
-) -> None:
-    handle(make_agents())
-
-    exports = tmp_path / "exports"
+    # The app's module-level DecisionLog("triage_decisions.jsonl") and
+    # Tracer(export_path="traces/triage.jsonl") write under tmp_path / "agentrig" in a test.
+    exports = tmp_path / "agentrig"
     written = read_decision_log(exports / "triage_decisions.jsonl")
     assert written.decisions[-1] == "ticket_answered"
+    assert written.decisions == decisions(agent_recording)
     spans = (exports / "traces" / "triage.jsonl").read_bytes().splitlines()
     assert orjson.loads(spans[-1])["name"] == "ticket"
-    assert not (EXAMPLES / "triage_decisions.jsonl").exists()
-    assert not (EXAMPLES / "traces").exists()
-
-
-def test_the_same_ticket_records_the_same_run_twice(triage_recording: Recording) -> None:
-    def once() -> bytes:
-        rec = Recording("twice", export_dir=Path.cwd())
-        with rec.activate():
-            handle(build_agents(fake_model_for_triage()))  # fresh scripts each run
-        doc = orjson.loads(rec.to_json())
-        for item in doc["spans"] + doc["entries"]:
-            for key in ("wall", "wall_start", "wall_end"):
-                item.pop(key, None)
-            for event in item.get("events", []):
-                event.pop("wall", None)
-        return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
-
-    assert once() == once()
-
-
-def test_the_chat_agent_adapter_charges_and_traces_a_real_style_call() -> None:
-    async def complete(model: str, system: str, prompt: str) -> Completion:
-        return Completion(text=f"{model} says hi", input_tokens=100, output_tokens=20)
-
-    tracer = Tracer()
-    agent = ChatAgent(
-        "writer",
-        model="gpt-4o",
-        system="You write support replies.",
-        complete=complete,
-        usd_per_1k=("0.0025", "0.01"),
-        tracer=tracer,
-    )
-
-    async def main() -> BudgetPool:
-        pool = BudgetPool(usd="0.01")
-        async with pool.acquire(max_usd="0.005", name="reply") as stage:
-            out = await agent.run("Write a reply", budget=stage)
-            assert (out.text, out.tokens, out.usd) == ("gpt-4o says hi", 120, Decimal("0.00045"))
-        return pool
-
-    pool = agentrig.run(main())
-    assert pool.spent_usd == Decimal("0.00045")
-    (span,) = tracer.finished_spans
-    assert span.attributes["gen_ai.usage.input_tokens"] == 100
+    for folder in (ROOT, ROOT / "examples", Path.cwd()):
+        assert not (folder / "triage_decisions.jsonl").exists()
+        assert not (folder / "traces").exists()

@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from support_triage import Ticket, TriageAgents
+from support_triage import Ticket, Triage, TriageAgents
 
 from agentrig.fake import FakeAgent, FakeModel
 
@@ -17,29 +17,42 @@ TICKET = Ticket(
     body="Hi, I was charged twice for order 1042 on March 2nd. Please refund one of them.",
 )
 
+#: What the triage pipeline makes of :data:`TICKET` (the start of the later steps' tests).
+TRIAGED = Triage(
+    category="billing",
+    priority="high",
+    facts="- charged twice for order 1042 on March 2nd\n- wants one charge refunded",
+)
+#: What the context broadcast hands the reply writer.
+CONTEXT = "Context from 3 sources: order 1042 was captured twice; refunds take 3-5 days."
+
+#: ``make_agents(llm=..., **overrides)`` (the fixture in ``conftest.py``).
 AgentFactory = Callable[..., TriageAgents]
 
-
-def fake_model_for_triage() -> FakeModel:
-    """A strict fake model: a prompt the script does not expect fails the test loudly."""
-    return FakeModel(model="gpt-4o-mini", strict=True)  # priced from DEFAULT_PRICES
+#: The model the app runs on in production; the fake prices its calls the same way.
+LLM = "gpt-4o-mini"
 
 
-def build_agents(model: FakeModel, **overrides: dict[str, Any]) -> TriageAgents:
-    """The app's agents on ``model``: a happy path, any agent's script overridable.
+def build_agents(
+    fake_model: FakeModel, *, llm: str = LLM, **overrides: dict[str, Any]
+) -> TriageAgents:
+    """The app's agents on ``fake_model``: a happy path, any agent's script overridable.
 
-    Each keyword replaces part of one agent's script (keyword arguments of ``model.agent``),
-    e.g. ``build_agents(model, orders={"error": "rate_limit"})``.
+    Every agent is strict (a prompt its script does not expect fails the test loudly) and
+    priced as ``llm`` (any model in ``agentrig.fake.DEFAULT_PRICES``). Each keyword replaces
+    part of one agent's script (keyword arguments of ``fake_model.agent``), e.g.
+    ``build_agents(fake_model, orders={"error": "rate_limit"})``.
     """
 
     def agent(name: str, **script: Any) -> FakeAgent:
-        return model.agent(name, **{**script, **overrides.get(name, {})})
+        script = {"model": llm, "strict": True, **script, **overrides.get(name, {})}
+        return fake_model.agent(name, **script)
 
     extractor = agent("extractor", latency=1.5)
     # Strict mode: the extractor answers only prompts about this ticket.
     extractor.on(
         re.compile(r"Ticket T-1042 .*charged twice", re.DOTALL),
-        reply="- charged twice for order 1042 on March 2nd\n- wants one charge refunded",
+        reply=TRIAGED.facts,
     )
     return TriageAgents(
         extractor=extractor,
