@@ -237,11 +237,97 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+#: The ini keys ``pytest_addoption`` registers; any other ``agentrig_*`` key is a typo.
+INI_KEYS = (
+    "agentrig_drop",
+    "agentrig_fail_on",
+    "agentrig_mask",
+    "agentrig_secret_patterns",
+    "agentrig_snapshot_dir",
+    "agentrig_stall_timeout",
+    "agentrig_tolerance",
+)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", _MARKER_HELP)
+    _check_ini_keys(config)
+    _snapshot_root(config)
+    _check_report_path(config)
     state = _State(config=config)
     config.stash[_STATE] = state
     config.pluginmanager.register(_SessionPlugin(state), "agentrig-session")
+
+
+def _check_ini_keys(config: pytest.Config) -> None:
+    """Refuse unknown ``agentrig_*`` ini keys: a misspelt ``agentrig_secret_patterns`` would
+    otherwise only warn, and secrets it was meant to redact would reach the snapshots.
+
+    pytest private API: the ini values are ``config._inicfg`` (pytest 9, where the public
+    ``inicfg`` is deprecated) or the plain attribute ``inicfg`` (pytest 8).
+    """
+    raw = getattr(config, "_inicfg", None)
+    if raw is None:
+        raw = config.__dict__.get("inicfg")
+    if not raw:
+        return
+    unknown = sorted(k for k in raw if str(k).startswith("agentrig_") and k not in INI_KEYS)
+    if not unknown:
+        return
+    import difflib
+
+    hints = []
+    for key in unknown:
+        close = difflib.get_close_matches(key, INI_KEYS, n=1)
+        hints.append(f"{key} (did you mean {close[0]}?)" if close else key)
+    raise pytest.UsageError(
+        f"unknown agentrig ini option{'s' if len(unknown) > 1 else ''}: {', '.join(hints)}; "
+        f"valid options: {', '.join(INI_KEYS)}"
+    )
+
+
+def _snapshot_root(config: pytest.Config) -> Path:
+    """The snapshot folder: ``agentrig_snapshot_dir`` under the rootdir, checked to be inside it.
+
+    Snapshots are committed with the project, and unused-snapshot clean-up deletes files
+    under this folder: it may be neither the rootdir itself nor anywhere outside it.
+    """
+    root = Path(config.rootpath)
+    raw = str(config.getini("agentrig_snapshot_dir") or "").strip()
+    folder = Path(os.path.normpath(root / (raw or "snapshots")))
+    try:
+        rel = folder.relative_to(os.path.normpath(root))
+    except ValueError:
+        rel = None
+    if rel is None or not rel.parts:
+        where = "is the rootdir itself" if rel is not None else "is outside the rootdir"
+        raise pytest.UsageError(
+            f"agentrig_snapshot_dir = {raw!r} {where} ({root}); snapshots need a folder of "
+            "their own inside the project, e.g. 'snapshots' or 'tests/snapshots'"
+        )
+    return folder.absolute()
+
+
+def _check_report_path(config: pytest.Config) -> None:
+    """Refuse an ``--agentrig-report`` path that can never be written, before any test runs."""
+    option = getattr(config.option, "agentrig_report", None)
+    if not option:
+        return
+    path = Path(config.invocation_params.dir) / option
+    problem = None
+    if path.is_dir():
+        problem = "is a folder"
+    else:
+        for parent in path.parents:
+            if parent.exists():
+                if not parent.is_dir():
+                    problem = f"needs {parent} to be a folder, but it is a file"
+                break
+    if problem is not None:
+        raise pytest.UsageError(
+            f"--agentrig-report {option}: the path {problem}; give a file path such as "
+            "agentrig-report.json"
+        )
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -263,8 +349,7 @@ def _ensure_settings(state: _State) -> SnapshotSettings:
 
     config = state.config
     root = Path(config.rootpath)
-    snapshot_dir = str(config.getini("agentrig_snapshot_dir") or "snapshots").strip()
-    snapshot_root = (root / snapshot_dir).absolute()
+    snapshot_root = _snapshot_root(config)
     updating = bool(
         getattr(config.option, "update_snapshots", False)
         or getattr(config.option, "update_new_snapshots_only", False)
@@ -470,7 +555,9 @@ def _test_config(state: _State, item: pytest.Item) -> _TestConfig:
         except (ValueError, TypeError) as exc:  # ConfigurationError is a ValueError
             error = f"@pytest.mark.agentrig: {exc}"
     if error is not None:
-        cfg = _TestConfig(error=f"{item.nodeid}: {error}")
+        from agentrig._errors import clean_message
+
+        cfg = _TestConfig(error=clean_message(f"{item.nodeid}: {error}"))
     item.stash[_TEST_CONFIG] = cfg
     return cfg
 
@@ -551,6 +638,26 @@ def _test_loop(request: pytest.FixtureRequest) -> asyncio.AbstractEventLoop | No
 # -- fixtures -------------------------------------------------------------------------------------
 
 
+class _Factory:
+    """A factory fixture's value: callable, with a repr that shows how to call it.
+
+    A bare closure would print as ``<function make at 0x7f...>`` among a failing test's
+    arguments: a memory address in the output, different on every run.
+    """
+
+    __slots__ = ("_make", "_signature")
+
+    def __init__(self, make: Callable[..., Any], signature: str) -> None:
+        self._make = make
+        self._signature = signature
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._make(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<agentrig factory {self._signature}>"
+
+
 @pytest.fixture
 def _agentrig_recording(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Recording]:
     """This test's Recording, active from setup to teardown, exports under tmp_path."""
@@ -627,21 +734,23 @@ def budget_pool(_agentrig_recording: Recording) -> Callable[..., BudgetPool]:
     def make(*, usd: Any, tokens: int | None = None, name: str = "pool") -> BudgetPool:
         return BudgetPool(usd=usd, tokens=tokens, name=name)
 
-    return make
+    return _Factory(make, "budget_pool(*, usd, tokens=None, name='pool')")
 
 
 @pytest.fixture
 def deadline(_agentrig_recording: Recording) -> Callable[..., Deadline]:
     """Factory: ``deadline(seconds=120, name=None)`` -> a Deadline on the test's (virtual) clock.
 
-    It starts when first used inside the running loop (see :class:`~agentrig.Deadline`).
+    In an async test the loop is already running, so the deadline starts when the factory is
+    called; in a sync test it starts at its first use inside a loop (see
+    :class:`~agentrig.Deadline`).
     """
     from agentrig.deadline import Deadline
 
     def make(seconds: float, *, name: str | None = None) -> Deadline:
         return Deadline(seconds, name=name)
 
-    return make
+    return _Factory(make, "deadline(seconds, *, name=None)")
 
 
 @pytest.fixture
@@ -890,7 +999,15 @@ class _SessionPlugin:
             return
         path = state.config.option.agentrig_report
         if path:
-            _write_json_report(state, Path(state.config.invocation_params.dir) / path)
+            try:
+                _write_json_report(state, Path(state.config.invocation_params.dir) / path)
+            except OSError as exc:
+                # Not an INTERNALERROR: say what failed; a CI that wants the report fails.
+                pytest.exit(
+                    f"agentrig: cannot write --agentrig-report {path}: {exc.strerror or exc}; "
+                    "free disk space or choose a writable path",
+                    returncode=exitstatus or pytest.ExitCode.USAGE_ERROR,
+                )
 
     # -- reporting ----------------------------------------------------------------------------
 

@@ -806,7 +806,14 @@ class AgentrigSnapshotAssertion(SnapshotAssertion):
         return True
 
     def __repr__(self) -> str:
-        location = self.extension.get_location(test_location=self.test_location, index=self.index)
+        # After an assertion, name the file it compared with (what a failure is about), not
+        # the next one an assertion would use.
+        if self.num_executions:
+            location = self.executions[self.num_executions - 1].snapshot_location
+        else:
+            location = self.extension.get_location(
+                test_location=self.test_location, index=self.index
+            )
         return f"<agent_snapshot {current_settings().display(location)}>"
 
     def get_assert_diff(self, *, diff_mode: DiffMode = DiffMode.DETAILED) -> list[str]:
@@ -887,7 +894,10 @@ class AgentrigSnapshotAssertion(SnapshotAssertion):
             if report is not None:
                 lines.extend(report.render(color=options.color).rstrip("\n").splitlines())
             lines.append("If the change is intended, re-record with:")
-        lines.append(f"    {command}")
+        if options.update_refused and outcome.status != "error":
+            lines.append(f"    {command}  (outside CI, or with --agentrig-force-update)")
+        else:
+            lines.append(f"    {command}")
         if outcome.received:
             lines.append(f"Received recording written to {outcome.received}")
         if options.update_refused:
