@@ -968,6 +968,7 @@ class FakeAgent:
         in_tokens = out_tokens = 0
         source = "?"
         charging = False  # set just before budget.charge: from then on the spend is recorded
+        error: BaseException | None = None
         attributes = {
             GEN_AI_OPERATION_NAME: OPERATION_CHAT,
             GEN_AI_AGENT_NAME: self.name,
@@ -1021,6 +1022,13 @@ class FakeAgent:
                     span.set_attribute(ERROR_TYPE, type(exc).__qualname__)
                     raise
         except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            # One log entry per call, failed or not; a failed call logs its text, tokens and
+            # cost only if it was charged (the spend happened).
+            spent = error is None or charging
+            elapsed = loop.time() - started
             fake._fill_slot(
                 slot,
                 FakeCall(
@@ -1028,35 +1036,17 @@ class FakeAgent:
                     model=self.model,
                     call=n,
                     prompt=prompt,
-                    text=text if charging else None,
-                    error=exc,
-                    input_tokens=in_tokens if charging else 0,
-                    output_tokens=out_tokens if charging else 0,
-                    usd=usd if charging else _ZERO,
-                    latency=loop.time() - started,
+                    text=text if spent else None,
+                    error=error,
+                    input_tokens=in_tokens if spent else 0,
+                    output_tokens=out_tokens if spent else 0,
+                    usd=usd if spent else _ZERO,
+                    latency=elapsed,
                     t=started,
                     answered_by=source,
                 ),
             )
-            raise
-        elapsed = loop.time() - started
-        fake._fill_slot(
-            slot,
-            FakeCall(
-                agent=self.name,
-                model=self.model,
-                call=n,
-                prompt=prompt,
-                text=text,
-                error=None,
-                input_tokens=in_tokens,
-                output_tokens=out_tokens,
-                usd=usd,
-                latency=elapsed,
-                t=started,
-                answered_by=source,
-            ),
-        )
+        assert text is not None
         return FakeReply(
             text=text,
             tokens=in_tokens + out_tokens,
