@@ -290,3 +290,31 @@ def test_same_schedule_on_every_supported_python() -> None:
         outputs[exe] = proc.stdout
     assert outputs, "no interpreter ran the script"
     assert len(set(outputs.values())) == 1, outputs
+
+
+def test_stall_error_follows_the_await_chain_to_the_users_own_frame() -> None:
+    async def inner() -> None:
+        await asyncio.Event().wait()
+
+    async def outer() -> None:
+        await inner()
+
+    with pytest.raises(StallError) as info:
+        run(outer(), stall_timeout=0.05)
+    line = next(ln for ln in str(info.value).splitlines() if "outer" in ln)
+    assert "outer() → " in line
+    assert "inner() → Event.wait()" in line
+    assert f"at {__file__}:" in line  # not asyncio's locks.py
+
+
+def test_run_returns_the_coroutines_result_unchanged() -> None:
+    class Result:
+        def __repr__(self) -> str:
+            raise AssertionError("agentrig.run must not format the result")
+
+    result = Result()
+
+    async def main() -> Result:
+        return result
+
+    assert run(main()) is result

@@ -59,10 +59,11 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import os
 import selectors
 import threading
 from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from agentrig._errors import ConfigurationError, StallError
 
@@ -74,6 +75,8 @@ _T = TypeVar("_T")
 DEFAULT_STALL_TIMEOUT = 2.0
 
 _TICKS_PER_SECOND = 1_000_000
+# Stall reports point at the innermost frame outside asyncio itself (the user's await).
+_ASYNCIO_DIR = os.path.dirname(asyncio.__file__) + os.sep
 # While thread work is pending the selector blocks in real time; this bounds one real wait so
 # a missed wake-up can never hang the loop (a finished thread wakes it at once anyway).
 _THREAD_POLL_SECONDS = 0.25
@@ -308,14 +311,23 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
 
 
 def _describe_task(task: asyncio.Task[Any]) -> str:
-    coro = task.get_coro()
-    name = getattr(coro, "__qualname__", type(coro).__name__)
+    """``Task-3 outer() → inner() at file.py:12``: the await chain down to where it waits."""
+    names: list[str] = []
     where = ""
-    frames = task.get_stack()
-    if frames:
-        frame = frames[-1]
-        where = f" at {frame.f_code.co_filename}:{frame.f_lineno}"
-    return f"{task.get_name()} {name}(){where}"
+    coro: Any = task.get_coro()
+    while coro is not None and len(names) < 20:
+        name = getattr(coro, "__qualname__", type(coro).__name__)
+        if name != "run.<locals>.boxed":  # agentrig.run's own wrapper says nothing
+            names.append(name + "()")
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+        if frame is not None and not frame.f_code.co_filename.startswith(_ASYNCIO_DIR):
+            where = f" at {frame.f_code.co_filename}:{frame.f_lineno}"
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+        if coro is not None and not hasattr(coro, "cr_frame") and not hasattr(coro, "gi_frame"):
+            break  # a Future or another awaitable: the chain ends here
+    if not names:
+        names.append(repr(task))
+    return f"{task.get_name()} {' → '.join(names)}{where}"
 
 
 def new_virtual_loop(*, stall_timeout: float = DEFAULT_STALL_TIMEOUT) -> VirtualEventLoop:
@@ -345,7 +357,24 @@ def run(
             "call the async function: agentrig.run(main()) not agentrig.run(main)"
         )
     _check_seconds("stall_timeout", stall_timeout)
+
+    async def boxed() -> _Box[_T]:
+        return _Box(await main)
+
     with asyncio.Runner(
         debug=debug, loop_factory=lambda: new_virtual_loop(stall_timeout=stall_timeout)
     ) as runner:
-        return runner.run(main)
+        return runner.run(boxed()).value
+
+
+class _Box(Generic[_T]):
+    """Carries ``run``'s result out of the Runner, whose SIGINT bookkeeping formats the main
+    task's result with ``repr`` (32 ms for a 10,000-agent broadcast result)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: _T) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return "<agentrig.run result>"
