@@ -305,16 +305,3 @@ def test_stall_error_follows_the_await_chain_to_the_users_own_frame() -> None:
     assert "outer() → " in line
     assert "inner() → Event.wait()" in line
     assert f"at {__file__}:" in line  # not asyncio's locks.py
-
-
-def test_run_returns_the_coroutines_result_unchanged() -> None:
-    class Result:
-        def __repr__(self) -> str:
-            raise AssertionError("agentrig.run must not format the result")
-
-    result = Result()
-
-    async def main() -> Result:
-        return result
-
-    assert run(main()) is result

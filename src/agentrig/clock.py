@@ -63,7 +63,7 @@ import os
 import selectors
 import threading
 from collections.abc import Callable, Coroutine
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from agentrig._errors import ConfigurationError, StallError
 
@@ -316,9 +316,7 @@ def _describe_task(task: asyncio.Task[Any]) -> str:
     where = ""
     coro: Any = task.get_coro()
     while coro is not None and len(names) < 20:
-        name = getattr(coro, "__qualname__", type(coro).__name__)
-        if name != "run.<locals>.boxed":  # agentrig.run's own wrapper says nothing
-            names.append(name + "()")
+        names.append(getattr(coro, "__qualname__", type(coro).__name__) + "()")
         frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
         if frame is not None and not frame.f_code.co_filename.startswith(_ASYNCIO_DIR):
             where = f" at {frame.f_code.co_filename}:{frame.f_lineno}"
@@ -357,24 +355,7 @@ def run(
             "call the async function: agentrig.run(main()) not agentrig.run(main)"
         )
     _check_seconds("stall_timeout", stall_timeout)
-
-    async def boxed() -> _Box[_T]:
-        return _Box(await main)
-
     with asyncio.Runner(
         debug=debug, loop_factory=lambda: new_virtual_loop(stall_timeout=stall_timeout)
     ) as runner:
-        return runner.run(boxed()).value
-
-
-class _Box(Generic[_T]):
-    """Carries ``run``'s result out of the Runner, whose SIGINT bookkeeping formats the main
-    task's result with ``repr`` (32 ms for a 10,000-agent broadcast result)."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: _T) -> None:
-        self.value = value
-
-    def __repr__(self) -> str:
-        return "<agentrig.run result>"
+        return runner.run(main)
