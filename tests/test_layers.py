@@ -13,6 +13,7 @@ SRC = Path(agentrig.__file__).parent
 # (equal only where listed in SAME_LAYER_OK), never one above it.
 LAYER = {
     "_errors": 0,
+    "_secrets": 0,
     "_types": 0,
     "_models": 0,
     "_ci": 1,
@@ -35,7 +36,7 @@ LAYER = {
     "__main__": 10,
 }
 # Primitives may use each other (a BudgetPool waits with a Deadline).
-SAME_LAYER_OK = {("budget", "deadline"), ("drift", "normalize")}
+SAME_LAYER_OK = {("budget", "deadline"), ("drift", "normalize"), ("_errors", "_secrets")}
 PYTEST_FREE = {name for name, layer in LAYER.items() if layer <= 6}
 
 

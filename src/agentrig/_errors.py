@@ -26,6 +26,10 @@ The tree::
 
 from __future__ import annotations
 
+import re
+
+from agentrig._secrets import redact_secrets
+
 __all__ = [
     "AgentRigError",
     "AllAgentsFailed",
@@ -46,8 +50,42 @@ __all__ = [
 ]
 
 
+_ADDRESS_RE = re.compile(r" at 0x[0-9A-Fa-f]+")
+#: Longest message an error keeps: the offending value is shown, not a 10 MB repr of it.
+_MAX_MESSAGE = 4000
+_KEEP_TAIL = 1000
+
+
+def clean_message(message: str) -> str:
+    """``message`` without secrets or memory addresses, cut to a readable length.
+
+    An error may quote a prompt or a label that holds an API key: it is redacted as in
+    snapshots (the message ends up in CI logs). A default ``repr`` such as ``<Doc object at
+    0x7f3a...>`` differs on every run (and means nothing to a reader); a message quoting a huge
+    value would flood a CI log. The start (what happened) and the end (what to do) of a long
+    message are kept.
+    """
+    message = redact_secrets(message)  # first: a cut must not split a secret
+    if " at 0x" in message:
+        message = _ADDRESS_RE.sub("", message)
+    if len(message) > _MAX_MESSAGE:
+        cut = len(message) - _MAX_MESSAGE
+        head = message[: _MAX_MESSAGE - _KEEP_TAIL]
+        message = f"{head} [... {cut} characters cut ...] {message[-_KEEP_TAIL:]}"
+    return message
+
+
 class AgentRigError(Exception):
-    """Root of every error agentrig raises."""
+    """Root of every error agentrig raises.
+
+    The message (the first argument) is passed through :func:`clean_message`: never a secret,
+    never a memory address, never an unbounded quote of the offending value.
+    """
+
+    def __init__(self, *args: object) -> None:
+        if args and isinstance(args[0], str):
+            args = (clean_message(args[0]), *args[1:])
+        super().__init__(*args)
 
 
 class ConfigurationError(AgentRigError, ValueError):

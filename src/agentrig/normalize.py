@@ -50,7 +50,10 @@ What normalization does to values, at any depth:
   pytest temporary directories become ``<tmp>``; `` at 0x7f…`` memory addresses vanish;
 * secrets are redacted before anything else happens to a value: API keys (``sk-…``,
   ``sk-ant-…``, ``AKIA…``, ``ghp_…``, ``github_pat_…``, ``xox…-``, ``AIza…``) and
-  ``Bearer <token>`` anywhere inside a string; values under keys named like ``password``,
+  ``Bearer <token>`` anywhere inside a string, and there too credential fields: header lines
+  (``Authorization: Basic <redacted>``, ``Cookie: <redacted>``), ``key=value`` pairs whose key
+  ends in a secret word (``password=``, ``api_key:``, ``"client_secret":``, ``token=``) and URL
+  passwords (``postgres://app:<redacted>@db``); values under keys named like ``password``,
   ``secret``, ``api_key``, ``authorization``, ``cookie``, ``credential``, ``private_key``; and
   *string* values under keys containing ``token`` (so ``gen_ai.usage.input_tokens: 42`` stays
   42). :class:`NormalizeRules` adds patterns;
@@ -59,8 +62,9 @@ What normalization does to values, at any depth:
 * values JSON cannot hold get a stable placeholder and never a memory address: ``<Doc>``,
   ``<bytes len=3>``, ``<function on_summarize>``, ``<TimeoutError: search timed out>``;
   dataclasses and pydantic models become objects, sets become sorted lists, enums
-  ``Color.RED``, paths POSIX strings, non-string keys ``str(key)``; lone surrogates become
-  U+FFFD; a cycle becomes ``<cycle>`` and nesting deeper than 32 levels ``<max depth>``.
+  ``Color.RED``, paths POSIX strings, non-string keys ``str(key)`` (``1`` and ``"1"`` in one
+  dict become ``"1"`` and ``"1#2"``, in insertion order); lone surrogates become U+FFFD; a
+  cycle becomes ``<cycle>`` and nesting deeper than 32 levels ``<max depth>``.
 * ``exception.stacktrace`` is dropped: it holds absolute paths and line numbers, which differ
   between machines and move with every edit; the exception's type and message stay.
 
@@ -154,6 +158,8 @@ from uuid import UUID
 import orjson
 
 from agentrig._errors import ConfigurationError, SnapshotError, SnapshotFormatError
+from agentrig._secrets import REDACTED as _REDACTED
+from agentrig._secrets import redact_secrets as _redact_secrets
 
 if TYPE_CHECKING:
     from agentrig.recording import Recording
@@ -163,7 +169,6 @@ __all__ = ["FORMAT_VERSION", "NormalizeRules", "dumps", "loads", "normalize"]
 #: The snapshot document format this agentrig writes and reads.
 FORMAT_VERSION: Final = 1
 
-_REDACTED: Final = "<redacted>"
 _MASKED: Final = "<masked>"
 _TIMESTAMP: Final = "<timestamp>"
 _CYCLE: Final = "<cycle>"
@@ -203,18 +208,6 @@ _OPTS_DUMP: Final = orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2 | orjson.OPT_APPE
 
 # --- string patterns ------------------------------------------------------------------------
 
-_SECRET_RE: Final = re.compile(
-    r"""
-      \bsk-[A-Za-z0-9_\-]{8,}                     # OpenAI / Anthropic (sk-ant-..., sk-proj-...)
-    | \b(?:AKIA|ASIA)[0-9A-Z]{16}\b               # AWS access key id
-    | \bgh[pousr]_[A-Za-z0-9]{16,}                # GitHub tokens
-    | \bgithub_pat_[A-Za-z0-9_]{16,}
-    | \bxox[abprs]-[A-Za-z0-9\-]{8,}              # Slack
-    | \bAIza[0-9A-Za-z_\-]{20,}                   # Google API key
-    | (?P<bearer>\b(?:[Bb]earer|BEARER)\s+)[A-Za-z0-9\-._~+/]+=*
-    """,
-    re.VERBOSE,
-)
 _UUID_RE: Final = re.compile(
     r"(?<![0-9A-Fa-f])[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
     r"(?![0-9A-Fa-f])"
@@ -231,7 +224,6 @@ _TMP_RE: Final = re.compile(
 _ADDRESS_RE: Final = re.compile(r" at 0x[0-9A-Fa-f]+")
 _SURROGATE_RE: Final = re.compile("[\ud800-\udfff]")
 _TOKEN_STR_RE: Final = re.compile("\x00U(\\d+)\x00")
-_TOKEN_BYTES_RE: Final = re.compile(rb"\\u0000U\d+\\u0000")
 
 # --- key classification -----------------------------------------------------------------------
 
@@ -561,8 +553,33 @@ def _mask_tokens(text: str) -> str:
 def _content_bytes(body: Mapping[str, Any]) -> bytes:
     data = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
     if b"\\u0000U" in data:
-        data = _TOKEN_BYTES_RE.sub(b"<uuid>", data)
+        data = _masked_bytes(body)
     return data
+
+
+def _masked_bytes(v: Any) -> bytes:
+    """``v`` serialized with UUID tokens masked, independently of the tokens' numbers.
+
+    Masking the serialized bytes is not enough where a token is a *key*: keys are sorted by
+    their token text (``\\x00U2\\x00`` before ``\\x00U3\\x00``), that is by arrival order. Here
+    keys are masked first and entries ordered by masked key, then masked content.
+    """
+
+    def masked(x: Any) -> Any:
+        t = type(x)
+        if t is str:
+            return _mask_tokens(x)
+        if t is list:
+            return [masked(i) for i in x]
+        if t is dict:
+            pairs = [
+                (_mask_tokens(k) if type(k) is str else str(k), masked(i)) for k, i in x.items()
+            ]
+            pairs.sort(key=lambda p: (p[0], orjson.dumps(p[1], option=orjson.OPT_SORT_KEYS)))
+            return pairs
+        return x
+
+    return orjson.dumps(masked(v), option=orjson.OPT_SORT_KEYS)
 
 
 def _span_who(attributes: Mapping[str, Any] | None) -> tuple[str, str] | None:
@@ -636,7 +653,14 @@ class _Normalizer:
     # -- scalars ----------------------------------------------------------------------------
 
     def string(self, s: str) -> str:
-        if len(s) < 11 and not self._redact and s.isascii() and "<uuid:" not in s:
+        if (
+            len(s) < 11
+            and not self._redact
+            and s.isascii()
+            and "<uuid:" not in s
+            and ":" not in s
+            and "=" not in s
+        ):
             return s
         return self.text(s)
 
@@ -674,11 +698,14 @@ class _Normalizer:
             return "<-inf>"
         if v == 0.0:
             return 0.0
-        if v >= 946_684_800.0:
+        rounded = float(self._c.float_format % v)
+        # Either side may be in an epoch range (rounding can carry a value into one): checking
+        # both keeps normalization a fixed point.
+        if v >= 9e8 or rounded >= 9e8:
             for lo, hi in _EPOCH_RANGES:
-                if lo <= v <= hi:
+                if lo <= v <= hi or lo <= rounded <= hi:
                     return _TIMESTAMP
-        return float(self._c.float_format % v)
+        return rounded
 
     def integer(self, v: int) -> int | str:
         if v >= 946_684_800_000:
@@ -743,6 +770,7 @@ class _Normalizer:
             for k, v in d.items():
                 if type(k) is not str:
                     k = self._key_str(k)
+                    renamed = True  # 1 and "1" both become "1": keep both (see below)
                 flags = kc.get(k)
                 if flags is None:
                     flags = self._c.key_flags(k)
@@ -759,7 +787,10 @@ class _Normalizer:
                         renamed = True
                     # (A token-ish key only matters for a string: skip the call for counters.)
                     if flags & value_rules and (
-                        flags & value_rules != tokenish or t is str or t is bytes
+                        flags & value_rules != tokenish
+                        or t is str
+                        or t is bytes
+                        or (t is int and not int_lo <= v < _U64_END)
                     ):
                         special = _special_value(flags, v)
                         if special is not _KEEP:
@@ -767,7 +798,14 @@ class _Normalizer:
                                 out[nk] = special
                             continue
                 if t is str:
-                    if len(v) < 11 and plain and v.isascii() and "<uuid:" not in v:
+                    if (
+                        len(v) < 11
+                        and plain
+                        and v.isascii()
+                        and "<uuid:" not in v
+                        and ":" not in v
+                        and "=" not in v
+                    ):
                         nv: Any = v
                     else:
                         nv = text(v)
@@ -1223,18 +1261,7 @@ def _normalize_text(
             s.encode("utf-8")
         except UnicodeEncodeError:
             s = _SURROGATE_RE.sub("\ufffd", s)
-    # Cheap substring checks first: a regular expression runs only when one of them hits.
-    if len(s) >= 11 and (
-        "sk-" in s
-        or "AKIA" in s
-        or "ASIA" in s
-        or ("_" in s and "gh" in s)
-        or "xox" in s
-        or "AIza" in s
-        or "earer" in s
-        or "EARER" in s
-    ):
-        s = _SECRET_RE.sub(_redact_secret, s)
+    s = _redact_secrets(s)
     for rx in redact:
         s = rx.sub(_REDACTED, s)
     if "pytest-of-" in s:
@@ -1254,16 +1281,27 @@ def _normalize_text(
 _KEEP: Final = object()
 _SKIP: Final = object()
 
+# Strings normalization itself puts where a number or a redaction was: a second pass must
+# keep them (idempotence), so a secret or token-ish key does not redact them.
+_PLACEHOLDERS: Final = frozenset(
+    {"<nan>", "<inf>", "<-inf>", _TIMESTAMP, _REDACTED, _MASKED, _CYCLE, _TOO_DEEP, _TRUNCATED}
+)
+
 
 def _special_value(flags: int, v: object) -> object:
     """What a key's classification does to its value: a replacement, _SKIP or _KEEP."""
     if flags & _K_MASK:
         return _MASKED
     t = type(v)
-    scalar = v is None or t is bool or t is int or t is float
-    if flags & _K_SECRET and not (scalar or (t is str and not v)):
+    # An int beyond 64 bits would be written as a string, which a second pass would redact:
+    # under a secret or token-ish key it is redacted at once.
+    big = t is int and not _I64_MIN <= v < _U64_END  # type: ignore[operator]
+    scalar = v is None or t is bool or (t is int and not big) or t is float
+    if flags & _K_SECRET and not (scalar or (t is str and (not v or v in _PLACEHOLDERS))):
         return _REDACTED
-    if flags & _K_TOKENISH and (t is str or t is bytes) and v:
+    if flags & _K_TOKENISH and (
+        big or (t is bytes and v) or (t is str and v and v not in _PLACEHOLDERS)
+    ):
         return _REDACTED
     if flags & _K_WALL and (t is int or t is float):
         return _SKIP
@@ -1274,17 +1312,6 @@ def _special_value(flags: int, v: object) -> object:
 
 def _probe_uuid(match: re.Match[str]) -> str:
     return "\x00"
-
-
-def _redact_secret(match: re.Match[str]) -> str:
-    bearer = match.group("bearer")
-    if not bearer:
-        return _REDACTED
-    token = match.group(0)[len(bearer) :]
-    # "the bearer of bad news" is prose: a lowercase "bearer" followed by a short plain word.
-    if bearer[0] == "b" and token.isalpha() and len(token) < 20:
-        return match.group(0)
-    return f"{bearer}{_REDACTED}"
 
 
 def _reading_key(key: str, d: Mapping[str, Any]) -> tuple[str, bytes]:
@@ -1307,7 +1334,7 @@ def _content_bytes_of_value(v: Any) -> bytes:
         data = orjson.dumps(v, option=orjson.OPT_SORT_KEYS)
     except orjson.JSONEncodeError:
         return b""
-    return _TOKEN_BYTES_RE.sub(b"<uuid>", data) if b"\\u0000U" in data else data
+    return _masked_bytes(v) if b"\\u0000U" in data else data
 
 
 def _event_time(e: dict[str, Any]) -> float:
@@ -1727,7 +1754,25 @@ def loads(data: bytes | str, *, source: str | None = None) -> dict[str, Any]:
         )
     _check_header(doc, where)
     _check_shape(doc, where)
+    _check_depth(doc, where)
     return doc
+
+
+def _check_depth(doc: dict[str, Any], where: str) -> None:
+    """Refuse a document nested deeper than agentrig ever writes.
+
+    :func:`dumps` cannot write more than 255 nested levels (orjson's limit), and
+    :func:`normalize` stays far below it; the JSON reader accepts up to 1024. A document in
+    between was not written by agentrig, and comparing it could exhaust Python's recursion
+    limit. Serializing it again is the cheapest exact check (C speed, and only on loads).
+    """
+    try:
+        orjson.dumps(doc)
+    except orjson.JSONEncodeError:
+        raise SnapshotError(
+            f"{where} nests deeper than agentrig ever writes (255 levels), so it was not "
+            "written by agentrig; re-record it with `agentrig update`"
+        ) from None
 
 
 def _check_shape(doc: dict[str, Any], where: str) -> None:

@@ -18,7 +18,11 @@ snapshots although ``CI`` is set).
 ini keys: ``agentrig_snapshot_dir`` (default ``snapshots``), ``agentrig_drop``,
 ``agentrig_mask``, ``agentrig_secret_patterns`` (normalization rules), ``agentrig_fail_on``,
 ``agentrig_tolerance`` (drift), ``agentrig_stall_timeout`` (real seconds before a stalled
-virtual loop raises ``StallError``; default 2).
+virtual loop raises ``StallError``; default 2). Session-wide mistakes stop the session before
+any test runs (a usage error): an unknown ``agentrig_*`` key (a misspelt
+``agentrig_secret_patterns`` must not silently leak), a bad stall timeout, a snapshot folder
+outside the rootdir (or the rootdir itself), an ``--agentrig-report`` path that cannot be a
+file. Bad rules, tolerances and markers fail each agentrig test at setup, naming the value.
 
 Marker: ``@pytest.mark.agentrig(max_usd=..., max_tokens=..., fail_on=..., tolerance=...,
 drop=..., mask=...)``.
@@ -148,6 +152,7 @@ class _State:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.collected_modules: set[str] = set()
+        self.skipped: set[str] = set()
         self.settings: SnapshotSettings | None = None
         self.settings_cm: Any = None
         self.loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None
@@ -156,6 +161,7 @@ class _State:
         self.ini_loaded = False
         self.results: dict[str, _Result] = {}
         self.update_refused: str | None = None
+        self.report_error: str | None = None
 
     @property
     def is_worker(self) -> bool:
@@ -253,6 +259,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", _MARKER_HELP)
     _check_ini_keys(config)
     _snapshot_root(config)
+    _stall_timeout(config)  # a bad value stops the session here, not mid-collection
     _check_report_path(config)
     state = _State(config=config)
     config.stash[_STATE] = state
@@ -278,8 +285,9 @@ def _check_ini_keys(config: pytest.Config) -> None:
 
     hints = []
     for key in unknown:
-        close = difflib.get_close_matches(key, INI_KEYS, n=1)
-        hints.append(f"{key} (did you mean {close[0]}?)" if close else key)
+        # Compared without the common prefix: "agentrig_colour" is not "agentrig_tolerance".
+        close = difflib.get_close_matches(key[9:], [k[9:] for k in INI_KEYS], n=1)
+        hints.append(f"{key} (did you mean agentrig_{close[0]}?)" if close else key)
     raise pytest.UsageError(
         f"unknown agentrig ini option{'s' if len(unknown) > 1 else ''}: {', '.join(hints)}; "
         f"valid options: {', '.join(INI_KEYS)}"
@@ -366,6 +374,7 @@ def _ensure_settings(state: _State) -> SnapshotSettings:
         invocation_dir=Path(config.invocation_params.dir),
         write_refusal=state.update_refused,
         collected_modules=state.collected_modules,
+        skipped=state.skipped,
     )
     cm = activate_settings(settings)
     cm.__enter__()
@@ -967,6 +976,8 @@ class _SessionPlugin:
                 settings.note("deselected", item.nodeid)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.skipped:
+            self.state.skipped.add(report.nodeid)  # (a string: cheap for every session)
         payload = getattr(report, "agentrig", None)
         if not isinstance(payload, dict):
             return
@@ -1002,12 +1013,14 @@ class _SessionPlugin:
             try:
                 _write_json_report(state, Path(state.config.invocation_params.dir) / path)
             except OSError as exc:
-                # Not an INTERNALERROR: say what failed; a CI that wants the report fails.
-                pytest.exit(
+                # Not an INTERNALERROR: the summary says what failed (pytest prints it after
+                # this hook), and a CI that wants the report fails.
+                state.report_error = (
                     f"agentrig: cannot write --agentrig-report {path}: {exc.strerror or exc}; "
-                    "free disk space or choose a writable path",
-                    returncode=exitstatus or pytest.ExitCode.USAGE_ERROR,
+                    "free disk space or choose a writable path"
                 )
+                if not session.exitstatus:
+                    session.exitstatus = pytest.ExitCode.USAGE_ERROR
 
     # -- reporting ----------------------------------------------------------------------------
 
@@ -1016,6 +1029,8 @@ class _SessionPlugin:
         if state.is_worker:
             return
         lines = _summary_lines(state)
+        if state.report_error:
+            lines.append((state.report_error, {"red": True}))
         if not lines:
             return
         terminalreporter.write_sep("-", "agentrig drift summary")

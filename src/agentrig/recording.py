@@ -405,12 +405,28 @@ class Recording:
             }
 
     def to_json(self) -> bytes:
-        """The raw recording as JSON bytes (orjson, sorted keys; non-JSON become placeholders)."""
-        return orjson.dumps(
-            self.to_dict(),
-            default=json_default,
-            option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SORT_KEYS,
-        )
+        """The raw recording as JSON bytes (orjson, sorted keys; non-JSON become placeholders).
+
+        Raises:
+            AgentRigError: a recorded value contains itself or nests deeper than 255 levels,
+                or a string holds a lone surrogate (raw JSON cannot hold these; snapshots can,
+                since :func:`agentrig.normalize.normalize` bounds and replaces them).
+        """
+        try:
+            return orjson.dumps(
+                self.to_dict(),
+                default=json_default,
+                option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SORT_KEYS,
+            )
+        except orjson.JSONEncodeError as exc:
+            from agentrig._errors import AgentRigError
+
+            raise AgentRigError(
+                f"recording {self.name!r} cannot be written as raw JSON ({exc}): a recorded value "
+                "contains itself, nests deeper than 255 levels or holds a lone surrogate. "
+                "Snapshots are not affected (normalization bounds and replaces such values); "
+                "to export the raw recording, record plain values"
+            ) from None
 
     def model(self) -> RecordingModel:
         """This recording as a validated, immutable pydantic model."""
