@@ -289,7 +289,16 @@ def test_key(agent_recording, agent_snapshot, decision_log, key):
 
 # -- snapshots are data only --------------------------------------------------------------------
 
-LOADERS = ["normalize.py", "drift.py", "snapshot.py", "cli.py", "_secrets.py", "_errors.py"]
+_SRC = Path(agentrig.__file__).parent
+#: every module that reads snapshot or cassette data; the CLI package whole
+LOADERS = [
+    "normalize.py",
+    "drift.py",
+    "snapshot.py",
+    "_secrets.py",
+    "_errors.py",
+    *sorted(p.relative_to(_SRC).as_posix() for p in (_SRC / "cli").glob("*.py")),
+]
 FORBIDDEN_MODULES = {"pickle", "cPickle", "marshal", "shelve", "yaml", "dill", "jsonpickle"}
 #: builtins called by name, and functions called as attributes (``importlib.import_module``)
 FORBIDDEN_NAMES = {"eval", "exec", "compile", "__import__"}
