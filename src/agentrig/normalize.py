@@ -117,6 +117,9 @@ sorting, and ``parent`` keeps each link. UUIDs are replaced in the single value 
 internal token that remembers which UUID it was (``\\x00U<k>\\x00``, ``k`` in arrival order);
 sort keys and digests mask the token, so arrival order cannot leak into the sort; a final pass,
 only when a UUID was seen, numbers the tokens in reading order (keys sorted, as written).
+Keys that read alike with their tokens masked (two UUID keys) are visited known UUIDs first,
+then by what the token stood for (a ``<uuid:N>`` by N): a second pass then meets them in the
+order the first did, whatever order the input listed them in.
 Timestamps get no number: two events in the same microsecond on one run and not on the next
 would otherwise change the document.
 
@@ -1229,21 +1232,40 @@ class _Normalizer:
         """Replace UUID tokens by ``<uuid:N>`` numbered in reading order (keys sorted)."""
         if not self._uuids:
             return doc
-        numbers: dict[str, str] = {}
+        numbers: dict[str, int] = {}
+        # What each token stood for, to break the last ties (below) by content, not arrival.
+        sources: dict[str, tuple[int, int, str]] = {}
+        for text, k in self._uuids.items():
+            placeholder = _UUID_PLACEHOLDER_RE.fullmatch(text)
+            sources[str(k)] = (0, int(text[6:-1]), "") if placeholder else (1, 0, text)
 
         def sub(match: re.Match[str]) -> str:
             token = match.group(1)
-            text = numbers.get(token)
-            if text is None:
-                text = numbers[token] = f"<uuid:{len(numbers) + 1}>"
-            return text
+            n = numbers.get(token)
+            if n is None:
+                n = numbers[token] = len(numbers) + 1
+            return f"<uuid:{n}>"
+
+        def rank(match: re.Match[str]) -> tuple[int, int, int, str]:
+            n = numbers.get(match.group(1))
+            return (0, n, 0, "") if n is not None else (1, *sources[match.group(1)])
+
+        def order(key: str, d: Mapping[str, Any]) -> tuple[str, bytes, list[Any]]:
+            # Keys that read the same with their tokens masked (two UUID keys) are visited
+            # known UUIDs first, by number, then by what they stood for: never by arrival
+            # (the token numbers), nor by the input's key order. Sorting by what a ``<uuid:N>``
+            # stood for makes a second pass visit them as the first did (idempotence).
+            masked, content = _reading_key(key, d)
+            if "\x00" not in key:
+                return masked, content, []
+            return masked, content, [rank(m) for m in _TOKEN_STR_RE.finditer(key)]
 
         def walk(v: Any) -> Any:
             t = type(v)
             if t is str:
                 return _TOKEN_STR_RE.sub(sub, v) if "\x00" in v else v
             if t is dict:
-                return {walk(k): walk(v[k]) for k in sorted(v, key=lambda k: _reading_key(k, v))}
+                return {walk(k): walk(v[k]) for k in sorted(v, key=lambda k: order(k, v))}
             if t is list:
                 return [walk(x) for x in v]
             return v
