@@ -153,6 +153,9 @@ class _State:
         self.config = config
         self.collected_modules: set[str] = set()
         self.skipped: set[str] = set()
+        self.unfinished: set[str] = set()  # node ids with a failed phase
+        self.finished: set[str] = set()  # node ids whose teardown came with no failure
+        self.broken_modules: set[str] = set()  # module paths that failed to collect
         self.settings: SnapshotSettings | None = None
         self.settings_cm: Any = None
         self.loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None
@@ -375,6 +378,9 @@ def _ensure_settings(state: _State) -> SnapshotSettings:
         write_refusal=state.update_refused,
         collected_modules=state.collected_modules,
         skipped=state.skipped,
+        unfinished=state.unfinished,
+        finished=state.finished,
+        broken_modules=state.broken_modules,
     )
     cm = activate_settings(settings)
     cm.__enter__()
@@ -975,9 +981,19 @@ class _SessionPlugin:
             for item in items:
                 settings.note("deselected", item.nodeid)
 
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed and report.nodeid:  # an import error: its snapshots are kept
+            path = report.nodeid.partition("::")[0]
+            self.state.broken_modules.add(os.path.normpath(self.state.config.rootpath / path))
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        # (strings: cheap for every session) which tests finished decides what may be deleted
         if report.skipped:
-            self.state.skipped.add(report.nodeid)  # (a string: cheap for every session)
+            self.state.skipped.add(report.nodeid)
+        if report.failed:
+            self.state.unfinished.add(report.nodeid)
+        elif report.when == "teardown":
+            self.state.finished.add(report.nodeid)
         payload = getattr(report, "agentrig", None)
         if not isinstance(payload, dict):
             return
@@ -1000,8 +1016,21 @@ class _SessionPlugin:
         if output.get("agentrig"):
             _ensure_settings(self.state)
 
-    @pytest.hookimpl(trylast=True)
-    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+    @pytest.hookimpl(wrapper=True)
+    def pytest_sessionfinish(
+        self, session: pytest.Session, exitstatus: int
+    ) -> Generator[None, object, object]:
+        # Before syrupy's hook looks for unused snapshots: a session that stopped early deletes
+        # only snapshots of tests it saw finish.
+        if self.state.settings is not None and (
+            session.shouldfail or session.shouldstop or exitstatus == pytest.ExitCode.INTERRUPTED
+        ):
+            self.state.settings.stopped_early = True
+        result = yield
+        self._finish(session)  # after every other plugin's hook (the report and the workers)
+        return result
+
+    def _finish(self, session: pytest.Session) -> None:
         state = self.state
         if state.is_worker:
             output = getattr(state.config, "workeroutput", None)
