@@ -833,6 +833,8 @@ class AgentrigSnapshotExtension(AbstractSyrupyExtension):
         try:
             doc = normalize(data, rules=self._options.rules)
         except TypeError:
+            if isinstance(data, dict) or (hasattr(data, "spans") and hasattr(data, "entries")):
+                raise  # a recording after all: the error is about something in it
             raise TypeError(
                 "agent_snapshot compares agentrig recordings: use "
                 "`assert agent_recording == agent_snapshot` (or a Recording, its to_dict(), "
@@ -1048,7 +1050,8 @@ class AgentrigSnapshotAssertion(SnapshotAssertion):
             outcome.changes = [change.to_dict() for change in report.changes]
             outcome.report = report.render(color=False)
         if result.exception is not None:
-            outcome.error = str(result.exception) or type(result.exception).__name__
+            # (an exception of the user's code: its message is not an agentrig one, redact it)
+            outcome.error = redact_secrets(str(result.exception) or type(result.exception).__name__)
         failed = status in ("drift", "missing", "error")
         data = result.asserted_data
         if failed and isinstance(data, (bytes, str)):
