@@ -50,10 +50,11 @@ What normalization does to values, at any depth:
   pytest temporary directories become ``<tmp>``; `` at 0x7f…`` memory addresses vanish;
 * secrets are redacted before anything else happens to a value (:mod:`agentrig._secrets`
   holds the shapes: provider tokens, private keys, JWTs, ``Bearer <token>``, and the session's
-  ``agentrig_secret_patterns``) anywhere inside a string, and there too credential fields: header lines
-  (``Authorization: Basic <redacted>``, ``Cookie: <redacted>``), ``key=value`` pairs whose key
-  ends in a secret word (``password=``, ``api_key:``, ``"client_secret":``, ``token=``) and URL
-  passwords (``postgres://app:<redacted>@db``); values under keys named like ``password``,
+  ``agentrig_secret_patterns``) anywhere inside a string, and there too credential fields:
+  header lines (``Authorization: Basic <redacted>``, ``Cookie: <redacted>``), ``key=value``
+  pairs whose key names a secret (``password=``, ``api_key:``, ``"client_secret":``,
+  ``token=``, ``DB_PASSWORD_PROD=``) and URL passwords (``postgres://app:<redacted>@db``);
+  values under keys named like ``password``,
   ``secret``, ``api_key``, ``authorization``, ``cookie``, ``credential``, ``private_key``; and
   *string* values under keys containing ``token`` (so ``gen_ai.usage.input_tokens: 42`` stays
   42). :class:`NormalizeRules` adds patterns;
