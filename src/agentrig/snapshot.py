@@ -97,6 +97,7 @@ from syrupy.extensions.base import AbstractSyrupyExtension
 from syrupy.location import PyTestLocation
 
 from agentrig._errors import SnapshotError
+from agentrig._files import NotARegularFile, read_regular_file
 from agentrig._secrets import redact_secrets
 
 if TYPE_CHECKING:
@@ -485,8 +486,7 @@ def _os_problem(exc: OSError, path: str, settings: SnapshotSettings) -> str:
 def _is_agentrig_file(path: str) -> bool:
     """True when the file at ``path`` starts like an agentrig snapshot (its header)."""
     try:
-        with open(path, "rb") as f:
-            head = f.read(4096)
+        head = read_regular_file(path)[:4096]  # (never blocks on a FIFO)
     except OSError:
         return False
     return b'"agentrig"' in head
@@ -741,10 +741,15 @@ class AgentrigSnapshotExtension(AbstractSyrupyExtension):
         self, *, snapshot_location: str, snapshot_name: str, session_id: str
     ) -> SerializedData | None:
         try:
-            with open(snapshot_location, "rb") as f:
-                return f.read()
+            return read_regular_file(snapshot_location)
         except FileNotFoundError:
             return None
+        except NotARegularFile:
+            shown = current_settings().display(snapshot_location)
+            raise SnapshotError(
+                f"cannot read snapshot {shown}: it is not a regular file (a FIFO, socket or "
+                "device; agentrig never reads from one); move it away, then re-record"
+            ) from None
         except IsADirectoryError:
             shown = current_settings().display(snapshot_location)
             raise SnapshotError(
