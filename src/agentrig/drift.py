@@ -695,6 +695,21 @@ def _event_name(event: Any) -> str:
     return str(event.get("name", "")) if isinstance(event, Mapping) else _short(event)
 
 
+def _same(a: Any, b: Any) -> bool:
+    """Equal and of the same JSON types throughout: ``True`` is not ``1``, ``1`` not ``1.0``
+    (Python's ``==`` says they are, and a changed type is a changed behaviour)."""
+    if a != b:
+        return False
+    if type(a) is str or a is None:
+        return True
+    try:
+        return orjson.dumps(a, option=orjson.OPT_SORT_KEYS) == orjson.dumps(
+            b, option=orjson.OPT_SORT_KEYS
+        )
+    except (TypeError, orjson.JSONEncodeError):
+        return True
+
+
 def _status_text(span: Mapping[str, Any]) -> str:
     text = str(span.get("status", "unset"))
     message = span.get("status_message")
@@ -740,7 +755,7 @@ class _Differ:
     # -- timelines ----------------------------------------------------------------------------
 
     def timeline(self, a: Sequence[Any], b: Sequence[Any], path: str) -> None:
-        if a == b:
+        if _same(a, b):
             return
         na = [_Node(x) for x in a]
         nb = [_Node(x) for x in b]
@@ -788,7 +803,7 @@ class _Differ:
         return "structure"
 
     def item(self, a: _Node, b: _Node, path: str) -> None:
-        if a.item == b.item:
+        if _same(a.item, b.item):
             return
         if a.kind != b.kind or a.kind == "other":
             self.add("structure", path, None, "changed", _summary(a.item), _summary(b.item))
@@ -818,10 +833,10 @@ class _Differ:
             if va != vb:
                 self.add("timing", path, name, "changed", va, vb)
         attrs_a, attrs_b = a.get("attributes") or {}, b.get("attributes") or {}
-        if attrs_a != attrs_b:
+        if not _same(attrs_a, attrs_b):
             self.value(attrs_a, attrs_b, path, "", "span", 0)
         events_a, events_b = a.get("events") or [], b.get("events") or []
-        if events_a != events_b:
+        if not _same(events_a, events_b):
             self.events(events_a, events_b, path, fold_exceptions=status_changed)
         self.timeline(a.get("timeline") or [], b.get("timeline") or [], path)
 
@@ -832,7 +847,7 @@ class _Differ:
         if a.get("t") != b.get("t"):
             self.add("timing", path, "t", "changed", a.get("t"), b.get("t"))
         data_a, data_b = a.get("data"), b.get("data")
-        if data_a != data_b:
+        if not _same(data_a, data_b):
             self.value(
                 data_a if data_a is not None else {},
                 data_b if data_b is not None else {},
@@ -878,21 +893,21 @@ class _Differ:
                     j + 1,
                     note=f"position {i + 1} → {j + 1}",
                 )
-            if ea == eb or not isinstance(ea, Mapping) or not isinstance(eb, Mapping):
-                if ea != eb:
+            if _same(ea, eb) or not isinstance(ea, Mapping) or not isinstance(eb, Mapping):
+                if not _same(ea, eb):
                     self.add("structure", path, prefix, "changed", ea, eb)
                 continue
             if ea.get("t") != eb.get("t"):
                 self.add("timing", path, f"{prefix}.t", "changed", ea.get("t"), eb.get("t"))
             context = "error" if _ERROR_EVENT_RE.search(names_a[i]) else "event"
             attrs_a, attrs_b = ea.get("attributes") or {}, eb.get("attributes") or {}
-            if attrs_a != attrs_b:
+            if not _same(attrs_a, attrs_b):
                 self.value(attrs_a, attrs_b, path, prefix, context, 0)
 
     # -- values -------------------------------------------------------------------------------
 
     def value(self, a: Any, b: Any, path: str, field_name: str, context: str, depth: int) -> None:
-        if a == b and isinstance(a, bool) == isinstance(b, bool):
+        if _same(a, b):
             return
         if depth < _MAX_VALUE_DEPTH:
             if isinstance(a, Mapping) and isinstance(b, Mapping):
