@@ -62,6 +62,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from agentrig.plugin.usage import is_agentrig_test, requests_fixture
+
 if TYPE_CHECKING:
     from agentrig.budget import BudgetPool
     from agentrig.bus import EventBus
@@ -75,9 +77,10 @@ if TYPE_CHECKING:
     from agentrig.snapshot import AgentrigSnapshotAssertion, SnapshotSettings
     from agentrig.tracing import Tracer
 
-__all__ = ["AGENTRIG_FIXTURES", "MARKER_ARGUMENTS"]
+__all__ = ["AGENTRIG_FIXTURES", "MARKER_ARGUMENTS", "is_agentrig_test", "requests_fixture"]
 
-#: The public fixtures; a test whose fixture closure holds any of them is an agentrig test.
+#: agentrig's fixtures. A test is an agentrig test when one of them resolves to agentrig's own
+#: definition (not a project fixture of the same name): see :mod:`agentrig.plugin.usage`.
 AGENTRIG_FIXTURES = frozenset(
     {
         "virtual_clock",
@@ -409,10 +412,7 @@ def _record_partial_modules(
 
 
 def _uses_agentrig(item: pytest.Item) -> bool:
-    names = getattr(item, "fixturenames", ())
-    return (
-        not AGENTRIG_FIXTURES.isdisjoint(names) or item.get_closest_marker("agentrig") is not None
-    )
+    return is_agentrig_test(item)
 
 
 # -- ini and marker -------------------------------------------------------------------------------
