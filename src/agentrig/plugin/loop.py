@@ -40,6 +40,7 @@ and the fact that they build an ``asyncio.Runner`` (pytest-asyncio 1.x).
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import warnings
 from collections.abc import Callable, Generator, Iterator
@@ -100,6 +101,9 @@ class LoopPlugin:
         self.virtual_groups: set[tuple[str, str]] = set()
         #: node ids of agentrig tests that share a real loop with other tests.
         self.real_time: dict[str, str] = {}
+        # A plain function, not a bound method: pytest deprecates fixture functions that are
+        # methods of a plugin object.
+        self._virtual_runner = functools.partial(_virtual_runner, make_loop)
 
     # -- collection ---------------------------------------------------------------------------
 
@@ -177,23 +181,27 @@ class LoopPlugin:
             return isinstance(node, pytest.Item) and is_agentrig_test(node)
         return (scope, node.nodeid) in self.virtual_groups
 
-    def _virtual_runner(
-        self, request: pytest.FixtureRequest, **_: object
-    ) -> Iterator[asyncio.Runner]:
-        runner = asyncio.Runner(debug=_asyncio_debug(request.config), loop_factory=self._make_loop)
-        loop = runner.get_loop()
-        _set_event_loop(loop)  # as pytest-asyncio does for a factory-made loop
+
+def _virtual_runner(
+    make_loop: Callable[[], asyncio.AbstractEventLoop],
+    request: pytest.FixtureRequest,
+    **_: object,
+) -> Iterator[asyncio.Runner]:
+    """pytest-asyncio's scoped runner fixture, on a VirtualEventLoop."""
+    runner = asyncio.Runner(debug=_asyncio_debug(request.config), loop_factory=make_loop)
+    loop = runner.get_loop()
+    _set_event_loop(loop)  # as pytest-asyncio does for a factory-made loop
+    try:
+        yield runner
+    finally:
         try:
-            yield runner
+            with warnings.catch_warnings():
+                warnings.filterwarnings(
+                    "ignore", ".*BaseEventLoop.shutdown_asyncgens.*", RuntimeWarning
+                )
+                runner.close()
         finally:
-            try:
-                with warnings.catch_warnings():
-                    warnings.filterwarnings(
-                        "ignore", ".*BaseEventLoop.shutdown_asyncgens.*", RuntimeWarning
-                    )
-                    runner.close()
-            finally:
-                _set_event_loop(None)
+            _set_event_loop(None)
 
 
 def _asyncio_debug(config: pytest.Config) -> bool:
