@@ -558,3 +558,39 @@ async def test_agentrig(fake_model):
     )
 
     project.pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+# -- the snapshot folder holds other files too ----------------------------------------------------
+
+
+def test_a_data_file_in_the_snapshot_folder_is_never_an_unused_snapshot(recorded: Project) -> None:
+    data = recorded.snapshot("tests/test_app/expected.json")
+    data.write_text('{"expected": [1, 2, 3]}\n', encoding="utf-8")
+    recorded.write(
+        "tests/test_data.py",
+        """
+import json, pathlib
+
+def test_reads_its_data():
+    path = pathlib.Path(__file__).parent.parent / "snapshots/tests/test_app/expected.json"
+    assert json.loads(path.read_text())["expected"] == [1, 2, 3]
+""",
+    )
+    stale = recorded.snapshot("tests/test_app/test_gone.json")
+    stale.write_bytes(recorded.snapshot("tests/test_app/test_sync.json").read_bytes())
+
+    plain = recorded.run("--snapshot-details")
+
+    plain.assert_outcomes(passed=6)
+    assert plain.ret == 1  # the stale agentrig snapshot is unused: syrupy's exit code
+    assert "1 snapshot unused" in plain.stdout.str()
+    assert "test_gone" in plain.stdout.str()
+    assert "expected" not in plain.stdout.str()
+
+    update = recorded.run("--snapshot-update")
+
+    update.assert_outcomes(passed=6)
+    assert update.ret == 0
+    assert "expected" not in update.stdout.str()
+    assert data.read_text(encoding="utf-8") == '{"expected": [1, 2, 3]}\n'
+    assert not stale.exists()
