@@ -76,6 +76,7 @@ import os
 import re
 import secrets
 import shlex
+import stat
 import threading
 import warnings
 from collections.abc import Iterator
@@ -435,14 +436,24 @@ def _os_problem(exc: OSError, path: str, settings: SnapshotSettings) -> str:
     return reason
 
 
+#: How every agentrig snapshot starts (``dumps`` sorts keys; "agentrig" is the first).
+_HEADER_RE = re.compile(rb'\A\s*\{\s*"agentrig"\s*:\s*\{\s*"format"\s*:')
+
+
 def _is_agentrig_file(path: str) -> bool:
-    """True when the file at ``path`` starts like an agentrig snapshot (its header)."""
+    """True when the file at ``path`` starts like an agentrig snapshot (its format header).
+
+    A test's own data file in the snapshot folder (``expected.json``) is not one: it is never
+    reported unused, never deleted. Only a regular file is opened (a FIFO would block).
+    """
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return False
         with open(path, "rb") as f:
-            head = f.read(4096)
+            head = f.read(256)
     except OSError:
         return False
-    return b'"agentrig"' in head
+    return _HEADER_RE.match(head) is not None
 
 
 def _prune_empty_dirs(folder: Path, stop: Path) -> None:
@@ -626,12 +637,11 @@ class AgentrigSnapshotExtension(AbstractSyrupyExtension):
             names = sorted(f for f in filenames if is_snapshot_file(f))
             if not names:
                 continue
-            if dirpath not in collected:
-                if not self._is_orphan(dirpath, settings):
-                    continue
-                # No test module owns this folder: only agentrig's own files are snapshots
-                # (a snapshot folder set to `tests` must never take test data for unused).
-                names = [n for n in names if _is_agentrig_file(os.path.join(dirpath, n))]
+            if dirpath not in collected and not self._is_orphan(dirpath, settings):
+                continue
+            # Only agentrig's own files are snapshots: a test's data file beside them (or a
+            # snapshot folder set to `tests`) is never taken for an unused snapshot.
+            names = [n for n in names if _is_agentrig_file(os.path.join(dirpath, n))]
             # Only some tests of a module collected (``file.py::test``) or some deselected
             # (``-k``, ``-m``, ``--lf``): the other tests' snapshots are not this session's
             # business. syrupy cannot tell from the paths: our folders are not below the

@@ -8,8 +8,7 @@ Fixtures (function scope): ``virtual_clock``, ``fake_model``, ``budget_pool`` (f
 them (or carries ``@pytest.mark.agentrig``) is an *agentrig test*: it gets its own
 :class:`~agentrig.Recording`, active from setup to teardown, whose file exports are redirected
 under ``tmp_path / "agentrig"``; if it is async, pytest-asyncio runs it on a
-:class:`~agentrig.VirtualEventLoop` supplied through the ``pytest_asyncio_loop_factories`` hook.
-Other async tests get the default loop factory and are otherwise untouched.
+:class:`~agentrig.VirtualEventLoop` (:mod:`agentrig.plugin.loop`). Other tests are untouched.
 
 Options (group ``agentrig``): ``--agentrig-report=PATH`` (the drift summary as JSON, merged
 across xdist workers), ``--agentrig-force-update`` (let ``--snapshot-update`` write agentrig
@@ -33,10 +32,8 @@ Implementation notes
   time: a session without agentrig tests pays for option registration and a few cheap hooks.
   syrupy glue (:mod:`agentrig.snapshot`), normalization, drift and the runtime primitives are
   imported inside fixtures and hooks, when an agentrig test exists.
-* Loop factories. Once any ``pytest_asyncio_loop_factories`` implementation exists,
-  pytest-asyncio requires a non-empty mapping for *every* async test, so ours answers for all
-  of them (``trylast``: a project's own implementation is asked first). One factory per test
-  keeps test ids unchanged (pytest-asyncio hides a single factory's id, pytest >= 8.4).
+* Which tests: :mod:`agentrig.plugin.usage` (agentrig's own fixture definitions or the marker).
+  The loop: :mod:`agentrig.plugin.loop` (no loop-factory hook; it says why).
 * Loop scopes wider than function share one loop between tests; each agentrig test rewinds
   the virtual clock to 0 at setup (pending timers keep their distance), so recorded times do
   not depend on which tests ran before it.
@@ -55,12 +52,16 @@ from __future__ import annotations
 
 import asyncio
 import os
+import warnings
 from collections.abc import Callable, Generator, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from agentrig.plugin.loop import LoopPlugin, loop_scope
+from agentrig.plugin.usage import is_agentrig_test, requests_fixture
 
 if TYPE_CHECKING:
     from agentrig.budget import BudgetPool
@@ -75,9 +76,10 @@ if TYPE_CHECKING:
     from agentrig.snapshot import AgentrigSnapshotAssertion, SnapshotSettings
     from agentrig.tracing import Tracer
 
-__all__ = ["AGENTRIG_FIXTURES", "MARKER_ARGUMENTS"]
+__all__ = ["AGENTRIG_FIXTURES", "MARKER_ARGUMENTS", "is_agentrig_test", "requests_fixture"]
 
-#: The public fixtures; a test whose fixture closure holds any of them is an agentrig test.
+#: agentrig's fixtures. A test is an agentrig test when one of them resolves to agentrig's own
+#: definition (not a project fixture of the same name): see :mod:`agentrig.plugin.usage`.
 AGENTRIG_FIXTURES = frozenset(
     {
         "virtual_clock",
@@ -155,7 +157,6 @@ class _State:
         self.skipped: set[str] = set()
         self.settings: SnapshotSettings | None = None
         self.settings_cm: Any = None
-        self.loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None
         self.ini_error: str | None = None
         self.ini_rules: NormalizeRules | None = None
         self.ini_loaded = False
@@ -264,6 +265,7 @@ def pytest_configure(config: pytest.Config) -> None:
     state = _State(config=config)
     config.stash[_STATE] = state
     config.pluginmanager.register(_SessionPlugin(state), "agentrig-session")
+    config.pluginmanager.register(LoopPlugin(_virtual_loop_factory(config)), "agentrig-loop")
 
 
 def _check_ini_keys(config: pytest.Config) -> None:
@@ -409,10 +411,7 @@ def _record_partial_modules(
 
 
 def _uses_agentrig(item: pytest.Item) -> bool:
-    names = getattr(item, "fixturenames", ())
-    return (
-        not AGENTRIG_FIXTURES.isdisjoint(names) or item.get_closest_marker("agentrig") is not None
-    )
+    return is_agentrig_test(item)
 
 
 # -- ini and marker -------------------------------------------------------------------------------
@@ -593,36 +592,19 @@ def _build_test_config(state: _State, kwargs: dict[str, Any]) -> _TestConfig:
     return cfg
 
 
-# -- the loop factory -----------------------------------------------------------------------------
+# -- the virtual loop (see agentrig.plugin.loop) --------------------------------------------------
 
 
-@pytest.hookimpl(trylast=True, optionalhook=True)
-def pytest_asyncio_loop_factories(
-    config: pytest.Config, item: pytest.Item
-) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
-    """The virtual-time loop for agentrig tests; the default loop for every other async test."""
-    if not _uses_agentrig(item):
-        return {"asyncio": asyncio.new_event_loop}
-    state = _state(config)
-    if state.loop_factory is None:
-        import functools
+def _virtual_loop_factory(config: pytest.Config) -> Callable[[], asyncio.AbstractEventLoop]:
+    """Makes agentrig's virtual-time loop with this session's stall timeout (imported lazily)."""
+    stall_timeout = _stall_timeout(config)
 
+    def make() -> asyncio.AbstractEventLoop:
         from agentrig.clock import VirtualEventLoop
 
-        state.loop_factory = functools.partial(
-            VirtualEventLoop, stall_timeout=_stall_timeout(config)
-        )
-    return {"agentrig": state.loop_factory}
+        return VirtualEventLoop(stall_timeout=stall_timeout)
 
-
-def _loop_scope(item: pytest.Item) -> str:
-    marker = item.get_closest_marker("asyncio")
-    scope = None
-    if marker is not None:
-        scope = marker.kwargs.get("loop_scope") or marker.kwargs.get("scope")
-    if scope is None:
-        scope = item.config.getini("asyncio_default_test_loop_scope") or "function"
-    return str(scope)
+    return make
 
 
 def _test_loop(request: pytest.FixtureRequest) -> asyncio.AbstractEventLoop | None:
@@ -636,7 +618,7 @@ def _test_loop(request: pytest.FixtureRequest) -> asyncio.AbstractEventLoop | No
     item = request.node
     if not isinstance(item, pytest.Item) or not is_async_test(item):
         return None
-    scope = _loop_scope(item)
+    scope = loop_scope(item)
     if scope not in _LOOP_SCOPES:
         return None  # pytest-asyncio reports the bad scope itself
     runner = request.getfixturevalue(f"_{scope}_scoped_runner")
@@ -684,8 +666,38 @@ def _agentrig_recording(request: pytest.FixtureRequest, tmp_path: Path) -> Itera
         recording.bind_loop(loop)
     item.stash[_RECORDING] = recording
     item.stash[_LOOP] = loop
+    if loop is None:
+        _warn_if_run_in_real_time(request)
     with recording.activate():
         yield recording
+
+
+def _warn_if_run_in_real_time(request: pytest.FixtureRequest) -> None:
+    """An async agentrig test that another plugin runs (anyio, trio) gets no virtual loop."""
+    import inspect
+
+    item = request.node
+    if not inspect.iscoroutinefunction(getattr(item, "obj", None)):
+        return
+    if "anyio_backend" in getattr(item, "fixturenames", ()):
+        backend = request.getfixturevalue("anyio_backend")
+        if isinstance(backend, tuple) and len(backend) == 2 and backend[0] == "asyncio":
+            from agentrig.clock import VirtualEventLoop
+
+            factory = backend[1].get("loop_factory") if isinstance(backend[1], dict) else None
+            if isinstance(factory, type) and issubclass(factory, VirtualEventLoop):
+                return
+    from agentrig._errors import AgentrigWarning
+
+    warnings.warn(
+        AgentrigWarning(
+            f"{item.nodeid} uses agentrig but is run by another async plugin than "
+            "pytest-asyncio (anyio, trio), so it runs in real time with no virtual clock. With "
+            'anyio, return ("asyncio", {"loop_factory": agentrig.VirtualEventLoop}) from '
+            "an anyio_backend fixture; or drop its anyio mark and let pytest-asyncio run it."
+        ),
+        stacklevel=1,
+    )
 
 
 @pytest.fixture
@@ -720,8 +732,8 @@ def virtual_clock(
     if not isinstance(loop, VirtualEventLoop):
         pytest.fail(
             f"virtual_clock: {request.node.nodeid} runs on {type(loop).__name__}, not agentrig's "
-            "VirtualEventLoop: another pytest_asyncio_loop_factories implementation supplied its "
-            "loop; return None from it for agentrig tests",
+            "VirtualEventLoop: its event loop is shared with tests that do not use agentrig "
+            "(see the AgentrigWarning above); give it loop_scope='function'",
             pytrace=False,
         )
     yield loop
