@@ -20,6 +20,7 @@ The tree::
     ├── FakeTimeoutError (TimeoutError)      injected model timeout
     ├── AllAgentsFailed                      every agent of a broadcast failed
     ├── DecisionLogError                     a decision log cannot be written or read
+    ├── RecordingError (ValueError)          a recorded value cannot be normalized
     └── SnapshotError                        a snapshot file is unusable
         └── SnapshotFormatError              wrong or unknown format version
 
@@ -46,6 +47,7 @@ __all__ = [
     "FakeModelError",
     "FakeRateLimitError",
     "FakeTimeoutError",
+    "RecordingError",
     "ScriptExhausted",
     "SnapshotError",
     "SnapshotFormatError",
@@ -159,6 +161,11 @@ class AllAgentsFailed(AgentRigError):
 
 class DecisionLogError(AgentRigError):
     """A decision log cannot be written or read."""
+
+
+class RecordingError(AgentRigError, ValueError):
+    """A value in the recording cannot be normalized (reading it raised): names the span or
+    entry and the attribute."""
 
 
 class SnapshotError(AgentRigError):

@@ -52,8 +52,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import warnings
 from collections.abc import Callable, Generator, Iterator
+from contextlib import suppress
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -155,8 +157,12 @@ class _State:
         self.config = config
         self.collected_modules: set[str] = set()
         self.skipped: set[str] = set()
+        self.unfinished: set[str] = set()  # node ids with a failed phase
+        self.finished: set[str] = set()  # node ids whose teardown came with no failure
+        self.broken_modules: set[str] = set()  # module paths that failed to collect
         self.settings: SnapshotSettings | None = None
         self.settings_cm: Any = None
+        self.secrets_cm: Any = None
         self.ini_error: str | None = None
         self.ini_rules: NormalizeRules | None = None
         self.ini_loaded = False
@@ -270,8 +276,26 @@ def pytest_configure(config: pytest.Config) -> None:
     _check_report_path(config)
     state = _State(config=config)
     config.stash[_STATE] = state
+    state.secrets_cm = _activate_secret_patterns(config)
     config.pluginmanager.register(_SessionPlugin(state), "agentrig-session")
     config.pluginmanager.register(LoopPlugin(_virtual_loop_factory(config)), "agentrig-loop")
+
+
+def _activate_secret_patterns(config: pytest.Config) -> Any:
+    """Redact ``agentrig_secret_patterns`` in every output channel for the whole session:
+    snapshot contents and file names, error messages, reprs, the summary and the reports.
+    (An invalid pattern fails each agentrig test at setup; the valid ones apply.)"""
+    from agentrig._secrets import user_patterns
+
+    compiled = []
+    for pattern in config.getini("agentrig_secret_patterns"):
+        with suppress(re.error):
+            rx = re.compile(str(pattern))
+            if not rx.fullmatch(""):
+                compiled.append(rx)
+    cm = user_patterns(tuple(compiled))
+    cm.__enter__()
+    return cm
 
 
 def _check_ini_keys(config: pytest.Config) -> None:
@@ -310,6 +334,11 @@ def _snapshot_root(config: pytest.Config) -> Path:
     """
     root = Path(config.rootpath)
     raw = str(config.getini("agentrig_snapshot_dir") or "").strip()
+    if "\x00" in raw or any(ord(c) < 32 for c in raw):
+        raise pytest.UsageError(
+            f"agentrig_snapshot_dir = {raw!r} holds a control character (NUL, a newline...); "
+            "give a plain folder name such as 'snapshots'"
+        )
     folder = Path(os.path.normpath(root / (raw or "snapshots")))
     try:
         rel = folder.relative_to(os.path.normpath(root))
@@ -351,6 +380,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if state is not None and state.settings_cm is not None:
         state.settings_cm.__exit__(None, None, None)
         state.settings_cm = None
+    if state is not None and state.secrets_cm is not None:
+        state.secrets_cm.__exit__(None, None, None)
+        state.secrets_cm = None
 
 
 def _ci_enabled() -> bool:
@@ -383,6 +415,9 @@ def _ensure_settings(state: _State) -> SnapshotSettings:
         write_refusal=state.update_refused,
         collected_modules=state.collected_modules,
         skipped=state.skipped,
+        unfinished=state.unfinished,
+        finished=state.finished,
+        broken_modules=state.broken_modules,
     )
     cm = activate_settings(settings)
     cm.__enter__()
@@ -993,9 +1028,19 @@ class _SessionPlugin:
             for item in items:
                 settings.note("deselected", item.nodeid)
 
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed and report.nodeid:  # an import error: its snapshots are kept
+            path = report.nodeid.partition("::")[0]
+            self.state.broken_modules.add(os.path.normpath(self.state.config.rootpath / path))
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        # (strings: cheap for every session) which tests finished decides what may be deleted
         if report.skipped:
-            self.state.skipped.add(report.nodeid)  # (a string: cheap for every session)
+            self.state.skipped.add(report.nodeid)
+        if report.failed:
+            self.state.unfinished.add(report.nodeid)
+        elif report.when == "teardown":
+            self.state.finished.add(report.nodeid)
         payload = getattr(report, "agentrig", None)
         if not isinstance(payload, dict):
             return
@@ -1018,8 +1063,21 @@ class _SessionPlugin:
         if output.get("agentrig"):
             _ensure_settings(self.state)
 
-    @pytest.hookimpl(trylast=True)
-    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+    @pytest.hookimpl(wrapper=True)
+    def pytest_sessionfinish(
+        self, session: pytest.Session, exitstatus: int
+    ) -> Generator[None, object, object]:
+        # Before syrupy's hook looks for unused snapshots: a session that stopped early deletes
+        # only snapshots of tests it saw finish.
+        if self.state.settings is not None and (
+            session.shouldfail or session.shouldstop or exitstatus == pytest.ExitCode.INTERRUPTED
+        ):
+            self.state.settings.stopped_early = True
+        result = yield
+        self._finish(session)  # after every other plugin's hook (the report and the workers)
+        return result
+
+    def _finish(self, session: pytest.Session) -> None:
         state = self.state
         if state.is_worker:
             output = getattr(state.config, "workeroutput", None)
@@ -1075,6 +1133,27 @@ def _classes(counts: dict[str, Any]) -> str:
     return ", ".join(f"{cls} {n}" for cls, n in sorted(counts.items()))
 
 
+def _redacted(text: str) -> str:
+    """``text`` as every output channel writes it: secrets (built-in and the session's
+    ``agentrig_secret_patterns``) redacted, lone surrogates (a non-UTF-8 file name) replaced."""
+    from agentrig._secrets import redact_secrets
+
+    if not text.isascii():
+        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return redact_secrets(text)
+
+
+def _redacted_tree(value: Any) -> Any:
+    """:func:`_redacted` applied to every string (keys too) of JSON data."""
+    if isinstance(value, str):
+        return _redacted(value)
+    if isinstance(value, dict):
+        return {_redacted_tree(k): _redacted_tree(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redacted_tree(v) for v in value]
+    return value
+
+
 def _summary_lines(state: _State) -> list[tuple[str, dict[str, bool]]]:
     lines: list[tuple[str, dict[str, bool]]] = []
     totals: dict[str, int] = {}
@@ -1102,10 +1181,10 @@ def _summary_lines(state: _State) -> list[tuple[str, dict[str, bool]]]:
             if detail:
                 line += f"  {detail}"
             markup = {"red": True} if status in ("drift", "missing", "error") else {}
-            lines.append((line, markup))
+            lines.append((_redacted(line), markup))
         if result.gate:
             totals["over budget"] = totals.get("over budget", 0) + 1
-            lines.append((f"{'BUDGET':<9} {nodeid}  {result.gate}", {"red": True}))
+            lines.append((_redacted(f"{'BUDGET':<9} {nodeid}  {result.gate}"), {"red": True}))
     if state.update_refused:
         lines.append((state.update_refused, {"yellow": True}))
     if totals:
@@ -1140,7 +1219,13 @@ def _github_annotations(state: _State) -> list[str]:
                 continue
             message = f"{snap.get('snapshot')}\n{snap.get('report') or snap.get('error') or ''}"
             commands.append(
-                github_annotation(path, result.line, f"{title}: {name}", message.strip(), root=root)
+                github_annotation(
+                    path,
+                    result.line,
+                    _redacted(f"{title}: {name}"),
+                    _redacted(message.strip()),
+                    root=root,
+                )
             )
         if result.gate:
             commands.append(
@@ -1197,7 +1282,7 @@ def _write_json_report(state: _State, path: Path) -> None:
         "update_refused": state.update_refused,
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    data = json.dumps(_redacted_tree(doc), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     from agentrig.snapshot import atomic_write
 
     atomic_write(path, data.encode("utf-8"))
