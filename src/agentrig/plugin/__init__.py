@@ -62,7 +62,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from agentrig.plugin.loop import LoopPlugin, loop_scope
+from agentrig.plugin.loop import LoopPlugin, defer_fixture_loop_scope_warning, loop_scope
 from agentrig.plugin.usage import is_agentrig_test, requests_fixture
 
 if TYPE_CHECKING:
@@ -260,6 +260,12 @@ INI_KEYS = (
     "agentrig_stall_timeout",
     "agentrig_tolerance",
 )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    # Before any plugin's pytest_configure (pytest-asyncio warns in its own).
+    defer_fixture_loop_scope_warning(config)
 
 
 def pytest_configure(config: pytest.Config) -> None:
