@@ -22,6 +22,8 @@ The tree::
     ├── DecisionLogError                     a decision log cannot be written or read
     └── SnapshotError                        a snapshot file is unusable
         └── SnapshotFormatError              wrong or unknown format version
+
+    AgentrigWarning (UserWarning)            agentrig used where it cannot work as meant
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from agentrig._secrets import redact_secrets
 
 __all__ = [
     "AgentRigError",
+    "AgentrigWarning",
     "AllAgentsFailed",
     "BudgetError",
     "BudgetExceeded",
@@ -109,6 +112,10 @@ class BudgetExhausted(BudgetError):
 
 class DeadlineExceeded(AgentRigError, TimeoutError):
     """A ``Deadline`` expired while a block was running under it."""
+
+
+class AgentrigWarning(UserWarning):
+    """agentrig is used where it silently cannot do its job (e.g. outside an agentrig test)."""
 
 
 class StallError(AgentRigError, RuntimeError):

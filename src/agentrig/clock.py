@@ -56,7 +56,7 @@ a few things, and nothing else of asyncio is replaced:
    loop never reaches a jump; on a real loop real time passes while it spins. Here, once the
    loop has run ``_SPIN_LIMIT`` consecutive iterations at one virtual instant with nothing but
    ready callbacks (no I/O, no timer due, no real work in flight), every further such iteration
-   moves the clock by ``_SPIN_STEP`` (1 ms): a polling loop then sees time pass, at a fixed,
+   moves the clock by ``_SPIN_STEP_TICKS`` (10 ms): a polling loop then sees time pass, at a fixed,
    reproducible rate. Ordinary code never comes near the limit (one iteration runs *every*
    ready callback, so a 10,000-agent broadcast takes a handful per instant).
 
@@ -138,8 +138,8 @@ _NEVER_TICKS = 10**30
 # Below 2**32 s, ``time() + 1e-6`` is always a larger float: one tick is a fine resolution.
 _EXACT_TICKS = 2**32 * _TICKS_PER_SECOND
 _RESOLUTION = 1 / _TICKS_PER_SECOND
-_SPIN_LIMIT = 100_000
-_SPIN_STEP_TICKS = 1_000  # 1 ms
+_SPIN_LIMIT = 50_000
+_SPIN_STEP_TICKS = 10_000  # 10 ms
 # Stall reports point at the innermost frame outside asyncio itself (the user's await).
 _ASYNCIO_DIR = os.path.dirname(asyncio.__file__) + os.sep
 # While real work is in flight the selector blocks in real time; this bounds one real wait so
@@ -217,6 +217,20 @@ class _FifoTimerHandle(asyncio.TimerHandle):
         if mine != theirs:
             return mine < theirs
         return self._fifo_seq < other._fifo_seq  # type: ignore[attr-defined, no-any-return]
+
+
+class _FarTimerHandle(_FifoTimerHandle):
+    """A timer beyond 2**32 s, where float seconds are coarser than ticks: the base loop may
+    pop it a few ticks early (its ``_when`` equals the current reading), so running it moves
+    the clock to its own tick first."""
+
+    __slots__ = ()
+
+    def _run(self) -> None:
+        loop: VirtualEventLoop = self._loop  # type: ignore[attr-defined]
+        if self._ticks > loop._ticks:
+            loop._set_ticks(self._ticks)
+        super()._run()
 
 
 class _Conn:
@@ -536,7 +550,8 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
             when = float("-inf")
         else:
             when = ticks / _TICKS_PER_SECOND
-        timer = _FifoTimerHandle(next(self._timer_seq), ticks, when, callback, args, self, context)
+        kind = _FifoTimerHandle if ticks < _EXACT_TICKS else _FarTimerHandle
+        timer = kind(next(self._timer_seq), ticks, when, callback, args, self, context)
         if timer._source_traceback:  # type: ignore[attr-defined]
             del timer._source_traceback[-1]  # type: ignore[attr-defined]
         heapq.heappush(self._scheduled, timer)  # type: ignore[attr-defined]
