@@ -14,9 +14,11 @@ agentrig test, around its setup, call and teardown (``pytest_runtest_protocol``)
   :class:`~agentrig.wallclock.VirtualWallClock` from ``wall_clock_epoch``.
 
 For every *other* test, once the user's code has imported agentrig, a watcher recording is
-active: the first agentrig primitive or fake-model call that reports into it emits one
-:class:`~agentrig.AgentrigWarning` naming the fix. It records nothing and redirects nothing,
-so file exports still go where the app asked.
+active: the first agentrig primitive or fake-model call that reports into it from a running
+*real* event loop (``asyncio.run`` in a plain test: latencies and deadlines then wait for real)
+emits one :class:`~agentrig.AgentrigWarning` naming the fix. What it records is thrown away,
+and it redirects nothing, so file exports still go where the app asked. Sync use outside any
+loop, and ``agentrig.run()`` (already virtual), do not warn.
 """
 
 from __future__ import annotations
@@ -299,6 +301,7 @@ def _watcher_class() -> type:
     if _WATCHER is not None:
         return _WATCHER
     from agentrig._errors import AgentrigWarning
+    from agentrig.clock import VirtualEventLoop
     from agentrig.recording import Recording
 
     class UnrecordedUse(Recording):
@@ -312,6 +315,9 @@ def _watcher_class() -> type:
         def _warn(self, what: str) -> None:
             if self._warned:
                 return
+            loop = asyncio._get_running_loop()
+            if loop is None or isinstance(loop, VirtualEventLoop):
+                return  # sync use, or agentrig.run(): nothing waits for real
             self._warned = True
             warnings.warn(
                 AgentrigWarning(
