@@ -282,9 +282,11 @@ class _watch_unrecorded_use:
     def __enter__(self) -> None:
         from agentrig.recording import active_recording
 
-        if active_recording() is not None:
+        watcher = _watcher_class()
+        active = active_recording()
+        if active is not None and not isinstance(active, watcher):
             return  # the user's own recording is active: theirs to manage
-        self.cm = _watcher_class()(self.item).activate()
+        self.cm = watcher(self.item).activate()
         self.cm.__enter__()
 
     def __exit__(self, *exc: object) -> None:
