@@ -21,6 +21,7 @@ LAYER = {
     "normalize": 1,
     "drift": 1,
     "recording": 2,
+    "wallclock": 2,
     "_jsonl": 3,
     "budget": 4,
     "deadline": 4,

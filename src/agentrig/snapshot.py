@@ -538,6 +538,7 @@ class AssertionOptions:
     exact: bool = False
     color: bool = False
     update_refused: str | None = None
+    seed_note: str | None = None  # the test's random seed, when not the default
 
 
 OutcomeStatus = Literal["passed", "tolerated", "drift", "missing", "error", "created", "updated"]
@@ -1102,6 +1103,8 @@ class AgentrigSnapshotAssertion(SnapshotAssertion):
             lines.append(f"The recording drifted from snapshot {outcome.snapshot}")
             if report is not None:
                 lines.extend(report.render(color=options.color).rstrip("\n").splitlines())
+            if options.seed_note:
+                lines.append(options.seed_note)
             lines.append("If the change is intended, re-record with:")
         if options.update_refused and outcome.status != "error":
             lines.append(f"    {command}  (outside CI, or with --agentrig-force-update)")

@@ -98,7 +98,17 @@ AGENTRIG_FIXTURES = frozenset(
 )
 
 #: The keyword arguments ``@pytest.mark.agentrig(...)`` accepts.
-MARKER_ARGUMENTS = ("max_usd", "max_tokens", "fail_on", "tolerance", "drop", "mask")
+MARKER_ARGUMENTS = (
+    "max_usd",
+    "max_tokens",
+    "fail_on",
+    "tolerance",
+    "drop",
+    "mask",
+    "seed",
+    "wall_clock",
+    "wall_clock_epoch",
+)
 
 _MARKER_HELP = (
     "agentrig(max_usd=None, max_tokens=None, fail_on=None, tolerance=None, drop=(), mask=()):"
@@ -248,6 +258,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         f" (default: {_DEFAULT_STALL_TIMEOUT:g})",
         default="",
     )
+    from agentrig.plugin import timekeeping  # seed and wall-clock options
+
+    timekeeping.add_options(group, parser)
 
 
 #: The ini keys ``pytest_addoption`` registers; any other ``agentrig_*`` key is a typo.
@@ -256,9 +269,12 @@ INI_KEYS = (
     "agentrig_fail_on",
     "agentrig_mask",
     "agentrig_secret_patterns",
+    "agentrig_seed",
     "agentrig_snapshot_dir",
     "agentrig_stall_timeout",
     "agentrig_tolerance",
+    "agentrig_wall_clock",
+    "agentrig_wall_clock_epoch",
 )
 
 
@@ -279,6 +295,9 @@ def pytest_configure(config: pytest.Config) -> None:
     state.secrets_cm = _activate_secret_patterns(config)
     config.pluginmanager.register(_SessionPlugin(state), "agentrig-session")
     config.pluginmanager.register(LoopPlugin(_virtual_loop_factory(config)), "agentrig-loop")
+    from agentrig.plugin.timekeeping import TimekeepingPlugin
+
+    config.pluginmanager.register(TimekeepingPlugin(config, _uses_agentrig), "agentrig-timekeeping")
 
 
 def _activate_secret_patterns(config: pytest.Config) -> Any:
@@ -491,6 +510,10 @@ def _stall_timeout(config: pytest.Config) -> float:
     if not value > 0 or value == float("inf"):
         raise pytest.UsageError(
             f"agentrig_stall_timeout must be a positive, finite number of seconds, got {raw!r}"
+        )
+    if value > 86_400:  # agentrig.clock.MAX_STALL_TIMEOUT (not imported: start-up cost)
+        raise pytest.UsageError(
+            f"agentrig_stall_timeout must be at most 86400 real seconds (one day), got {raw!r}"
         )
     return value
 
@@ -874,6 +897,7 @@ def agent_snapshot(
         exact=updating,
         color=config.get_terminal_writer().hasmarkup,
         update_refused=refused,
+        seed_note=_seed_note(item),
     )
     return AgentrigSnapshotAssertion.create(
         config=config,
@@ -882,6 +906,12 @@ def agent_snapshot(
         update_snapshots=updating,
         update_new_snapshots_only=bool(config.option.update_new_snapshots_only) and refused is None,
     )
+
+
+def _seed_note(item: pytest.Item) -> str | None:
+    from agentrig.plugin.timekeeping import seed_note
+
+    return seed_note(item)
 
 
 # -- spend ----------------------------------------------------------------------------------------
