@@ -24,6 +24,7 @@ from types import TracebackType
 from typing import Any
 
 from agentrig._errors import ConfigurationError, DeadlineExceeded
+from agentrig.mutate import hook as _mutation
 from agentrig.recording import active_recording
 
 __all__ = ["Deadline"]
@@ -52,8 +53,8 @@ class Deadline:
             raise ConfigurationError(f"Deadline `seconds` must be finite, got {seconds!r}")
         if value < 0:
             raise ConfigurationError(f"Deadline `seconds` must be non-negative, got {seconds!r}")
-        self.seconds = value
         self.name = name if name is not None else "deadline"
+        self.seconds = _mutation.deadline_seconds(self.name, value)  # agentrig mutate's switch
         self._clock: Any = None  # the loop (or time module) whose clock this deadline reads
         self._at: float | None = None
         self._expiry_recorded = False

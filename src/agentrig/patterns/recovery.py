@@ -79,7 +79,7 @@ __all__ = [
 
 #: What to retry (or fall back on): exception classes, or a predicate on the exception.
 RetryOn: TypeAlias = (
-    "type[BaseException] | tuple[type[BaseException], ...] | Callable[[BaseException], bool]"  # noqa: E501
+    "type[BaseException] | tuple[type[BaseException], ...] | Callable[[BaseException], bool]"
 )
 #: A cached answer: a fixed text, or a function of the prompt returning it.
 CachedAnswer: TypeAlias = "str | Callable[[str], str]"

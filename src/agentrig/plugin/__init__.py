@@ -199,6 +199,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="let --snapshot-update create and rewrite agentrig snapshots even when the CI"
         " environment variable is set (a CI run otherwise never blesses its own drift)",
     )
+    from agentrig.plugin.mutate import add_options as add_mutate_options
+
+    add_mutate_options(group)
     parser.addini(
         "agentrig_snapshot_dir",
         "folder under the rootdir holding agentrig snapshots (default: snapshots)",
@@ -264,6 +267,12 @@ def pytest_configure(config: pytest.Config) -> None:
     state = _State(config=config)
     config.stash[_STATE] = state
     config.pluginmanager.register(_SessionPlugin(state), "agentrig-session")
+    if config.getoption("agentrig_mutate", False):
+        from agentrig.plugin.mutate import MutatePlugin, MutateSettings
+
+        config.pluginmanager.register(
+            MutatePlugin(config, MutateSettings(config)), "agentrig-mutate"
+        )
 
 
 def _check_ini_keys(config: pytest.Config) -> None:
