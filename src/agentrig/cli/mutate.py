@@ -21,7 +21,8 @@ from typing import Final, TextIO
 
 import orjson
 
-from agentrig.mutate.operators import OPERATORS
+from agentrig._errors import ConfigurationError
+from agentrig.mutate.operators import OPERATORS, parse_operators
 
 __all__ = ["build_parser", "run_mutate", "split_args"]
 
@@ -134,6 +135,11 @@ def run_mutate(args: Sequence[str], out: TextIO) -> int:
         ns = build_parser().parse_args(own)
     except SystemExit as exc:  # --help (0) or a usage error (2), already printed
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    try:
+        parse_operators(ns.operators)  # before pytest starts: the error belongs to us
+    except ConfigurationError as exc:
+        sys.stderr.write(f"agentrig mutate: error: --operators: {exc}\n")
+        return EXIT_USAGE
     with tempfile.TemporaryDirectory(prefix="agentrig-mutate-") as tmp:
         report_path = Path(tmp) / "mutation.json"
         command = [sys.executable, "-m", "pytest", "--agentrig-mutate"]
@@ -148,13 +154,16 @@ def run_mutate(args: Sequence[str], out: TextIO) -> int:
         log.flush()
         limit = None if ns.time_limit is None else _seconds(ns.time_limit)
         try:
-            status = subprocess.run(
+            done = subprocess.run(
                 command,
-                stdout=sys.stderr if ns.json else None,
+                stdout=subprocess.PIPE if ns.json else None,
                 timeout=None if limit is None else limit + _GRACE,
                 env=dict(os.environ),
                 check=False,
-            ).returncode
+            )
+            status = done.returncode
+            if ns.json:  # pytest's own output still reaches the reader, on stderr
+                sys.stderr.write(done.stdout.decode("utf-8", "replace"))
         except subprocess.TimeoutExpired:
             sys.stderr.write(
                 f"agentrig mutate: error: pytest was still running {_GRACE:g} s after"

@@ -430,7 +430,11 @@ class MutatePlugin:
         if isinstance(data, dict):
             self.results[report.nodeid] = data
         elif report.when == "setup" and report.skipped and NOT_AGENTRIG in str(report.longrepr):
-            self.results[report.nodeid] = {"nodeid": report.nodeid, "status": "not_agentrig"}
+            self.results[report.nodeid] = {
+                "nodeid": report.nodeid,
+                "status": "not_agentrig",
+                "mutants": [],
+            }
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
