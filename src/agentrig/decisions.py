@@ -56,6 +56,7 @@ from agentrig._jsonl import (
     _now,
     _Opened,
 )
+from agentrig._secrets import redact_secrets
 from agentrig.mutate import hook as _mutation
 from agentrig.recording import active_recording, json_default
 
@@ -253,7 +254,7 @@ class DecisionLog:
 
     def __repr__(self) -> str:
         where = "memory" if self.path is None else repr(self.path.as_posix())
-        return f"<DecisionLog {self.name!r} path={where} records={self._seq}>"
+        return redact_secrets(f"<DecisionLog {self.name!r} path={where} records={self._seq}>")
 
     # -- writing ----------------------------------------------------------------------------
 

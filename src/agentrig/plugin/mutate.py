@@ -182,9 +182,9 @@ class MutateSettings:
 
 
 def _uses_agentrig(item: pytest.Item) -> bool:
-    from agentrig.plugin import _uses_agentrig as uses
+    from agentrig.plugin.usage import is_agentrig_test
 
-    return uses(item)
+    return is_agentrig_test(item)
 
 
 def _recorded(item: pytest.Item) -> object:
