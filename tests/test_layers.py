@@ -18,6 +18,7 @@ LAYER = {
     "_models": 0,
     "_ci": 1,
     "clock": 1,
+    "mutate": 1,
     "normalize": 1,
     "drift": 1,
     "recording": 2,

@@ -99,6 +99,7 @@ from syrupy.location import PyTestLocation
 
 from agentrig._errors import SnapshotError
 from agentrig._secrets import redact_secrets
+from agentrig.mutate.hook import mutating
 
 if TYPE_CHECKING:
     from syrupy.session import SnapshotSession
@@ -995,7 +996,7 @@ class AgentrigSnapshotAssertion(SnapshotAssertion):
         else:
             passed = super().__eq__(other)
         result = self.executions[self.num_executions - 1]
-        outcome = self._outcome(result, ext)
+        outcome = self._outcome(result, ext, write=not mutating())  # a mutant leaves files be
         item = self.test_location.item
         if isinstance(item, pytest.Item):
             item.stash.setdefault(OUTCOMES_KEY, []).append(outcome)

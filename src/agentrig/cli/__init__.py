@@ -1144,9 +1144,10 @@ commands:
   diff A B               semantic drift between two snapshot files or two folders
   show FILE              a snapshot (or *.received.json) as a tree, timeline and tables
   accept [PATHS]         promote *.received.json files over their snapshots
+  mutate [PYTEST ARGS]   how strong is the suite: mutants of the fakes, score, survivors
 
-exit statuses: 0 success / no drift, 1 drift (diff), 2 unusable input;
-update exits with pytest's status.
+exit statuses: 0 success / no drift, 1 drift (diff) or score below --min-score (mutate),
+2 unusable input; update exits with pytest's status.
 """
 
 _UPDATE_DESCRIPTION: Final = """\
@@ -1319,6 +1320,8 @@ def _build_parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     accept.add_argument(
         "--rootdir", metavar="DIR", help="the project's rootdir (default: found as pytest does)"
     )
+    # Listed here for `agentrig --help`; `agentrig mutate ...` is dispatched before parsing.
+    sub.add_parser("mutate", help="mutation score of the suite: mutants, survivors, a CI gate")
     return parser, update
 
 
@@ -1350,6 +1353,10 @@ def _run(args: list[str], out: TextIO) -> int:
     if args and args[0] == "update":
         own, pytest_args = _split_update(args[1:])
         return _cmd_update(update_parser.parse_args(own), pytest_args, out)
+    if args and args[0] == "mutate":
+        from agentrig.cli.mutate import run_mutate
+
+        return run_mutate(args[1:], out)
     ns = parser.parse_args(args)
     if ns.command is None:
         parser.print_help(out)

@@ -216,6 +216,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="let --snapshot-update create and rewrite agentrig snapshots even when the CI"
         " environment variable is set (a CI run otherwise never blesses its own drift)",
     )
+    from agentrig.plugin.mutate import add_options as add_mutate_options
+
+    add_mutate_options(group)
     parser.addini(
         "agentrig_snapshot_dir",
         "folder under the rootdir holding agentrig snapshots (default: snapshots)",
@@ -298,6 +301,12 @@ def pytest_configure(config: pytest.Config) -> None:
     from agentrig.plugin.timekeeping import TimekeepingPlugin
 
     config.pluginmanager.register(TimekeepingPlugin(config, _uses_agentrig), "agentrig-timekeeping")
+    if config.getoption("agentrig_mutate", False):
+        from agentrig.plugin.mutate import MutatePlugin, MutateSettings
+
+        config.pluginmanager.register(
+            MutatePlugin(config, MutateSettings(config)), "agentrig-mutate"
+        )
 
 
 def _activate_secret_patterns(config: pytest.Config) -> Any:
