@@ -821,6 +821,7 @@ def agent_snapshot(
         exact=updating,
         color=config.get_terminal_writer().hasmarkup,
         update_refused=refused,
+        verbose=config.get_verbosity(pytest.Config.VERBOSITY_ASSERTIONS),
     )
     return AgentrigSnapshotAssertion.create(
         config=config,
@@ -1057,6 +1058,18 @@ def _classes(counts: dict[str, Any]) -> str:
     return ", ".join(f"{cls} {n}" for cls, n in sorted(counts.items()))
 
 
+def _roots_detail(snap: dict[str, Any]) -> str:
+    """``root text 1 (+21 consequences)``; older payloads without roots show leaf counts."""
+    roots = snap.get("root_counts")
+    if not roots:
+        return _classes(snap.get("counts") or {})
+    detail = f"roots: {_classes(roots)}"
+    folded = int(snap.get("consequences") or 0)
+    if folded:
+        detail += f" (+{folded} consequence{'s' if folded != 1 else ''})"
+    return detail
+
+
 def _summary_lines(state: _State) -> list[tuple[str, dict[str, bool]]]:
     lines: list[tuple[str, dict[str, bool]]] = []
     totals: dict[str, int] = {}
@@ -1071,7 +1084,7 @@ def _summary_lines(state: _State) -> list[tuple[str, dict[str, bool]]]:
                 continue
             totals[status] = totals.get(status, 0) + 1
             label = _STATUS_LABEL.get(status, status)
-            detail = _classes(snap.get("counts") or {})
+            detail = _roots_detail(snap)
             if status == "drift":
                 failing += 1
                 fail_classes = ", ".join(snap.get("failing") or {})
