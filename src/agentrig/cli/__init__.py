@@ -455,7 +455,9 @@ def _cmd_diff(ns: argparse.Namespace, out: TextIO) -> int:
             out.write(f"no drift: {_display(a)} and {_display(b)} are equivalent\n")
         else:
             out.write(f"--- {_display(a)}\n+++ {_display(b)}\n")
-            out.write(report.render(color=color, max_changes=ns.max_changes) + "\n")
+            out.write(
+                report.render(color=color, max_changes=ns.max_changes, verbose=ns.verbose) + "\n"
+            )
         return status
 
     for d in diffs:
@@ -465,7 +467,8 @@ def _cmd_diff(ns: argparse.Namespace, out: TextIO) -> int:
             out.write(f"removed   {d.key}  (only in {_display(a)})\n")
         elif d.report is not None and d.report.changes:
             out.write(f"{d.status:<9} {d.key}\n")
-            for line in d.report.render(color=color, max_changes=ns.max_changes).splitlines():
+            text = d.report.render(color=color, max_changes=ns.max_changes, verbose=ns.verbose)
+            for line in text.splitlines():
                 out.write(f"    {line}\n")
     n = {s: sum(1 for d in diffs if d.status == s) for s in _DIFF_STATUSES}
     if not drifted:
@@ -1285,7 +1288,14 @@ def _build_parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
         type=int,
         default=50,
         metavar="N",
-        help="list at most N changes per snapshot (default 50; --json lists all)",
+        help="list at most N root changes per snapshot (default 50; --json lists all)",
+    )
+    diff.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="-vv lists every consequence under its root change",
     )
     _add_color(diff)
 

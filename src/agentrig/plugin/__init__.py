@@ -907,6 +907,7 @@ def agent_snapshot(
         color=config.get_terminal_writer().hasmarkup,
         update_refused=refused,
         seed_note=_seed_note(item),
+        verbose=config.get_verbosity(pytest.Config.VERBOSITY_ASSERTIONS),
     )
     return AgentrigSnapshotAssertion.create(
         config=config,
@@ -1172,6 +1173,18 @@ def _classes(counts: dict[str, Any]) -> str:
     return ", ".join(f"{cls} {n}" for cls, n in sorted(counts.items()))
 
 
+def _roots_detail(snap: dict[str, Any]) -> str:
+    """``root text 1 (+21 consequences)``; older payloads without roots show leaf counts."""
+    roots = snap.get("root_counts")
+    if not roots:
+        return _classes(snap.get("counts") or {})
+    detail = f"roots: {_classes(roots)}"
+    folded = int(snap.get("consequences") or 0)
+    if folded:
+        detail += f" (+{folded} consequence{'s' if folded != 1 else ''})"
+    return detail
+
+
 def _redacted(text: str) -> str:
     """``text`` as every output channel writes it: secrets (built-in and the session's
     ``agentrig_secret_patterns``) redacted, lone surrogates (a non-UTF-8 file name) replaced."""
@@ -1207,7 +1220,7 @@ def _summary_lines(state: _State) -> list[tuple[str, dict[str, bool]]]:
                 continue
             totals[status] = totals.get(status, 0) + 1
             label = _STATUS_LABEL.get(status, status)
-            detail = _classes(snap.get("counts") or {})
+            detail = _roots_detail(snap)
             if status == "drift":
                 failing += 1
                 fail_classes = ", ".join(snap.get("failing") or {})
