@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from agentrig._errors import (
         AgentRigError,
+        AgentrigWarning,
         AllAgentsFailed,
         BudgetError,
         BudgetExceeded,
@@ -51,6 +52,7 @@ _EXPORTS: dict[str, str] = {
     "Agent": "agentrig._types",
     "AgentReply": "agentrig._types",
     "AgentRigError": "agentrig._errors",
+    "AgentrigWarning": "agentrig._errors",
     "AllAgentsFailed": "agentrig._errors",
     "Budget": "agentrig._types",
     "BudgetError": "agentrig._errors",
@@ -121,6 +123,7 @@ __all__ = [
     "Agent",
     "AgentReply",
     "AgentRigError",
+    "AgentrigWarning",
     "AllAgentsFailed",
     "Budget",
     "BudgetError",

@@ -23,6 +23,9 @@ The tree::
     ├── RecordingError (ValueError)          a recorded value cannot be normalized
     └── SnapshotError                        a snapshot file is unusable
         └── SnapshotFormatError              wrong or unknown format version
+
+    AgentrigWarning (UserWarning)            a test cannot get what agentrig promises (e.g. a
+                                             virtual clock) and runs anyway; says why and the fix
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from agentrig._secrets import redact_secrets
 
 __all__ = [
     "AgentRigError",
+    "AgentrigWarning",
     "AllAgentsFailed",
     "BudgetError",
     "BudgetExceeded",
@@ -170,3 +174,11 @@ class SnapshotError(AgentRigError):
 
 class SnapshotFormatError(SnapshotError):
     """A snapshot has a format version this agentrig cannot compare against."""
+
+
+class AgentrigWarning(UserWarning):
+    """A test runs, but without something agentrig promises it (e.g. the virtual clock).
+
+    The message names the test, why, and the fix. ``filterwarnings = error`` turns it into a
+    failure, for suites that want none.
+    """

@@ -82,6 +82,7 @@ import os
 import re
 import secrets
 import shlex
+import stat
 import threading
 import warnings
 from collections.abc import Iterator
@@ -99,6 +100,7 @@ from syrupy.location import PyTestLocation
 from agentrig._errors import SnapshotError
 from agentrig._files import NotARegularFile, read_regular_file
 from agentrig._secrets import redact_secrets
+from agentrig.mutate.hook import mutating
 
 if TYPE_CHECKING:
     from syrupy.session import SnapshotSession
@@ -483,13 +485,24 @@ def _os_problem(exc: OSError, path: str, settings: SnapshotSettings) -> str:
     return reason
 
 
+#: How every agentrig snapshot starts (``dumps`` sorts keys; "agentrig" is the first).
+_HEADER_RE = re.compile(rb'\A\s*\{\s*"agentrig"\s*:\s*\{\s*"format"\s*:')
+
+
 def _is_agentrig_file(path: str) -> bool:
-    """True when the file at ``path`` starts like an agentrig snapshot (its header)."""
+    """True when the file at ``path`` starts like an agentrig snapshot (its format header).
+
+    A test's own data file in the snapshot folder (``expected.json``) is not one: it is never
+    reported unused, never deleted. Only a regular file is opened (a FIFO would block).
+    """
     try:
-        head = read_regular_file(path)[:4096]  # (never blocks on a FIFO)
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return False
+        with open(path, "rb") as f:
+            head = f.read(256)
     except OSError:
         return False
-    return b'"agentrig"' in head
+    return _HEADER_RE.match(head) is not None
 
 
 def _prune_empty_dirs(folder: Path, stop: Path) -> None:
@@ -520,6 +533,8 @@ class AssertionOptions:
             every file that differs, tolerated drift included).
         color: colour the drift report (a terminal that supports it).
         update_refused: why ``--snapshot-update`` was not honoured for this test (CI gate).
+        verbose: pytest's verbosity; 2 or more (``-vv``) lists every consequence under its
+            root in the failure message.
     """
 
     rules: NormalizeRules | None = None
@@ -527,6 +542,8 @@ class AssertionOptions:
     exact: bool = False
     color: bool = False
     update_refused: str | None = None
+    seed_note: str | None = None  # the test's random seed, when not the default
+    verbose: int = 0
 
 
 OutcomeStatus = Literal["passed", "tolerated", "drift", "missing", "error", "created", "updated"]
@@ -542,6 +559,9 @@ class SnapshotOutcome:
     status: OutcomeStatus
     counts: dict[str, int] = field(default_factory=dict)
     failing: dict[str, int] = field(default_factory=dict)
+    #: Root changes per class (what the summary table shows), and how many were folded.
+    root_counts: dict[str, int] = field(default_factory=dict)
+    consequences: int = 0
     received: str | None = None
     error: str | None = None
     #: The drift report as text (no colour), as the failure shows it.
@@ -674,12 +694,11 @@ class AgentrigSnapshotExtension(AbstractSyrupyExtension):
             names = sorted(f for f in filenames if is_snapshot_file(f))
             if not names:
                 continue
-            if dirpath not in collected:
-                if not self._is_orphan(dirpath, settings):
-                    continue
-                # No test module owns this folder: only agentrig's own files are snapshots
-                # (a snapshot folder set to `tests` must never take test data for unused).
-                names = [n for n in names if _is_agentrig_file(os.path.join(dirpath, n))]
+            if dirpath not in collected and not self._is_orphan(dirpath, settings):
+                continue
+            # Only agentrig's own files are snapshots: a test's data file beside them (or a
+            # snapshot folder set to `tests`) is never taken for an unused snapshot.
+            names = [n for n in names if _is_agentrig_file(os.path.join(dirpath, n))]
             # Only some tests of a module collected (``file.py::test``) or some deselected
             # (``-k``, ``-m``, ``--lf``): the other tests' snapshots are not this session's
             # business. syrupy cannot tell from the paths: our folders are not below the
@@ -882,7 +901,9 @@ class AgentrigSnapshotExtension(AbstractSyrupyExtension):
     ) -> Iterator[str]:
         report = self._report
         if report is not None:
-            yield from report.render(color=self._options.color).splitlines()
+            yield from report.render(
+                color=self._options.color, verbose=self._options.verbose
+            ).splitlines()
 
 
 # -- syrupy's session (the one private API use) ---------------------------------------------------
@@ -989,7 +1010,7 @@ class AgentrigSnapshotAssertion(SnapshotAssertion):
         else:
             passed = super().__eq__(other)
         result = self.executions[self.num_executions - 1]
-        outcome = self._outcome(result, ext)
+        outcome = self._outcome(result, ext, write=not mutating())  # a mutant leaves files be
         item = self.test_location.item
         if isinstance(item, pytest.Item):
             item.stash.setdefault(OUTCOMES_KEY, []).append(outcome)
@@ -1052,6 +1073,8 @@ class AgentrigSnapshotAssertion(SnapshotAssertion):
         if report is not None and status in ("drift", "tolerated", "updated"):
             outcome.counts = _counts(report, failing=False)
             outcome.failing = _counts(report, failing=True) if status == "drift" else {}
+            outcome.root_counts = report.counts(roots=True)
+            outcome.consequences = len(report.changes) - len(report.roots)
             outcome.changes = [change.to_dict() for change in report.changes]
             outcome.report = report.render(color=False)
         if result.exception is not None:
@@ -1096,7 +1119,12 @@ class AgentrigSnapshotAssertion(SnapshotAssertion):
             report = ext.last_report
             lines.append(f"The recording drifted from snapshot {outcome.snapshot}")
             if report is not None:
-                lines.extend(report.render(color=options.color).rstrip("\n").splitlines())
+                text = report.render(color=options.color, verbose=options.verbose)
+                lines.extend(text.rstrip("\n").splitlines())
+                if options.verbose < 2 and len(report.roots) < len(report.changes):
+                    lines.append("(-vv lists every consequence under its root)")
+            if options.seed_note:
+                lines.append(options.seed_note)
             lines.append("If the change is intended, re-record with:")
         if options.update_refused and outcome.status != "error":
             lines.append(f"    {command}  (outside CI, or with --agentrig-force-update)")

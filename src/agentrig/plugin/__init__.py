@@ -8,8 +8,7 @@ Fixtures (function scope): ``virtual_clock``, ``fake_model``, ``budget_pool`` (f
 them (or carries ``@pytest.mark.agentrig``) is an *agentrig test*: it gets its own
 :class:`~agentrig.Recording`, active from setup to teardown, whose file exports are redirected
 under ``tmp_path / "agentrig"``; if it is async, pytest-asyncio runs it on a
-:class:`~agentrig.VirtualEventLoop` supplied through the ``pytest_asyncio_loop_factories`` hook.
-Other async tests get the default loop factory and are otherwise untouched.
+:class:`~agentrig.VirtualEventLoop` (:mod:`agentrig.plugin.loop`). Other tests are untouched.
 
 Options (group ``agentrig``): ``--agentrig-report=PATH`` (the drift summary as JSON, merged
 across xdist workers), ``--agentrig-force-update`` (let ``--snapshot-update`` write agentrig
@@ -33,10 +32,8 @@ Implementation notes
   time: a session without agentrig tests pays for option registration and a few cheap hooks.
   syrupy glue (:mod:`agentrig.snapshot`), normalization, drift and the runtime primitives are
   imported inside fixtures and hooks, when an agentrig test exists.
-* Loop factories. Once any ``pytest_asyncio_loop_factories`` implementation exists,
-  pytest-asyncio requires a non-empty mapping for *every* async test, so ours answers for all
-  of them (``trylast``: a project's own implementation is asked first). One factory per test
-  keeps test ids unchanged (pytest-asyncio hides a single factory's id, pytest >= 8.4).
+* Which tests: :mod:`agentrig.plugin.usage` (agentrig's own fixture definitions or the marker).
+  The loop: :mod:`agentrig.plugin.loop` (no loop-factory hook; it says why).
 * Loop scopes wider than function share one loop between tests; each agentrig test rewinds
   the virtual clock to 0 at setup (pending timers keep their distance), so recorded times do
   not depend on which tests ran before it.
@@ -56,6 +53,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import warnings
 from collections.abc import Callable, Generator, Iterator
 from contextlib import suppress
 from decimal import Decimal
@@ -63,6 +61,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from agentrig.plugin.loop import LoopPlugin, defer_fixture_loop_scope_warning, loop_scope
+from agentrig.plugin.usage import is_agentrig_test, requests_fixture
 
 if TYPE_CHECKING:
     from agentrig.budget import BudgetPool
@@ -77,9 +78,10 @@ if TYPE_CHECKING:
     from agentrig.snapshot import AgentrigSnapshotAssertion, SnapshotSettings
     from agentrig.tracing import Tracer
 
-__all__ = ["AGENTRIG_FIXTURES", "MARKER_ARGUMENTS"]
+__all__ = ["AGENTRIG_FIXTURES", "MARKER_ARGUMENTS", "is_agentrig_test", "requests_fixture"]
 
-#: The public fixtures; a test whose fixture closure holds any of them is an agentrig test.
+#: agentrig's fixtures. A test is an agentrig test when one of them resolves to agentrig's own
+#: definition (not a project fixture of the same name): see :mod:`agentrig.plugin.usage`.
 AGENTRIG_FIXTURES = frozenset(
     {
         "virtual_clock",
@@ -105,14 +107,18 @@ MARKER_ARGUMENTS = (
     "mask",
     "keep",
     "float_digits",
+    "seed",
+    "wall_clock",
+    "wall_clock_epoch",
 )
 
 _MARKER_HELP = (
     "agentrig(max_usd=None, max_tokens=None, fail_on=None, tolerance=None, drop=(), mask=(),"
-    " keep=(), float_digits=6): agentrig gates and snapshot rules for this test: a cost cap in"
-    " USD and tokens, the drift classes that fail, numeric tolerances, fields to drop or mask"
-    " before snapshotting, scrubbing rules to turn off (uuids, timestamps, epoch_numbers) and"
-    " the significant digits floats keep"
+    " keep=(), float_digits=6, seed=None, wall_clock=None, wall_clock_epoch=None): agentrig"
+    " gates and snapshot rules for this test: a cost cap in USD and tokens, the drift classes"
+    " that fail, numeric tolerances, fields to drop or mask before snapshotting, scrubbing"
+    " rules to turn off (uuids, timestamps, epoch_numbers), the significant digits floats"
+    " keep, and the test's random seed and wall clock"
 )
 _CI_FALSE = frozenset({"", "0", "false", "no", "off"})
 _DEFAULT_STALL_TIMEOUT = 2.0
@@ -172,7 +178,6 @@ class _State:
         self.settings: SnapshotSettings | None = None
         self.settings_cm: Any = None
         self.secrets_cm: Any = None
-        self.loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None
         self.ini_error: str | None = None
         self.ini_rules: NormalizeRules | None = None
         self.ini_loaded = False
@@ -216,6 +221,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="let --snapshot-update create and rewrite agentrig snapshots even when the CI"
         " environment variable is set (a CI run otherwise never blesses its own drift)",
     )
+    from agentrig.plugin.mutate import add_options as add_mutate_options
+
+    add_mutate_options(group)
     parser.addini(
         "agentrig_snapshot_dir",
         "folder under the rootdir holding agentrig snapshots (default: snapshots)",
@@ -271,6 +279,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         " coarser than a cent)",
         default="",
     )
+    from agentrig.plugin import timekeeping  # seed and wall-clock options
+
+    timekeeping.add_options(group, parser)
 
 
 #: The ini keys ``pytest_addoption`` registers; any other ``agentrig_*`` key is a typo.
@@ -281,10 +292,19 @@ INI_KEYS = (
     "agentrig_keep",
     "agentrig_mask",
     "agentrig_secret_patterns",
+    "agentrig_seed",
     "agentrig_snapshot_dir",
     "agentrig_stall_timeout",
     "agentrig_tolerance",
+    "agentrig_wall_clock",
+    "agentrig_wall_clock_epoch",
 )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    # Before any plugin's pytest_configure (pytest-asyncio warns in its own).
+    defer_fixture_loop_scope_warning(config)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -297,6 +317,16 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_STATE] = state
     state.secrets_cm = _activate_secret_patterns(config)
     config.pluginmanager.register(_SessionPlugin(state), "agentrig-session")
+    config.pluginmanager.register(LoopPlugin(_virtual_loop_factory(config)), "agentrig-loop")
+    from agentrig.plugin.timekeeping import TimekeepingPlugin
+
+    config.pluginmanager.register(TimekeepingPlugin(config, _uses_agentrig), "agentrig-timekeeping")
+    if config.getoption("agentrig_mutate", False):
+        from agentrig.plugin.mutate import MutatePlugin, MutateSettings
+
+        config.pluginmanager.register(
+            MutatePlugin(config, MutateSettings(config)), "agentrig-mutate"
+        )
 
 
 def _activate_secret_patterns(config: pytest.Config) -> Any:
@@ -470,10 +500,7 @@ def _record_partial_modules(
 
 
 def _uses_agentrig(item: pytest.Item) -> bool:
-    names = getattr(item, "fixturenames", ())
-    return (
-        not AGENTRIG_FIXTURES.isdisjoint(names) or item.get_closest_marker("agentrig") is not None
-    )
+    return is_agentrig_test(item)
 
 
 # -- ini and marker -------------------------------------------------------------------------------
@@ -516,6 +543,10 @@ def _stall_timeout(config: pytest.Config) -> float:
     if not value > 0 or value == float("inf"):
         raise pytest.UsageError(
             f"agentrig_stall_timeout must be a positive, finite number of seconds, got {raw!r}"
+        )
+    if value > 86_400:  # agentrig.clock.MAX_STALL_TIMEOUT (not imported: start-up cost)
+        raise pytest.UsageError(
+            f"agentrig_stall_timeout must be at most 86400 real seconds (one day), got {raw!r}"
         )
     return value
 
@@ -678,36 +709,19 @@ def _build_test_config(state: _State, kwargs: dict[str, Any]) -> _TestConfig:
     return cfg
 
 
-# -- the loop factory -----------------------------------------------------------------------------
+# -- the virtual loop (see agentrig.plugin.loop) --------------------------------------------------
 
 
-@pytest.hookimpl(trylast=True, optionalhook=True)
-def pytest_asyncio_loop_factories(
-    config: pytest.Config, item: pytest.Item
-) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
-    """The virtual-time loop for agentrig tests; the default loop for every other async test."""
-    if not _uses_agentrig(item):
-        return {"asyncio": asyncio.new_event_loop}
-    state = _state(config)
-    if state.loop_factory is None:
-        import functools
+def _virtual_loop_factory(config: pytest.Config) -> Callable[[], asyncio.AbstractEventLoop]:
+    """Makes agentrig's virtual-time loop with this session's stall timeout (imported lazily)."""
+    stall_timeout = _stall_timeout(config)
 
+    def make() -> asyncio.AbstractEventLoop:
         from agentrig.clock import VirtualEventLoop
 
-        state.loop_factory = functools.partial(
-            VirtualEventLoop, stall_timeout=_stall_timeout(config)
-        )
-    return {"agentrig": state.loop_factory}
+        return VirtualEventLoop(stall_timeout=stall_timeout)
 
-
-def _loop_scope(item: pytest.Item) -> str:
-    marker = item.get_closest_marker("asyncio")
-    scope = None
-    if marker is not None:
-        scope = marker.kwargs.get("loop_scope") or marker.kwargs.get("scope")
-    if scope is None:
-        scope = item.config.getini("asyncio_default_test_loop_scope") or "function"
-    return str(scope)
+    return make
 
 
 def _test_loop(request: pytest.FixtureRequest) -> asyncio.AbstractEventLoop | None:
@@ -721,7 +735,7 @@ def _test_loop(request: pytest.FixtureRequest) -> asyncio.AbstractEventLoop | No
     item = request.node
     if not isinstance(item, pytest.Item) or not is_async_test(item):
         return None
-    scope = _loop_scope(item)
+    scope = loop_scope(item)
     if scope not in _LOOP_SCOPES:
         return None  # pytest-asyncio reports the bad scope itself
     runner = request.getfixturevalue(f"_{scope}_scoped_runner")
@@ -769,8 +783,38 @@ def _agentrig_recording(request: pytest.FixtureRequest, tmp_path: Path) -> Itera
         recording.bind_loop(loop)
     item.stash[_RECORDING] = recording
     item.stash[_LOOP] = loop
+    if loop is None:
+        _warn_if_run_in_real_time(request)
     with recording.activate():
         yield recording
+
+
+def _warn_if_run_in_real_time(request: pytest.FixtureRequest) -> None:
+    """An async agentrig test that another plugin runs (anyio, trio) gets no virtual loop."""
+    import inspect
+
+    item = request.node
+    if not inspect.iscoroutinefunction(getattr(item, "obj", None)):
+        return
+    if "anyio_backend" in getattr(item, "fixturenames", ()):
+        backend = request.getfixturevalue("anyio_backend")
+        if isinstance(backend, tuple) and len(backend) == 2 and backend[0] == "asyncio":
+            from agentrig.clock import VirtualEventLoop
+
+            factory = backend[1].get("loop_factory") if isinstance(backend[1], dict) else None
+            if isinstance(factory, type) and issubclass(factory, VirtualEventLoop):
+                return
+    from agentrig._errors import AgentrigWarning
+
+    warnings.warn(
+        AgentrigWarning(
+            f"{item.nodeid} uses agentrig but is run by another async plugin than "
+            "pytest-asyncio (anyio, trio), so it runs in real time with no virtual clock. With "
+            'anyio, return ("asyncio", {"loop_factory": agentrig.VirtualEventLoop}) from '
+            "an anyio_backend fixture; or drop its anyio mark and let pytest-asyncio run it."
+        ),
+        stacklevel=1,
+    )
 
 
 @pytest.fixture
@@ -805,8 +849,8 @@ def virtual_clock(
     if not isinstance(loop, VirtualEventLoop):
         pytest.fail(
             f"virtual_clock: {request.node.nodeid} runs on {type(loop).__name__}, not agentrig's "
-            "VirtualEventLoop: another pytest_asyncio_loop_factories implementation supplied its "
-            "loop; return None from it for agentrig tests",
+            "VirtualEventLoop: its event loop is shared with tests that do not use agentrig "
+            "(see the AgentrigWarning above); give it loop_scope='function'",
             pytrace=False,
         )
     yield loop
@@ -906,6 +950,8 @@ def agent_snapshot(
         exact=updating,
         color=config.get_terminal_writer().hasmarkup,
         update_refused=refused,
+        seed_note=_seed_note(item),
+        verbose=config.get_verbosity(pytest.Config.VERBOSITY_ASSERTIONS),
     )
     return AgentrigSnapshotAssertion.create(
         config=config,
@@ -914,6 +960,12 @@ def agent_snapshot(
         update_snapshots=updating,
         update_new_snapshots_only=bool(config.option.update_new_snapshots_only) and refused is None,
     )
+
+
+def _seed_note(item: pytest.Item) -> str | None:
+    from agentrig.plugin.timekeeping import seed_note
+
+    return seed_note(item)
 
 
 # -- spend ----------------------------------------------------------------------------------------
@@ -1165,6 +1217,18 @@ def _classes(counts: dict[str, Any]) -> str:
     return ", ".join(f"{cls} {n}" for cls, n in sorted(counts.items()))
 
 
+def _roots_detail(snap: dict[str, Any]) -> str:
+    """``root text 1 (+21 consequences)``; older payloads without roots show leaf counts."""
+    roots = snap.get("root_counts")
+    if not roots:
+        return _classes(snap.get("counts") or {})
+    detail = f"roots: {_classes(roots)}"
+    folded = int(snap.get("consequences") or 0)
+    if folded:
+        detail += f" (+{folded} consequence{'s' if folded != 1 else ''})"
+    return detail
+
+
 def _redacted(text: str) -> str:
     """``text`` as every output channel writes it: secrets (built-in and the session's
     ``agentrig_secret_patterns``) redacted, lone surrogates (a non-UTF-8 file name) replaced."""
@@ -1200,7 +1264,7 @@ def _summary_lines(state: _State) -> list[tuple[str, dict[str, bool]]]:
                 continue
             totals[status] = totals.get(status, 0) + 1
             label = _STATUS_LABEL.get(status, status)
-            detail = _classes(snap.get("counts") or {})
+            detail = _roots_detail(snap)
             if status == "drift":
                 failing += 1
                 fail_classes = ", ".join(snap.get("failing") or {})
