@@ -14,6 +14,7 @@ SRC = Path(agentrig.__file__).parent
 LAYER = {
     "_errors": 0,
     "_secrets": 0,
+    "_files": 0,
     "_types": 0,
     "_models": 0,
     "_ci": 1,
