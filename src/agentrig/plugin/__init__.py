@@ -113,7 +113,8 @@ MARKER_ARGUMENTS = (
 _MARKER_HELP = (
     "agentrig(max_usd=None, max_tokens=None, fail_on=None, tolerance=None, drop=(), mask=()):"
     " agentrig gates and snapshot rules for this test: a cost cap in USD and tokens, the drift"
-    " classes that fail, numeric tolerances, and fields to drop or mask before snapshotting"
+    " classes that fail, numeric tolerances, and fields to drop or mask before snapshotting;"
+    " seed=N (random's base seed), wall_clock='virtual' and wall_clock_epoch='2026-01-01T00:00Z'"
 )
 _CI_FALSE = frozenset({"", "0", "false", "no", "off"})
 _DEFAULT_STALL_TIMEOUT = 2.0
