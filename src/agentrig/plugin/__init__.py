@@ -236,6 +236,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=[],
     )
     parser.addini(
+        "agentrig_provider_hosts",
+        "more LLM provider hosts the network guard refuses inside agentrig tests (besides"
+        " api.openai.com, api.anthropic.com, ...)",
+        type="linelist",
+        default=[],
+    )
+    parser.addini(
         "agentrig_stall_timeout",
         "real seconds a virtual-time loop with nothing to do waits before raising StallError"
         f" (default: {_DEFAULT_STALL_TIMEOUT:g})",
@@ -248,6 +255,7 @@ INI_KEYS = (
     "agentrig_drop",
     "agentrig_fail_on",
     "agentrig_mask",
+    "agentrig_provider_hosts",
     "agentrig_secret_patterns",
     "agentrig_snapshot_dir",
     "agentrig_stall_timeout",
@@ -264,6 +272,9 @@ def pytest_configure(config: pytest.Config) -> None:
     state = _State(config=config)
     config.stash[_STATE] = state
     config.pluginmanager.register(_SessionPlugin(state), "agentrig-session")
+    from agentrig.plugin.providers import ProvidersPlugin
+
+    config.pluginmanager.register(ProvidersPlugin(config, _uses_agentrig), "agentrig-providers")
 
 
 def _check_ini_keys(config: pytest.Config) -> None:
