@@ -416,6 +416,17 @@ def timeout(*, after: float | None = None) -> Timeout:
     return Timeout(after=None if after is None else _check_seconds(after, "after"))
 
 
+# A dated snapshot or alias of a model: gpt-4o-2024-08-06, claude-haiku-4-5-20251001, ...-latest.
+_VARIANT_RE = re.compile(r"-(\d{4}-\d{2}-\d{2}|\d{8}|latest)$")
+
+
+def is_variant_of(model: str, name: str) -> bool:
+    """Whether ``model`` is ``name`` or a dated variant of it (``name-2025-01-31``,
+    ``name-20250131``, ``name-latest``), not another model sharing a prefix (``gpt-4o-mini``
+    is no variant of ``gpt-4o``)."""
+    return model == name or _VARIANT_RE.sub("", model) == name
+
+
 def _check_seconds(value: object, param: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ConfigurationError(f"`{param}` must be a number of seconds, got {value!r}")
@@ -706,15 +717,12 @@ class FakeModel:
     # -- configuration ----------------------------------------------------------------------
 
     def _price_key(self, model: str) -> str | None:
-        """The price-table key for ``model``: itself, or the longest ``<key>-...`` prefix (so
-        ``gpt-4o-mini-2024-07-18`` is priced as ``gpt-4o-mini``)."""
+        """The price-table key for ``model``: itself, or the name it is a dated variant of
+        (``gpt-4o-mini-2024-07-18`` is priced as ``gpt-4o-mini``)."""
         if model in self._prices:
             return model
-        best = None
-        for key in self._prices:
-            if model.startswith(key + "-") and (best is None or len(key) > len(best)):
-                best = key
-        return best
+        base = _VARIANT_RE.sub("", model)
+        return base if base in self._prices else None
 
     def _check_price(self, model: str, param: str) -> None:
         if self._price_key(model) is None:
@@ -1521,7 +1529,7 @@ class FakeAgent:
             if isinstance(m, re.Pattern):
                 if m.search(request.model) is None:
                     return False
-            elif request.model != m and not request.model.startswith(m + "-"):
+            elif not is_variant_of(request.model, m):
                 return False
         s = self._route_system
         if s is not None:

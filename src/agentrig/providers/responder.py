@@ -19,16 +19,17 @@ What the app sees
   Sync clients sleep for real between retries: they get ``retry-after-ms: 1``.
 * A malformed body: HTTP 400 naming the field, as the provider would answer.
 * A stage budget that cannot afford the call: the call is refused before it is made (recorded,
-  no spend), and :class:`~agentrig.BudgetExceeded` is raised from the transport, which the
-  SDK wraps: the app sees ``openai.APIConnectionError`` / ``anthropic.APIConnectionError``
-  whose ``__cause__`` is the ``BudgetExceeded`` (after the SDK's retries, each refused too;
-  :func:`budget_exceeded` finds it).
+  no spend), and :class:`~agentrig.BudgetExceeded` is raised from the transport. openai 3.x
+  lets it through unchanged: the app sees the ``BudgetExceeded`` itself. anthropic 2.x (and
+  openai 1.x/2.x) wrap it: the app sees ``APIConnectionError`` whose ``__cause__`` is the
+  ``BudgetExceeded``, after the SDK's retries (each refused and recorded too).
+  :func:`budget_exceeded` finds it in both cases.
 * A script error (a ToolCall for a tool the app did not offer, arguments or structured output
   that misfit the app's schema, an unscripted call in strict mode, an exhausted script, an
   unsupported endpoint): raised the same way, and also reported to the seam, so the test
   fails with the message even if the app swallows the SDK's error.
-* Any other ``error=`` exception: raised from the transport (the SDK's
-  ``APIConnectionError`` with it as ``__cause__``).
+* Any other ``error=`` exception: raised from the transport, so it reaches the app as above
+  (itself through openai 3.x, as the ``__cause__`` of an ``APIConnectionError`` otherwise).
 """
 
 from __future__ import annotations
