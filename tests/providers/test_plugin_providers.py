@@ -6,7 +6,7 @@ import pytest
 
 # Imported here so that in-process pytester sessions share one copy of these modules (pytester
 # drops modules first imported by an inner session, while ``agentrig``'s lazy names keep them).
-import agentrig.fake  # noqa: F401
+import agentrig.fake
 import agentrig.providers.responder  # noqa: F401
 
 INI = """
