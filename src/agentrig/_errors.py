@@ -162,9 +162,12 @@ class FakeTimeoutError(AgentRigError, TimeoutError):
 class FakeServerError(AgentRigError):
     """A server error injected by a FakeModel script: ``status`` 500, or 529 (overloaded)."""
 
-    def __init__(self, message: str, *, status: int = 500) -> None:
+    def __init__(
+        self, message: str, *, status: int = 500, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
+        self.retry_after = retry_after
 
 
 class NetworkBlocked(AgentRigError, ConnectionError):

@@ -95,6 +95,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import decimal
+import hashlib
 import json
 import math
 import re
@@ -374,12 +375,15 @@ class ServerError:
     """An injected provider error after the call's latency: HTTP 500, or 529 (overloaded).
 
     Raises :class:`~agentrig.FakeServerError` from ``run``; an SDK client receives the HTTP
-    status (and retries it, as it would in production).
+    status with ``retry-after: <retry_after>`` (and retries it, as it would in production;
+    the header keeps the SDK's randomly jittered backoff out of the virtual timings).
     """
 
     status: int = 500
+    retry_after: float = 1.0
 
     def __post_init__(self) -> None:
+        _check_seconds(self.retry_after, "retry_after")
         if self.status not in (500, 502, 503, 529):
             raise ConfigurationError(
                 f"ServerError `status` must be 500, 502, 503 or 529, got {self.status!r}"
@@ -391,9 +395,9 @@ def overloaded() -> ServerError:
     return ServerError(529)
 
 
-def server_error(*, status: int = 500) -> ServerError:
+def server_error(*, status: int = 500, retry_after: float = 1.0) -> ServerError:
     """A server failure (HTTP 500 by default) for ``error=`` (same as ``"server_error"``)."""
-    return ServerError(status)
+    return ServerError(status, retry_after)
 
 
 def rate_limit(*, retry_after: float = 1.0) -> RateLimit:
@@ -704,7 +708,6 @@ class FakeModel:
         # The call log: one slot per call, reserved when the call starts (so the log is in
         # call order, not completion order), filled when it ends.
         self._log: list[FakeCall | None] = []
-        self._tool_call_ids = 0
         self._lock = threading.RLock()
         self._check_price(model, "model")
 
@@ -961,11 +964,6 @@ class FakeModel:
         return sum(c.tokens for c in self.calls)
 
     # -- internals --------------------------------------------------------------------------
-
-    def _next_tool_call_id(self) -> str:
-        with self._lock:
-            self._tool_call_ids += 1
-            return f"call_{self._tool_call_ids}"
 
     def _default_latency(self, model: str) -> Latency:
         if isinstance(self._latency, dict):
@@ -1403,7 +1401,7 @@ class FakeAgent:
                 " calls answer SDK chat requests that offer tools (see docs/providers.md)"
             )
         out = []
-        for call in calls:
+        for index, call in enumerate(calls):
             tool = request.tool(call.name)
             if tool is None:
                 offered = ", ".join(request.tool_names) or "none"
@@ -1418,9 +1416,32 @@ class FakeAgent:
                     what=f"{where}: the arguments of ToolCall({call.name!r})",
                 )
             if call.id is None:
-                call = ToolCall(call.name, call.arguments, id=self._fake._next_tool_call_id())
+                call = ToolCall(
+                    call.name, call.arguments, id=self._tool_call_id(call, request, index)
+                )
             out.append(call)
         return tuple(out)
+
+    def _tool_call_id(self, call: ToolCall, request: FakeRequest, index: int) -> str:
+        """A tool call id from content, not from a counter.
+
+        Concurrent requests can reach the fake in an order decided by threads (openai's async
+        client computes its platform headers in a worker thread on its first requests), so a
+        counter would make ids, and the snapshots quoting them, differ between runs. Unique
+        within a conversation: the agent, the conversation's length and last user text, the
+        call and its place in the reply go into the hash.
+        """
+        key = canonical_json(
+            [
+                self.name,
+                len(request.messages),
+                request.prompt,
+                call.name,
+                dict(call.arguments),
+                index,
+            ]
+        )
+        return "call_" + hashlib.sha256(key.encode()).hexdigest()[:16]
 
     def _unscripted_message(self, prompt: str, n: int) -> str:
         lines = [
@@ -1468,7 +1489,9 @@ class FakeAgent:
         if isinstance(spec, ServerError):
             what = "is overloaded" if spec.status == 529 else "had a server error"
             return FakeServerError(
-                f"{where} {what} (HTTP {spec.status}, injected by the script)", status=spec.status
+                f"{where} {what} (HTTP {spec.status}, injected by the script)",
+                status=spec.status,
+                retry_after=spec.retry_after,
             )
         if isinstance(spec, BaseException):
             try:

@@ -177,9 +177,8 @@ class FakeModelResponder:
             seconds = exc.retry_after if exc.retry_after is not None else 1.0
             return error(429, "rate_limit", str(exc), is_async, retry_after=seconds)
         if isinstance(exc, FakeServerError):
-            return error(
-                exc.status, "overloaded" if exc.status == 529 else "server", str(exc), is_async
-            )
+            kind = "overloaded" if exc.status == 529 else "server"
+            return error(exc.status, kind, str(exc), is_async, retry_after=exc.retry_after)
         if isinstance(exc, FakeTimeoutError):
             return InterceptedResponse(timeout=True)
         if isinstance(exc, (FakeModelError, ConfigurationError)) or (
