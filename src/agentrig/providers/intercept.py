@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import re
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -212,6 +213,7 @@ _SERIAL = 0
 _PROBLEMS: list[BaseException] = []
 # (module name, class name, method name, original function), for the patched methods.
 _ORIGINALS: list[tuple[Any, str, Any]] = []
+_CALL_NUMBER = re.compile(r"call #\d+")
 
 
 @contextmanager
@@ -258,10 +260,11 @@ def is_active() -> bool:
 def report_problem(error: BaseException) -> None:
     """Note an error the test must fail with, even if the app swallows what the SDK raised.
 
-    The same message is kept once (SDK retries repeat a request).
+    The same message is kept once, call numbers aside (an SDK's retries repeat a request).
     """
+    key = _CALL_NUMBER.sub("call #", str(error))
     with _LOCK:
-        if all(str(p) != str(error) for p in _PROBLEMS):
+        if all(_CALL_NUMBER.sub("call #", str(p)) != key for p in _PROBLEMS):
             _PROBLEMS.append(error)
 
 
