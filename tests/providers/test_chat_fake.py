@@ -7,6 +7,7 @@ import re
 import openai
 import pytest
 from pydantic import BaseModel
+from sdk_helpers import in_chain
 
 from agentrig import (
     ConfigurationError,
@@ -80,16 +81,20 @@ async def test_a_tool_call_for_a_tool_the_app_did_not_offer_fails_the_test(
     fake_model: FakeModel,
 ) -> None:
     fake_model.agent("r", model="gpt-4o", reply=ToolCall("delete_everything", {}))
-    with pytest.raises(ScriptMismatch, match=r"'delete_everything', which the app did not offer"):
+    with pytest.raises(Exception) as info:
         await _client().chat.completions.create(model="gpt-4o", messages=ASK, tools=[SEARCH])
+    error = in_chain(info.value, ScriptMismatch)
+    assert "'delete_everything', which the app did not offer" in str(error)
     (problem,) = intercept.problems(clear=True)  # reported: fails the test even if swallowed
     assert "offered: search" in str(problem)
 
 
 async def test_tool_arguments_are_checked_against_the_offered_schema(fake_model: FakeModel) -> None:
     fake_model.agent("r", model="gpt-4o", reply=ToolCall("search", {"q": "x", "limit": "ten"}))
-    with pytest.raises(ScriptMismatch, match=r"field limit: 'ten' is not of type 'integer'"):
+    with pytest.raises(Exception) as info:
         await _client().chat.completions.create(model="gpt-4o", messages=ASK, tools=[SEARCH])
+    error = in_chain(info.value, ScriptMismatch)
+    assert "field limit: 'ten' is not of type 'integer'" in str(error)
     intercept.problems(clear=True)
 
 
@@ -97,16 +102,18 @@ async def test_structured_output_that_misfits_the_schema_names_the_field(
     fake_model: FakeModel,
 ) -> None:
     fake_model.agent("j", model="gpt-4o", reply={"title": "ok"})
-    with pytest.raises(ScriptMismatch, match=r"'score' is a required property"):
+    with pytest.raises(Exception) as info:
         await _client().chat.completions.parse(
             model="gpt-4o", messages=ASK, response_format=Verdict
         )
+    assert "'score' is a required property" in str(in_chain(info.value, ScriptMismatch))
     intercept.problems(clear=True)
     fake_model.agent("t", model="gpt-4o-mini", reply="plain words")
-    with pytest.raises(ScriptMismatch, match="asked for structured output"):
+    with pytest.raises(Exception) as info:
         await _client().chat.completions.parse(
             model="gpt-4o-mini", messages=ASK, response_format=Verdict
         )
+    assert "asked for structured output" in str(in_chain(info.value, ScriptMismatch))
     intercept.problems(clear=True)
 
 
@@ -136,10 +143,10 @@ async def test_strict_mode_lists_the_agents_and_shows_the_request() -> None:
     from agentrig.providers.responder import FakeModelResponder
 
     with intercept.activate(FakeModelResponder(strict)):
-        with pytest.raises(UnscriptedCall) as info:
+        with pytest.raises(Exception) as info:
             await _client().chat.completions.create(model="gpt-4o", messages=ASK)
         intercept.problems(clear=True)
-    message = str(info.value)
+    message = str(in_chain(info.value, UnscriptedCall))
     assert "'research': model 'gpt-4o-mini'" in message
     assert "openai chat.completions request for model 'gpt-4o'" in message
     assert "user: 'look it up'" in message

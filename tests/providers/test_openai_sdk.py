@@ -132,8 +132,13 @@ async def test_streaming_with_usage_is_read_by_the_sdk_stream_helper(fake_model:
 
 async def test_streamed_tool_calls_are_assembled_by_the_sdk(fake_model: FakeModel) -> None:
     fake_model.agent("r", model="gpt-4o", reply=ToolCall("search", {"q": "x", "limit": 3}))
+    strict = {"type": "function", "function": {**SEARCH["function"], "strict": True}}
+    strict["function"]["parameters"] = {
+        **SEARCH["function"]["parameters"],
+        "required": ["q", "limit"],
+    }  # openai 1.x streams auto-parse strict tools only
     async with openai.AsyncOpenAI(api_key="k").chat.completions.stream(
-        model="gpt-4o", messages=[{"role": "user", "content": "go"}], tools=[SEARCH]
+        model="gpt-4o", messages=[{"role": "user", "content": "go"}], tools=[strict]
     ) as helper:
         final = await helper.get_final_completion()
     calls = final.choices[0].message.tool_calls
