@@ -10,7 +10,7 @@ import openai
 import pytest
 
 from agentrig import BudgetExceeded, BudgetPool, FakeModel, current_stage_budget
-from agentrig.providers.responder import budget_exceeded
+from agentrig.providers import budget_exceeded
 from agentrig.recording import Recording
 
 ASK = [{"role": "user", "content": "research topic"}]  # 2 tokens in; "notes" is 1 token out

@@ -23,7 +23,7 @@ What the app sees
   lets it through unchanged: the app sees the ``BudgetExceeded`` itself. anthropic 2.x (and
   openai 1.x/2.x) wrap it: the app sees ``APIConnectionError`` whose ``__cause__`` is the
   ``BudgetExceeded``, after the SDK's retries (each refused and recorded too).
-  :func:`budget_exceeded` finds it in both cases.
+  :func:`agentrig.providers.budget_exceeded` finds it in both cases.
 * A script error (a ToolCall for a tool the app did not offer, arguments or structured output
   that misfit the app's schema, an unscripted call in strict mode, an exhausted script, an
   unsupported endpoint): raised the same way, and also reported to the seam, so the test
@@ -57,7 +57,7 @@ from agentrig.providers.intercept import (
 )
 from agentrig.providers.wire import BadRequest
 
-__all__ = ["KNOWN_PROVIDER_HOSTS", "FakeModelResponder", "budget_exceeded"]
+__all__ = ["KNOWN_PROVIDER_HOSTS", "FakeModelResponder"]
 
 #: Hosts of LLM providers: a request to one of them that nothing answers is refused.
 KNOWN_PROVIDER_HOSTS: Final = (
@@ -72,27 +72,6 @@ KNOWN_PROVIDER_HOSTS: Final = (
 _Parse = Callable[[InterceptedRequest], FakeRequest]
 _Render = Callable[[FakeRequest, FakeReply, Mapping[str, Any]], InterceptedResponse]
 _Error = Callable[..., InterceptedResponse]
-
-
-def budget_exceeded(error: BaseException) -> BudgetExceeded | None:
-    """The :class:`~agentrig.BudgetExceeded` behind an SDK error, if that is what it was.
-
-    Usage::
-
-        try:
-            await client.chat.completions.create(...)
-        except openai.APIConnectionError as exc:
-            if (refused := budget_exceeded(exc)) is not None:
-                ...   # the stage budget could not afford the call
-    """
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        if isinstance(current, BudgetExceeded):
-            return current
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return None
 
 
 class FakeModelResponder:
