@@ -36,11 +36,25 @@ Each call to ``agent.run(prompt)`` is answered by the first of these that applie
 The answer is chosen synchronously when the call starts, so concurrent calls to one agent are
 answered in the order they were made, whatever order they finish in.
 
+Chat requests and SDK calls
+---------------------------
+Every call is answered from a :class:`~agentrig.FakeRequest` (``agentrig.chat``): for
+``run(prompt)`` one user message; for an SDK request (``agentrig.providers``) the whole
+conversation, tools and schema. The request *is* the prompt as a ``str`` (the last user text),
+so rules and callables written for ``run`` keep working. A reply may be text, a
+:class:`~agentrig.ToolCall` or a list of them, or structured output (a dict or pydantic model);
+see ``agentrig.chat`` for how each is checked. SDK requests are routed to agents by
+:meth:`FakeModel.route` (``model=`` / ``system=`` of :meth:`FakeModel.agent`). Ambient stage
+budgets (:func:`agentrig.budget.current_stage_budget`) apply to SDK calls; ``run`` charges only
+the ``budget=`` it is given, as before.
+
 Failures
 --------
 ``error=`` (on an agent or a rule) takes an exception instance (raised as a fresh copy each
 call), an exception class (instantiated with a message naming the agent and call), or a
-built-in failure: ``"rate_limit"`` / :func:`rate_limit` raises
+built-in failure: ``"overloaded"`` / ``"server_error"`` / :func:`server_error` raise
+:class:`~agentrig.FakeServerError` (529 / 500) after the latency, ``"rate_limit"`` /
+:func:`rate_limit` raises
 :class:`~agentrig.FakeRateLimitError` at once (a 429 costs no time; ``retry_after`` is on the
 error), ``"timeout"`` / :func:`timeout` waits the call's latency (or ``after=`` seconds) in
 virtual time and then raises :class:`~agentrig.FakeTimeoutError`. Every other failure also
@@ -67,7 +81,9 @@ Budgets
 -------
 ``run(prompt, budget=stage)`` charges the call's cost and tokens to ``stage`` with the label
 ``"model.call <agent>"``. With ``check_budget=True`` (default) a call whose exact cost the
-budget cannot afford (``stage.can_afford``) is refused *before* it is made: it raises
+budget cannot afford is refused *before* it is made — on a :class:`~agentrig.StageBudget`
+atomically: the cost is held (``stage.reserve``) from the check until the charge, so concurrent
+calls on one stage can never together spend past its cap — it raises
 :class:`~agentrig.BudgetExceeded`, takes no time and spends nothing, so a budget is never
 overspent by a fake. If the charge still fails after the call (another task spent the money
 in the meantime, or a budget without ``can_afford``), the budget records the spend as refused
