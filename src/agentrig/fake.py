@@ -132,6 +132,7 @@ from agentrig._errors import (
     ScriptMismatch,
     UnscriptedCall,
 )
+from agentrig._secrets import redact_secrets
 from agentrig._types import Budget, Money
 from agentrig.budget import Reservation, StageBudget, _to_usd, current_stage_budget
 from agentrig.chat import (
@@ -141,6 +142,7 @@ from agentrig.chat import (
     example_for_schema,
     validate_against_schema,
 )
+from agentrig.mutate import hook as _mutation
 from agentrig.recording import active_recording
 from agentrig.tracing import (
     AGENTRIG_COST_USD,
@@ -625,7 +627,7 @@ class _Step:
     """How one call will be answered (chosen synchronously when it starts)."""
 
     source: str
-    value: ReplyValue | None = None
+    text: ReplyValue | None = None  # named text for agentrig mutate's hook
     error: _Failure | None = None
     latency: Latency | None = None
 
@@ -728,7 +730,7 @@ class FakeModel:
         self._check_price(model, "model")
 
     def __repr__(self) -> str:
-        return (
+        return redact_secrets(
             f"<FakeModel model={self.model!r} agents={list(self._agents)} calls={len(self.calls)}"
             f" usd={self.total_usd} strict={self.strict}>"
         )
@@ -1082,7 +1084,7 @@ class FakeAgent:
         return self
 
     def __repr__(self) -> str:
-        return (
+        return redact_secrets(
             f"<FakeAgent {self.name!r} model={self.model!r} calls={self._state.calls}"
             f" rules={len(self._state.rules)}>"
         )
@@ -1179,6 +1181,9 @@ class FakeAgent:
             ScriptMismatch: the script answered with a ToolCall (``run`` offers no tools) or
                 structured output that does not fit.
         """
+        # A script error points at the caller's line; these frames' locals (the raw prompt,
+        # with any secret in it) are not printed with ``-l``.
+        __tracebackhide__ = True
         if not isinstance(prompt, str):
             raise ConfigurationError(
                 f"FakeModel agent {self.name!r}: the prompt must be a str, got"
@@ -1227,12 +1232,14 @@ class FakeAgent:
             with tracer.span(SPAN_NAME, attributes=attributes) as span:
                 try:
                     step = self._choose(request, n)  # synchronous: call order decides
+                    step = _mutation.call_step(self.name, n, step)  # agentrig mutate's switch
                     source = step.source
                     latency_spec = step.latency
                     if latency_spec is None:
                         latency_spec = self._latency
                     if latency_spec is None:
                         latency_spec = fake._default_latency(self.model)
+                    latency_spec = _mutation.call_latency(self.name, n, latency_spec)
                     if step.error is not None:
                         raise (yield from self._fail(step.error, latency_spec, n))
                     answer = self._answer(step, request, n)
@@ -1318,6 +1325,7 @@ class FakeAgent:
 
     def _choose(self, request: FakeRequest, n: int) -> _Step:
         """Pick the script step that answers call ``n`` (see the module notes for the order)."""
+        __tracebackhide__ = True  # (see run)
         prompt = request.prompt
         with self._lock:
             state = self._state
@@ -1331,7 +1339,7 @@ class FakeAgent:
                     return _Step(source, error=rule.error, latency=rule.latency)
                 assert rule.reply is not None
                 return _Step(
-                    source, value=self._value(rule.reply, request, source), latency=rule.latency
+                    source, text=self._value(rule.reply, request, source), latency=rule.latency
                 )
             if self._error is not None and (
                 self._fail_times is None or state.failures < self._fail_times
@@ -1344,16 +1352,16 @@ class FakeAgent:
                 if i < len(replies):
                     state.reply_index += 1
                     source = f"replies[{i}]"
-                    return _Step(source, value=self._value(replies[i], request, source))
+                    return _Step(source, text=self._value(replies[i], request, source))
                 if self._reply is None:
                     if self._exhausted == "repeat_last":
                         source = f"replies[{len(replies) - 1}] (repeat_last)"
-                        return _Step(source, value=self._value(replies[-1], request, source))
+                        return _Step(source, text=self._value(replies[-1], request, source))
                     if self._exhausted == "cycle":
                         j = (i - len(replies)) % len(replies)
                         state.reply_index += 1
                         source = f"replies[{j}] (cycle)"
-                        return _Step(source, value=self._value(replies[j], request, source))
+                        return _Step(source, text=self._value(replies[j], request, source))
                     raise ScriptExhausted(
                         f"FakeModel agent {self.name!r} has no reply left for call #{n}"
                         f" (prompt {_preview(prompt)!r}): its {len(replies)} replies=[...] were"
@@ -1361,12 +1369,12 @@ class FakeAgent:
                         " on(...), or pass exhausted='repeat_last' or 'cycle'"
                     )
             if self._reply is not None:
-                return _Step("reply=", value=self._value(self._reply, request, "reply="))
+                return _Step("reply=", text=self._value(self._reply, request, "reply="))
             if self.strict:
                 raise UnscriptedCall(self._unscripted_message(request, n))
             if request.schema is not None:
-                return _Step("default", value=_Structured(example_for_schema(request.schema)))
-            return _Step("default", value=f"[{self.name}] reply to: {_preview(prompt)}")
+                return _Step("default", text=_Structured(example_for_schema(request.schema)))
+            return _Step("default", text=f"[{self.name}] reply to: {_preview(prompt)}")
 
     def _value(self, reply: Reply, request: FakeRequest, source: str) -> ReplyValue:
         """The reply value a script step gives (a callable is called with the request)."""
@@ -1383,7 +1391,7 @@ class FakeAgent:
 
     def _answer(self, step: _Step, request: FakeRequest, n: int) -> _Answer:
         """Turn a reply value into text / tool calls / structured output, checked."""
-        value = step.value
+        value = step.text
         where = f"FakeModel agent {self.name!r} call #{n} ({step.source})"
         if isinstance(value, str):
             if request.schema is not None:

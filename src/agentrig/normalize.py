@@ -47,13 +47,15 @@ What normalization does to values, at any depth:
   same UUID seen twice gets the same placeholder; ISO-8601 date-times, ``datetime`` objects
   and numbers that look like epoch wall-clock readings (seconds as floats; milli-, micro- and
   nanoseconds as ints; seconds as ints under keys like ``created_at``) become ``<timestamp>``;
-  pytest temporary directories become ``<tmp>``; `` at 0x7f…`` memory addresses vanish;
-* secrets are redacted before anything else happens to a value: API keys (``sk-…``,
-  ``sk-ant-…``, ``AKIA…``, ``ghp_…``, ``github_pat_…``, ``xox…-``, ``AIza…``) and
-  ``Bearer <token>`` anywhere inside a string, and there too credential fields: header lines
-  (``Authorization: Basic <redacted>``, ``Cookie: <redacted>``), ``key=value`` pairs whose key
-  ends in a secret word (``password=``, ``api_key:``, ``"client_secret":``, ``token=``) and URL
-  passwords (``postgres://app:<redacted>@db``); values under keys named like ``password``,
+  pytest temporary directories become ``<tmp>``; the `` at 0x7f…`` memory address of an object's
+  default repr (``<Doc object at 0x7f…>``) vanishes, other text with ``at 0x`` stays;
+* secrets are redacted before anything else happens to a value (:mod:`agentrig._secrets`
+  holds the shapes: provider tokens, private keys, JWTs, ``Bearer <token>``, and the session's
+  ``agentrig_secret_patterns``) anywhere inside a string, and there too credential fields:
+  header lines (``Authorization: Basic <redacted>``, ``Cookie: <redacted>``), ``key=value``
+  pairs whose key names a secret (``password=``, ``api_key:``, ``"client_secret":``,
+  ``token=``, ``DB_PASSWORD_PROD=``) and URL passwords (``postgres://app:<redacted>@db``);
+  values under keys named like ``password``,
   ``secret``, ``api_key``, ``authorization``, ``cookie``, ``credential``, ``private_key``; and
   *string* values under keys containing ``token`` (so ``gen_ai.usage.input_tokens: 42`` stays
   42). :class:`NormalizeRules` adds patterns;
@@ -117,6 +119,9 @@ sorting, and ``parent`` keeps each link. UUIDs are replaced in the single value 
 internal token that remembers which UUID it was (``\\x00U<k>\\x00``, ``k`` in arrival order);
 sort keys and digests mask the token, so arrival order cannot leak into the sort; a final pass,
 only when a UUID was seen, numbers the tokens in reading order (keys sorted, as written).
+Keys that read alike with their tokens masked (two UUID keys) are visited known UUIDs first,
+then by what the token stood for (a ``<uuid:N>`` by N): a second pass then meets them in the
+order the first did, whatever order the input listed them in.
 Timestamps get no number: two events in the same microsecond on one run and not on the next
 would otherwise change the document.
 
@@ -157,14 +162,20 @@ from uuid import UUID
 
 import orjson
 
-from agentrig._errors import ConfigurationError, SnapshotError, SnapshotFormatError
+from agentrig._errors import (
+    AgentRigError,
+    ConfigurationError,
+    RecordingError,
+    SnapshotError,
+    SnapshotFormatError,
+)
 from agentrig._secrets import REDACTED as _REDACTED
 from agentrig._secrets import redact_secrets as _redact_secrets
 
 if TYPE_CHECKING:
     from agentrig.recording import Recording
 
-__all__ = ["FORMAT_VERSION", "NormalizeRules", "dumps", "loads", "normalize"]
+__all__ = ["FORMAT_VERSION", "SCRUB_RULES", "NormalizeRules", "dumps", "loads", "normalize"]
 
 #: The snapshot document format this agentrig writes and reads.
 FORMAT_VERSION: Final = 1
@@ -184,6 +195,13 @@ _MAX_SPAN_DEPTH: Final = 64
 _MAX_CONTAINERS: Final = 100_000
 
 _I64_MIN: Final = -(2**63)
+_CENT: Final = Decimal("0.01")
+
+#: The built-in scrubbing rules :class:`NormalizeRules` ``keep=`` can turn off.
+SCRUB_RULES: Final = ("uuids", "timestamps", "epoch_numbers")
+_KEEP_UUIDS: Final = 1
+_KEEP_TIMESTAMPS: Final = 2
+_KEEP_EPOCH: Final = 4
 _U64_END: Final = 2**64
 _INF: Final = float("inf")
 
@@ -221,7 +239,9 @@ _TMP_RE: Final = re.compile(
     r"(?:[A-Za-z]:)?[^\s'\"<>|]*?[/\\]pytest-of-[^/\\\s]+[/\\]pytest-(?:\d+|current)"
     r"(?:[/\\]popen-gw\d+)?"
 )
-_ADDRESS_RE: Final = re.compile(r" at 0x[0-9A-Fa-f]+")
+# Only inside an object's default repr (``<Doc object at 0x7f3a…>``): user text such as
+# "paid the wallet at 0x52908400098527886E0F7030069857D2E4169EE7" is data and stays.
+_ADDRESS_RE: Final = re.compile(r" at 0x[0-9A-Fa-f]+(?=>)")
 _SURROGATE_RE: Final = re.compile("[\ud800-\udfff]")
 _TOKEN_STR_RE: Final = re.compile("\x00U(\\d+)\x00")
 
@@ -329,7 +349,12 @@ class NormalizeRules:
             compared).
         redact: extra regular expressions; every match inside any string becomes
             ``"<redacted>"``.
-        float_digits: significant digits floats are rounded to (1..17, default 6).
+        float_digits: significant digits floats are rounded to (1..17, default 6); never
+            coarser than a cent (money: ``12345.67`` stays ``12345.67``).
+        keep: built-in scrubbing rules to turn off, from :data:`SCRUB_RULES`: ``"uuids"``
+            (UUIDs stay as recorded), ``"timestamps"`` (ISO-8601 date-times and
+            ``datetime`` / ``date`` objects stay, as ISO text), ``"epoch_numbers"`` (numbers
+            in a wall-clock range, such as 13-digit ids or amounts above 9.5e8, stay).
 
     A field rule is one of:
 
@@ -365,6 +390,7 @@ class NormalizeRules:
     mask: tuple[str, ...]
     redact: tuple[str, ...]
     float_digits: int
+    keep: tuple[str, ...]
     _compiled: _CompiledRules = field(init=False, repr=False, compare=False, hash=False)
 
     def __init__(
@@ -374,8 +400,16 @@ class NormalizeRules:
         mask: str | Iterable[str] = (),
         redact: str | Iterable[str] = (),
         float_digits: int = 6,
+        keep: str | Iterable[str] = (),
     ) -> None:
         drop = _rule_list("drop", drop)
+        keep = _rule_list("keep", keep)
+        unknown = [k for k in keep if k not in SCRUB_RULES]
+        if unknown:
+            raise ConfigurationError(
+                f"normalize rule keep={unknown[0]!r} is not a scrubbing rule; valid: "
+                f"{', '.join(SCRUB_RULES)}"
+            )
         mask = _rule_list("mask", mask)
         redact = _rule_list("redact", redact)
         for rule in drop:
@@ -409,8 +443,9 @@ class NormalizeRules:
         object.__setattr__(self, "mask", mask)
         object.__setattr__(self, "redact", redact)
         object.__setattr__(self, "float_digits", digits)
+        object.__setattr__(self, "keep", keep)
         object.__setattr__(
-            self, "_compiled", _CompiledRules(drop, mask, tuple(compiled_redact), digits)
+            self, "_compiled", _CompiledRules(drop, mask, tuple(compiled_redact), digits, keep)
         )
 
     def merged(self, other: NormalizeRules | None) -> NormalizeRules:
@@ -430,13 +465,22 @@ class NormalizeRules:
             mask=tuple(m for m in mask if m not in drop),
             redact=union(self.redact, other.redact),
             float_digits=digits,
+            keep=union(self.keep, other.keep),
         )
 
 
 class _CompiledRules:
     """NormalizeRules made fast: key globs folded into a per-key flag cache, path globs compiled."""
 
-    __slots__ = ("float_format", "key_cache", "key_rules", "path_rules", "redact")
+    __slots__ = (
+        "cents_from",
+        "float_format",
+        "keep",
+        "key_cache",
+        "key_rules",
+        "path_rules",
+        "redact",
+    )
 
     def __init__(
         self,
@@ -444,7 +488,15 @@ class _CompiledRules:
         mask: tuple[str, ...],
         redact: tuple[re.Pattern[str], ...],
         digits: int,
+        keep: tuple[str, ...] = (),
     ) -> None:
+        self.keep = (
+            (_KEEP_UUIDS if "uuids" in keep else 0)
+            | (_KEEP_TIMESTAMPS if "timestamps" in keep else 0)
+            | (_KEEP_EPOCH if "epoch_numbers" in keep else 0)
+        )
+        # From here up, `digits` significant digits would round away cents: round to cents.
+        self.cents_from = 10.0 ** max(digits - 2, 0)
         self.key_rules: list[tuple[re.Pattern[str], int]] = []
         self.path_rules: list[tuple[re.Pattern[str], int]] = []
         for rules, flag in ((drop, _K_DROP), (mask, _K_MASK)):
@@ -457,10 +509,12 @@ class _CompiledRules:
 
     def key_flags(self, key: str) -> int:
         flags = _classify_builtin_key(key)
+        if self.keep & _KEEP_EPOCH:
+            flags &= ~_K_TIMEY
         for rx, flag in self.key_rules:
             if rx.match(key):
                 flags |= flag
-        if _normalize_text(key, self.redact, _probe_uuid) != key:
+        if _normalize_text(key, self.redact, _probe_uuid, self.keep) != key:
             flags |= _K_RENAME
         if len(self.key_cache) < _KEY_CACHE_MAX:
             self.key_cache[key] = flags
@@ -618,6 +672,25 @@ def _entry_label(kind: str, data: Mapping[str, Any] | None) -> str:
     return first if isinstance(first, str) else str(first)
 
 
+class _ValueProblem(Exception):
+    """A user object raised while being read; ``path`` grows as it unwinds (keys, fields)."""
+
+    def __init__(self, path: list[str], cause: BaseException) -> None:
+        super().__init__()
+        self.path = path
+        self.cause = cause
+
+    def error(self, where: str) -> RecordingError:
+        what = " › ".join(repr(p) for p in self.path) if self.path else "its value"
+        message = _safe_str(self.cause)
+        cause = type(self.cause).__name__ + (f": {message}" if message else "")
+        return RecordingError(
+            f"cannot normalize {where} {what}: reading it raised {cause}. Record plain data "
+            "there (str, number, dict, list, a dataclass whose fields can be read), or drop or "
+            "mask the field (@pytest.mark.agentrig(drop=[...]) or the agentrig_drop ini option)"
+        )
+
+
 class _Normalizer:
     """One normalization run: the value walker, the tree builder and the emitter."""
 
@@ -668,7 +741,7 @@ class _Normalizer:
         """:func:`_normalize_text`, memoized for this run."""
         done = self._texts.get(s)
         if done is None:
-            done = _normalize_text(s, self._redact, self._uuid_token)
+            done = _normalize_text(s, self._redact, self._uuid_token, self._c.keep)
             if len(self._texts) < _MEMO_MAX:
                 self._texts[s] = done
         return done
@@ -698,7 +771,13 @@ class _Normalizer:
             return "<-inf>"
         if v == 0.0:
             return 0.0
-        rounded = float(self._c.float_format % v)
+        c = self._c
+        if -c.cents_from < v < c.cents_from or not -1e15 < v < 1e15:
+            rounded = float(c.float_format % v)
+        else:  # money: significant digits would round away cents (12345.67 -> 12345.7)
+            rounded = float(Decimal(repr(v)).quantize(_CENT))
+        if c.keep & _KEEP_EPOCH:
+            return rounded
         # Either side may be in an epoch range (rounding can carry a value into one): checking
         # both keeps normalization a fixed point.
         if v >= 9e8 or rounded >= 9e8:
@@ -708,24 +787,36 @@ class _Normalizer:
         return rounded
 
     def integer(self, v: int) -> int | str:
-        if v >= 946_684_800_000:
+        if v >= 946_684_800_000 and not self._c.keep & _KEEP_EPOCH:
             if v >= _U64_END:
                 return str(v)
             for lo, hi in _EPOCH_SUBSECOND_RANGES:
                 if lo <= v <= hi:
                     return _TIMESTAMP
-        elif v < _I64_MIN:
+        elif v < _I64_MIN or v >= _U64_END:
             return str(v)
         return v
 
     # -- containers -------------------------------------------------------------------------
 
-    def top(self, value: object, path: str | None) -> Any:
-        """Normalize one top-level value (an attributes or data dict, an error, ...)."""
+    def top(self, value: object, path: str | None, where: str = "a value") -> Any:
+        """Normalize one top-level value (an attributes or data dict, an error, ...).
+
+        ``where`` names it for an error (``span 'checkout' attributes``): a user object that
+        raises while being read is a :class:`RecordingError` naming the place and the
+        attribute, redacted like every message.
+        """
         self._budget = _MAX_CONTAINERS
-        if type(value) is dict:
-            return self.mapping(value, 0, path if self._paths else None)
-        return self.value(value, 0, path if self._paths else None)
+        try:
+            if type(value) is dict:
+                return self.mapping(value, 0, path if self._paths else None)
+            return self.value(value, 0, path if self._paths else None)
+        except _ValueProblem as problem:
+            raise problem.error(where) from None
+        except AgentRigError:
+            raise
+        except Exception as exc:
+            raise _ValueProblem([], exc).error(where) from None
 
     def value(self, v: object, depth: int, path: str | None) -> Any:
         t = type(v)
@@ -766,6 +857,7 @@ class _Normalizer:
         drop, rename, value_rules, tokenish = _K_DROP, _K_RENAME, _K_VALUE_RULES, _K_TOKENISH
         int_lo, int_hi = _I64_MIN, _EPOCH_RANGES[1][0]
         child_path = None
+        k: Any = "?"
         try:
             for k, v in d.items():
                 if type(k) is not str:
@@ -823,6 +915,13 @@ class _Normalizer:
                         n += 1
                     nk = f"{nk}#{n}"
                 out[nk] = nv
+        except _ValueProblem as problem:
+            problem.path.insert(0, k if type(k) is str else self._key_str(k))
+            raise
+        except AgentRigError:
+            raise
+        except Exception as exc:  # the user's object raised while being read
+            raise _ValueProblem([k if type(k) is str else self._key_str(k)], exc) from None
         finally:
             active.discard(ident)
         return out
@@ -857,6 +956,12 @@ class _Normalizer:
             return f"{type(k).__name__}.{k.name}"
         if isinstance(k, str):
             return str.__str__(k)
+        if isinstance(k, (frozenset, tuple)):
+            # str() of a frozenset follows the hash seed: sort the members' own key texts.
+            parts = [repr(x) if isinstance(x, str) else self._key_str(x) for x in k]
+            if isinstance(k, tuple):
+                return f"({', '.join(parts)}{',' if len(parts) == 1 else ''})"
+            return f"frozenset({{{', '.join(sorted(parts))}}})" if parts else "frozenset()"
         if k is None or isinstance(k, (bool, int, float)):
             return str(k)
         try:
@@ -890,6 +995,8 @@ class _Normalizer:
             return self.number(float(v))
         if isinstance(v, PurePath):
             return self.string(v.as_posix())
+        if isinstance(v, (_dt.datetime, _dt.date)) and self._c.keep & _KEEP_TIMESTAMPS:
+            return self.string(v.isoformat())
         if isinstance(v, _dt.datetime):
             return _TIMESTAMP
         if isinstance(v, _dt.date):
@@ -908,7 +1015,12 @@ class _Normalizer:
             return f"<class {v.__qualname__}>"
         as_dict: Any = None
         if dataclasses.is_dataclass(v):
-            as_dict = {f.name: getattr(v, f.name, None) for f in dataclasses.fields(v)}
+            as_dict = {}
+            for f in dataclasses.fields(v):
+                try:
+                    as_dict[f.name] = getattr(v, f.name, None)
+                except Exception as exc:  # a property or descriptor that raises (an ORM's)
+                    raise _ValueProblem([f"{type(v).__name__}.{f.name}"], exc) from None
         else:
             dump = getattr(v, "model_dump", None)  # a pydantic model
             if callable(dump):
@@ -961,13 +1073,17 @@ class _Normalizer:
         if unfinished:
             body["unfinished"] = True
         if status_message is not None:
-            body["status_message"] = self.top(status_message, None)
+            body["status_message"] = self.top(status_message, None, f"span {nm!r} status")
         scope = f"spans.{nm}" if self._paths else None
         if error is not None:
-            body["error"] = self.top(error, f"{scope}.error" if scope else None)
+            body["error"] = self.top(
+                error, f"{scope}.error" if scope else None, f"span {nm!r} error"
+            )
         attrs = None
         if attributes:
-            attrs = self.top(attributes, f"{scope}.attributes" if scope else None)
+            attrs = self.top(
+                attributes, f"{scope}.attributes" if scope else None, f"span {nm!r} attribute"
+            )
             if attrs:
                 body["attributes"] = attrs
         evs = []
@@ -978,7 +1094,11 @@ class _Normalizer:
             if vt is not None:
                 ev["t"] = vt
             if ev_attrs:
-                a = self.top(ev_attrs, f"{scope}.events.{en}.attributes" if scope else None)
+                a = self.top(
+                    ev_attrs,
+                    f"{scope}.events.{en}.attributes" if scope else None,
+                    f"span {nm!r} event {en!r} attribute",
+                )
                 if a:
                     ev["attributes"] = a
             evs.append(ev)
@@ -1018,7 +1138,7 @@ class _Normalizer:
                     for k, v in data.items()
                     if not (k == "seq" or (k == "t" and (v is None or isinstance(v, (int, float)))))
                 }
-            nd = self.top(data, f"entries.{kd}.data" if self._paths else None)
+            nd = self.top(data, f"entries.{kd}.data" if self._paths else None, f"{kd} entry field")
             if nd is not None and nd != {}:
                 body["data"] = nd
         label = _entry_label(kd, nd) if isinstance(nd, dict) else ""
@@ -1229,21 +1349,40 @@ class _Normalizer:
         """Replace UUID tokens by ``<uuid:N>`` numbered in reading order (keys sorted)."""
         if not self._uuids:
             return doc
-        numbers: dict[str, str] = {}
+        numbers: dict[str, int] = {}
+        # What each token stood for, to break the last ties (below) by content, not arrival.
+        sources: dict[str, tuple[int, int, str]] = {}
+        for text, k in self._uuids.items():
+            placeholder = _UUID_PLACEHOLDER_RE.fullmatch(text)
+            sources[str(k)] = (0, int(text[6:-1]), "") if placeholder else (1, 0, text)
 
         def sub(match: re.Match[str]) -> str:
             token = match.group(1)
-            text = numbers.get(token)
-            if text is None:
-                text = numbers[token] = f"<uuid:{len(numbers) + 1}>"
-            return text
+            n = numbers.get(token)
+            if n is None:
+                n = numbers[token] = len(numbers) + 1
+            return f"<uuid:{n}>"
+
+        def rank(match: re.Match[str]) -> tuple[int, int, int, str]:
+            n = numbers.get(match.group(1))
+            return (0, n, 0, "") if n is not None else (1, *sources[match.group(1)])
+
+        def order(key: str, d: Mapping[str, Any]) -> tuple[str, bytes, list[Any]]:
+            # Keys that read the same with their tokens masked (two UUID keys) are visited
+            # known UUIDs first, by number, then by what they stood for: never by arrival
+            # (the token numbers), nor by the input's key order. Sorting by what a ``<uuid:N>``
+            # stood for makes a second pass visit them as the first did (idempotence).
+            masked, content = _reading_key(key, d)
+            if "\x00" not in key:
+                return masked, content, []
+            return masked, content, [rank(m) for m in _TOKEN_STR_RE.finditer(key)]
 
         def walk(v: Any) -> Any:
             t = type(v)
             if t is str:
                 return _TOKEN_STR_RE.sub(sub, v) if "\x00" in v else v
             if t is dict:
-                return {walk(k): walk(v[k]) for k in sorted(v, key=lambda k: _reading_key(k, v))}
+                return {walk(k): walk(v[k]) for k in sorted(v, key=lambda k: order(k, v))}
             if t is list:
                 return [walk(x) for x in v]
             return v
@@ -1253,7 +1392,10 @@ class _Normalizer:
 
 
 def _normalize_text(
-    s: str, redact: tuple[re.Pattern[str], ...], uuid_token: Callable[[re.Match[str]], str]
+    s: str,
+    redact: tuple[re.Pattern[str], ...],
+    uuid_token: Callable[[re.Match[str]], str],
+    keep: int = 0,
 ) -> str:
     """Secrets, temp dirs, addresses, timestamps and UUIDs of one string (see the notes)."""
     if not s.isascii():
@@ -1269,11 +1411,11 @@ def _normalize_text(
     if " at 0x" in s:
         s = _ADDRESS_RE.sub("", s)
     if len(s) >= 16 and "-" in s:
-        if ":" in s:
+        if ":" in s and not keep & _KEEP_TIMESTAMPS:
             s = _TIMESTAMP_RE.sub(_TIMESTAMP, s)
-        if len(s) >= 36:
+        if len(s) >= 36 and not keep & _KEEP_UUIDS:
             s = _UUID_RE.sub(uuid_token, s)
-    if "<uuid:" in s:
+    if "<uuid:" in s and not keep & _KEEP_UUIDS:
         s = _UUID_PLACEHOLDER_RE.sub(uuid_token, s)
     return s
 
