@@ -15,9 +15,13 @@ The tree::
     ├── StallError (RuntimeError)            the virtual loop would wait forever
     ├── FakeModelError                       a FakeModel script problem
     │   ├── ScriptExhausted                  ``replies=[...]`` ran out
-    │   └── UnscriptedCall                   strict mode, no rule matched the prompt
+    │   ├── UnscriptedCall                   strict mode, no rule matched the prompt
+    │   ├── ScriptMismatch (ValueError)      a reply does not fit the request's tools/schema
+    │   └── UnsupportedEndpoint              an SDK endpoint the fake does not serve
     ├── FakeRateLimitError                   injected rate limit (429-like)
     ├── FakeTimeoutError (TimeoutError)      injected model timeout
+    ├── FakeServerError                      injected 500 / 529 (overloaded)
+    ├── NetworkBlocked (ConnectionError)     a real call to a known LLM provider host
     ├── AllAgentsFailed                      every agent of a broadcast failed
     ├── DecisionLogError                     a decision log cannot be written or read
     ├── RecordingError (ValueError)          a recorded value cannot be normalized
@@ -46,13 +50,17 @@ __all__ = [
     "DecisionLogError",
     "FakeModelError",
     "FakeRateLimitError",
+    "FakeServerError",
     "FakeTimeoutError",
+    "NetworkBlocked",
     "RecordingError",
     "ScriptExhausted",
+    "ScriptMismatch",
     "SnapshotError",
     "SnapshotFormatError",
     "StallError",
     "UnscriptedCall",
+    "UnsupportedEndpoint",
 ]
 
 
@@ -133,6 +141,15 @@ class UnscriptedCall(FakeModelError):
     """In strict mode, a prompt matched none of the agent's rules."""
 
 
+class ScriptMismatch(FakeModelError, ValueError):
+    """A scripted reply does not fit the request: a tool the app did not offer, tool arguments
+    or structured output that do not match the app's JSON schema."""
+
+
+class UnsupportedEndpoint(FakeModelError):
+    """An SDK request to an endpoint FakeModel does not serve (embeddings, images, ...)."""
+
+
 class FakeRateLimitError(AgentRigError):
     """A rate-limit error injected by a FakeModel script (what a 429 looks like).
 
@@ -146,6 +163,21 @@ class FakeRateLimitError(AgentRigError):
 
 class FakeTimeoutError(AgentRigError, TimeoutError):
     """A model timeout injected by a FakeModel script."""
+
+
+class FakeServerError(AgentRigError):
+    """A server error injected by a FakeModel script: ``status`` 500, or 529 (overloaded)."""
+
+    def __init__(
+        self, message: str, *, status: int = 500, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+
+class NetworkBlocked(AgentRigError, ConnectionError):
+    """A request to a known LLM provider host that nothing in the test fakes or replays."""
 
 
 class AllAgentsFailed(AgentRigError):

@@ -267,6 +267,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=[],
     )
     parser.addini(
+        "agentrig_provider_hosts",
+        "more LLM provider hosts the network guard refuses inside agentrig tests (besides"
+        " api.openai.com, api.anthropic.com, ...)",
+        type="linelist",
+        default=[],
+    )
+    parser.addini(
         "agentrig_stall_timeout",
         "real seconds a virtual-time loop with nothing to do waits before raising StallError"
         f" (default: {_DEFAULT_STALL_TIMEOUT:g})",
@@ -297,6 +304,7 @@ INI_KEYS = (
     "agentrig_float_digits",
     "agentrig_keep",
     "agentrig_mask",
+    "agentrig_provider_hosts",
     "agentrig_secret_patterns",
     "agentrig_seed",
     "agentrig_snapshot_dir",
@@ -323,6 +331,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_STATE] = state
     state.secrets_cm = _activate_secret_patterns(config)
     config.pluginmanager.register(_SessionPlugin(state), "agentrig-session")
+    from agentrig.plugin.providers import ProvidersPlugin
+
+    config.pluginmanager.register(ProvidersPlugin(config, _uses_agentrig), "agentrig-providers")
     config.pluginmanager.register(LoopPlugin(_virtual_loop_factory(config)), "agentrig-loop")
     from agentrig.plugin.timekeeping import TimekeepingPlugin
 
