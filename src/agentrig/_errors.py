@@ -20,8 +20,11 @@ The tree::
     ├── FakeTimeoutError (TimeoutError)      injected model timeout
     ├── AllAgentsFailed                      every agent of a broadcast failed
     ├── DecisionLogError                     a decision log cannot be written or read
-    └── SnapshotError                        a snapshot file is unusable
-        └── SnapshotFormatError              wrong or unknown format version
+    ├── SnapshotError                        a snapshot file is unusable
+    │   └── SnapshotFormatError              wrong or unknown format version
+    └── CassetteError (ValueError)           a cassette file is unusable
+        ├── CassetteFormatError              wrong or unknown cassette format version
+        └── CassetteMiss (LookupError)       replay found no recorded answer to a call
 """
 
 from __future__ import annotations
@@ -36,6 +39,9 @@ __all__ = [
     "BudgetError",
     "BudgetExceeded",
     "BudgetExhausted",
+    "CassetteError",
+    "CassetteFormatError",
+    "CassetteMiss",
     "ConfigurationError",
     "DeadlineExceeded",
     "DecisionLogError",
@@ -163,3 +169,15 @@ class SnapshotError(AgentRigError):
 
 class SnapshotFormatError(SnapshotError):
     """A snapshot has a format version this agentrig cannot compare against."""
+
+
+class CassetteError(AgentRigError, ValueError):
+    """A cassette file is unreadable, malformed, or holds what looks like a secret."""
+
+
+class CassetteFormatError(CassetteError):
+    """A cassette has a format version this agentrig cannot read."""
+
+
+class CassetteMiss(CassetteError, LookupError):
+    """Replay found no recorded answer to a model call (it never falls back to a live call)."""

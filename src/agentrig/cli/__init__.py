@@ -39,6 +39,7 @@ from pluggy import HookimplMarker
 
 from agentrig._ci import github_annotation
 from agentrig._errors import ConfigurationError, SnapshotError
+from agentrig.cassette import CASSETTE_SUFFIX
 from agentrig.drift import DriftConfig, DriftReport, compare
 from agentrig.normalize import dumps, loads
 
@@ -207,7 +208,12 @@ def _snapshot_files(folder: Path) -> Iterator[Path]:
     """The snapshot files (not received files) under ``folder``, sorted."""
     for path in sorted(folder.rglob("*" + SNAPSHOT_SUFFIX)):
         # Dot files are the plugin's temporary files, mid-write.
-        if path.is_file() and not _is_received(path) and not path.name.startswith("."):
+        if (
+            path.is_file()
+            and not _is_received(path)
+            and not path.name.endswith(CASSETTE_SUFFIX)
+            and not path.name.startswith(".")
+        ):
             yield path
 
 
@@ -366,7 +372,7 @@ def _folder_snapshots(folder: Path) -> dict[str, Path]:
     found: dict[str, Path] = {}
     received: dict[str, Path] = {}
     for path in folder.rglob("*" + SNAPSHOT_SUFFIX):
-        if not path.is_file() or path.name.startswith("."):
+        if not path.is_file() or path.name.startswith(".") or path.name.endswith(CASSETTE_SUFFIX):
             continue
         rel = path.relative_to(folder)
         if _is_received(path):
