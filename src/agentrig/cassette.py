@@ -70,6 +70,7 @@ __all__ = [
     "load_cassette",
     "parse_sse",
     "read_cassette",
+    "reply_text",
     "request_diff",
     "write_cassette",
 ]
@@ -470,6 +471,68 @@ def price_of(model: str | None, input_tokens: int, output_tokens: int) -> Decima
     return price.cost(input_tokens, output_tokens)
 
 
+def reply_text(response: Response) -> str:
+    """The text a response carries (a stream's deltas joined), then its tool calls, one
+    ``[tool call] name(arguments)`` line each: what a snapshot reader wants to see of a reply."""
+    texts: list[str] = []
+    tools: list[list[str]] = []  # [name, arguments so far]
+    docs = [e.data for e in response.events] if response.events is not None else [response.body]
+    for doc in docs:
+        if isinstance(doc, dict):
+            _collect_reply(doc, texts, tools)
+    return "".join(texts) + "".join(f"\n[tool call] {name}({args})" for name, args in tools)
+
+
+def _collect_reply(doc: dict[str, Any], texts: list[str], tools: list[list[str]]) -> None:
+    kind = doc.get("type")
+    for choice in _dicts(doc.get("choices")):  # openai chat: message, or a chunk's delta
+        part = choice.get("message") or choice.get("delta") or {}
+        if not isinstance(part, dict):
+            continue
+        if isinstance(part.get("content"), str):
+            texts.append(part["content"])
+        for call in _dicts(part.get("tool_calls")):
+            fn: dict[str, Any] = call["function"] if isinstance(call.get("function"), dict) else {}
+            args = str(fn["arguments"]) if isinstance(fn.get("arguments"), str) else ""
+            if fn.get("name"):
+                tools.append([str(fn["name"]), args])
+            elif tools:
+                tools[-1][1] += args
+    delta = doc.get("delta")
+    if kind == "content_block_delta" and isinstance(delta, dict):  # anthropic stream
+        if isinstance(delta.get("text"), str):
+            texts.append(delta["text"])
+        elif isinstance(delta.get("partial_json"), str) and tools:
+            tools[-1][1] += delta["partial_json"]
+    block = doc.get("content_block")
+    if (
+        kind == "content_block_start"
+        and isinstance(block, dict)
+        and block.get("type") == "tool_use"
+    ):
+        tools.append([str(block.get("name")), ""])
+    for block in _dicts(doc.get("content")):  # anthropic message
+        if block.get("type") == "text" and isinstance(block.get("text"), str):
+            texts.append(block["text"])
+        elif block.get("type") == "tool_use":
+            args = orjson.dumps(block.get("input"), option=orjson.OPT_SORT_KEYS).decode()
+            tools.append([str(block.get("name")), args])
+    if kind == "response.output_text.delta" and isinstance(delta, str):  # openai responses
+        texts.append(delta)
+    if kind is None or kind == "response":
+        for item in _dicts(doc.get("output")):
+            if item.get("type") == "message":
+                for c in _dicts(item.get("content")):
+                    if isinstance(c.get("text"), str):
+                        texts.append(c["text"])
+            elif item.get("type") == "function_call":
+                tools.append([str(item.get("name")), str(item.get("arguments") or "")])
+
+
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
 def parse_sse(data: bytes) -> tuple[SseEvent, ...]:
     """The events of a server-sent-event stream (comments and ``id:``/``retry:`` dropped)."""
     events: list[SseEvent] = []
@@ -696,12 +759,21 @@ class Player:
         interactions: the cassette's interactions, in recorded order.
         source: the cassette's path as shown in messages.
         rerecord: the command that re-records the test (shown on a miss).
+        missing: there is no cassette file yet (a miss says so).
     """
 
-    def __init__(self, interactions: Sequence[Interaction], *, source: str, rerecord: str) -> None:
+    def __init__(
+        self,
+        interactions: Sequence[Interaction],
+        *,
+        source: str,
+        rerecord: str,
+        missing: bool = False,
+    ) -> None:
         self.interactions = tuple(interactions)
         self.source = source
         self.rerecord = rerecord
+        self.missing = missing
         self._queues: dict[bytes, list[int]] = {}
         for i, interaction in enumerate(self.interactions):
             self._queues.setdefault(interaction.request.key(), []).append(i)
@@ -740,6 +812,8 @@ class Player:
                 f"{'s' if len(same) != 1 else ''}, and every answer is used up (identical"
                 " requests are answered in recorded order, once each)."
             ]
+        elif self.missing:
+            lines = [f"{head}: there is no cassette yet."]
         elif not self.interactions:
             lines = [f"{head}: the cassette has no interactions."]
         else:

@@ -6,6 +6,7 @@ Usage::
     agentrig diff A B                  semantic drift between two snapshots or two folders
     agentrig show FILE                 a snapshot as a readable tree, timeline and tables
     agentrig accept [PATHS...]         promote *.received.json files over their snapshots
+    agentrig cassettes [PATH]          list recorded model calls; --prune drops unused ones
 
 Every subcommand has ``--help`` with an example. :func:`main` takes the arguments and returns
 the exit status, so it is called from tests in-process (``main(["diff", a, b])``) exactly as the
@@ -850,6 +851,13 @@ def _render_show(doc: Mapping[str, Any], source: str, width: int) -> list[str]:
 
 def _cmd_show(ns: argparse.Namespace, out: TextIO) -> int:
     path = Path(ns.file)
+    if path.name.endswith(CASSETTE_SUFFIX) and not ns.json:
+        from agentrig.cli import cassettes
+
+        try:
+            return cassettes.show(path, _display(path), out, ns.width)
+        except (ConfigurationError, OSError, ValueError) as exc:  # CassetteError is a ValueError
+            raise _Unusable(str(exc)) from None
     doc = _load(path)
     if ns.json:
         out.write(dumps(doc).decode("utf-8"))
@@ -1325,6 +1333,9 @@ def _build_parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     accept.add_argument(
         "--rootdir", metavar="DIR", help="the project's rootdir (default: found as pytest does)"
     )
+    from agentrig.cli import cassettes
+
+    cassettes.add_parser(sub, _Formatter)
     return parser, update
 
 
@@ -1364,6 +1375,10 @@ def _run(args: list[str], out: TextIO) -> int:
         return _cmd_diff(ns, out)
     if ns.command == "show":
         return _cmd_show(ns, out)
+    if ns.command == "cassettes":
+        from agentrig.cli import cassettes
+
+        return cassettes.run(ns, out)
     return _cmd_accept(ns, out)
 
 

@@ -89,6 +89,7 @@ AGENTRIG_FIXTURES = frozenset(
         "decision_log",
         "agent_recording",
         "agent_snapshot",
+        "llm_cassette",
         "_agentrig_recording",
     }
 )
@@ -235,6 +236,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type="linelist",
         default=[],
     )
+    from agentrig.plugin import cassettes
+
+    cassettes.add_options(group, parser)
     parser.addini(
         "agentrig_stall_timeout",
         "real seconds a virtual-time loop with nothing to do waits before raising StallError"
@@ -245,6 +249,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 #: The ini keys ``pytest_addoption`` registers; any other ``agentrig_*`` key is a typo.
 INI_KEYS = (
+    "agentrig_cassette_ignore",
+    "agentrig_cassette_latency_quantum",
     "agentrig_drop",
     "agentrig_fail_on",
     "agentrig_mask",
@@ -264,6 +270,10 @@ def pytest_configure(config: pytest.Config) -> None:
     state = _State(config=config)
     config.stash[_STATE] = state
     config.pluginmanager.register(_SessionPlugin(state), "agentrig-session")
+    from agentrig.plugin import cassettes
+
+    cassettes.check_options(config, ci=_ci_enabled())
+    config.pluginmanager.register(cassettes.CassettePlugin(config), "agentrig-cassettes")
 
 
 def _check_ini_keys(config: pytest.Config) -> None:
