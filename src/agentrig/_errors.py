@@ -20,11 +20,15 @@ The tree::
     ├── FakeTimeoutError (TimeoutError)      injected model timeout
     ├── AllAgentsFailed                      every agent of a broadcast failed
     ├── DecisionLogError                     a decision log cannot be written or read
+    ├── RecordingError (ValueError)          a recorded value cannot be normalized
     ├── SnapshotError                        a snapshot file is unusable
     │   └── SnapshotFormatError              wrong or unknown format version
     └── CassetteError (ValueError)           a cassette file is unusable
         ├── CassetteFormatError              wrong or unknown cassette format version
         └── CassetteMiss (LookupError)       replay found no recorded answer to a call
+
+    AgentrigWarning (UserWarning)            a test cannot get what agentrig promises (e.g. a
+                                             virtual clock) and runs anyway; says why and the fix
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from agentrig._secrets import redact_secrets
 
 __all__ = [
     "AgentRigError",
+    "AgentrigWarning",
     "AllAgentsFailed",
     "BudgetError",
     "BudgetExceeded",
@@ -48,6 +53,7 @@ __all__ = [
     "FakeModelError",
     "FakeRateLimitError",
     "FakeTimeoutError",
+    "RecordingError",
     "ScriptExhausted",
     "SnapshotError",
     "SnapshotFormatError",
@@ -163,6 +169,11 @@ class DecisionLogError(AgentRigError):
     """A decision log cannot be written or read."""
 
 
+class RecordingError(AgentRigError, ValueError):
+    """A value in the recording cannot be normalized (reading it raised): names the span or
+    entry and the attribute."""
+
+
 class SnapshotError(AgentRigError):
     """A snapshot file is missing, unreadable or not a snapshot."""
 
@@ -181,3 +192,11 @@ class CassetteFormatError(CassetteError):
 
 class CassetteMiss(CassetteError, LookupError):
     """Replay found no recorded answer to a model call (it never falls back to a live call)."""
+
+
+class AgentrigWarning(UserWarning):
+    """A test runs, but without something agentrig promises it (e.g. the virtual clock).
+
+    The message names the test, why, and the fix. ``filterwarnings = error`` turns it into a
+    failure, for suites that want none.
+    """

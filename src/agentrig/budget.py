@@ -85,8 +85,10 @@ from types import TracebackType
 from typing import Literal, Protocol, TypeVar
 
 from agentrig._errors import BudgetExceeded, BudgetExhausted, ConfigurationError
+from agentrig._secrets import redact_secrets
 from agentrig._types import Money
 from agentrig.deadline import Deadline
+from agentrig.mutate import hook as _mutation
 from agentrig.recording import active_recording
 
 __all__ = ["BudgetPool", "BudgetStatistics", "LedgerEntry", "StageBudget"]
@@ -350,7 +352,7 @@ class BudgetPool:
         if not isinstance(name, str) or not name:
             raise ConfigurationError(f"BudgetPool `name` must be a non-empty string, got {name!r}")
         self._name = name
-        self._cap_usd = _to_usd(usd, "usd")
+        self._cap_usd = _mutation.pool_cap(name, _to_usd(usd, "usd"))  # agentrig mutate
         self._cap_tokens = None if tokens is None else _to_tokens(tokens, "tokens")
         self._lock = threading.Lock()
         self._spent_usd = _ZERO
@@ -441,7 +443,7 @@ class BudgetPool:
                 text += f" tokens={self._spent_tokens}/{self._cap_tokens}"
             if self._waiters:
                 text += f" waiting={len(self._waiters)}"
-            return text + ">"
+            return redact_secrets(text + ">")  # names print in failures and with -l
 
     # -- acquiring --------------------------------------------------------------------------
 
@@ -1004,7 +1006,7 @@ class _Acquisition(AbstractAsyncContextManager["StageBudget"]):
         return None
 
     def __repr__(self) -> str:
-        return f"<pool.acquire for stage {self._request.name!r} of {self._pool!r}>"
+        return redact_secrets(f"<pool.acquire for stage {self._request.name!r} of {self._pool!r}>")
 
 
 # -- the stage ----------------------------------------------------------------------------------
@@ -1198,4 +1200,4 @@ class StageBudget:
             )
             if self._cap_tokens is not None or self._spent_tokens:
                 text += f" tokens={self._spent_tokens}/{_fmt_tokens(self._cap_tokens)}"
-            return text + (" closed>" if self._closed else " open>")
+            return redact_secrets(text + (" closed>" if self._closed else " open>"))

@@ -56,6 +56,8 @@ from agentrig._jsonl import (
     _now,
     _Opened,
 )
+from agentrig._secrets import redact_secrets
+from agentrig.mutate import hook as _mutation
 from agentrig.recording import active_recording, json_default
 
 __all__ = ["DecisionLog", "DecisionLogContents", "read_decision_log"]
@@ -252,7 +254,7 @@ class DecisionLog:
 
     def __repr__(self) -> str:
         where = "memory" if self.path is None else repr(self.path.as_posix())
-        return f"<DecisionLog {self.name!r} path={where} records={self._seq}>"
+        return redact_secrets(f"<DecisionLog {self.name!r} path={where} records={self._seq}>")
 
     # -- writing ----------------------------------------------------------------------------
 
@@ -288,6 +290,7 @@ class DecisionLog:
                 f"DecisionLog {self.name!r}: field name(s) {sorted(clash)} are reserved"
                 f" ({', '.join(sorted(RESERVED_FIELDS))} are written by the log); rename them"
             )
+        fields = _mutation.decision_fields(self.name, decision, fields)  # agentrig mutate
         with self._lock:
             sink = self._sink
             if sink is not None:

@@ -112,8 +112,10 @@ from agentrig._errors import (
     ScriptExhausted,
     UnscriptedCall,
 )
+from agentrig._secrets import redact_secrets
 from agentrig._types import Budget, Money
 from agentrig.budget import _to_usd
+from agentrig.mutate import hook as _mutation
 from agentrig.tracing import (
     AGENTRIG_COST_USD,
     ERROR_TYPE,
@@ -592,7 +594,7 @@ class FakeModel:
         self._check_price(model, "model")
 
     def __repr__(self) -> str:
-        return (
+        return redact_secrets(
             f"<FakeModel model={self.model!r} agents={list(self._agents)} calls={len(self.calls)}"
             f" usd={self.total_usd} strict={self.strict}>"
         )
@@ -856,7 +858,7 @@ class FakeAgent:
         return self
 
     def __repr__(self) -> str:
-        return (
+        return redact_secrets(
             f"<FakeAgent {self.name!r} model={self.model!r} calls={self._state.calls}"
             f" rules={len(self._state.rules)}>"
         )
@@ -950,6 +952,9 @@ class FakeAgent:
             FakeRateLimitError, FakeTimeoutError, or the exception given as ``error=``.
             ConfigurationError: a non-str prompt, or a script callable returned a bad value.
         """
+        # A script error points at the caller's line; these frames' locals (the raw prompt,
+        # with any secret in it) are not printed with ``-l``.
+        __tracebackhide__ = True
         if not isinstance(prompt, str):
             raise ConfigurationError(
                 f"FakeModel agent {self.name!r}: the prompt must be a str, got"
@@ -979,12 +984,14 @@ class FakeAgent:
             with tracer.span(SPAN_NAME, attributes=attributes) as span:
                 try:
                     step = self._choose(prompt, n)  # synchronous: call order decides
+                    step = _mutation.call_step(self.name, n, step)  # agentrig mutate's switch
                     source = step.source
                     latency_spec = step.latency
                     if latency_spec is None:
                         latency_spec = self._latency
                     if latency_spec is None:
                         latency_spec = fake._default_latency(self.model)
+                    latency_spec = _mutation.call_latency(self.name, n, latency_spec)
                     if step.error is not None:
                         raise await self._fail(step.error, latency_spec, n)
                     assert step.text is not None
@@ -1063,6 +1070,7 @@ class FakeAgent:
 
     def _choose(self, prompt: str, n: int) -> _Step:
         """Pick the script step that answers call ``n`` (see the module notes for the order)."""
+        __tracebackhide__ = True  # (see run)
         with self._lock:
             state = self._state
             for i, rule in enumerate(state.rules, start=1):

@@ -57,7 +57,13 @@ Implementation notes
 * **Careful deletion.** Unused-snapshot clean-up deletes only files that start with the
   agentrig header, never a snapshot of a test that was skipped this session (syrupy cannot
   relate a name cut for length to its test), and folders owned by no test module are searched
-  for agentrig files only: a snapshot folder that also holds test data loses nothing.
+  for agentrig files only: a snapshot folder that also holds test data loses nothing. Only a
+  test that *finished* (no failed phase) can have unused snapshots: a fixture error or a
+  failure before an assertion says nothing about them, a module that failed to import keeps
+  all of its, and a session that stopped early (``-x``, ``--maxfail``, Ctrl-C) deletes only
+  snapshots of tests it saw finish (syrupy would delete the snapshots of every test it never
+  ran). :meth:`SnapshotSettings.may_delete` is that rule; discovery applies it too, so a plain
+  run does not report such snapshots unused either.
 * **Failure messages.** syrupy's ``pytest_assertrepr_compare`` diff shows only the first
   changed lines, and pytest truncates assertion explanations. The assertion therefore raises
   ``AssertionError`` carrying agentrig's whole drift report (exception messages are never
@@ -75,6 +81,7 @@ import hashlib
 import os
 import re
 import shlex
+import stat
 import threading
 import warnings
 from collections.abc import Iterator
@@ -93,6 +100,7 @@ from agentrig._errors import SnapshotError
 from agentrig._files import atomic_write
 from agentrig._secrets import redact_secrets
 from agentrig.cassette import CASSETTE_SUFFIX
+from agentrig.mutate.hook import mutating
 
 if TYPE_CHECKING:
     from syrupy.session import SnapshotSession
@@ -181,6 +189,16 @@ class SnapshotSettings:
     #: Node ids of the tests reported skipped (or xfailed) this session: their snapshots are
     #: kept, also where syrupy cannot relate a name to its test (a name cut for length).
     skipped: set[str] = field(default_factory=set)
+    #: Node ids of the tests with a failed phase (setup, call or teardown) this session, and of
+    #: those whose teardown was reported with no failure: only a test that finished can have
+    #: unused snapshots.
+    unfinished: set[str] = field(default_factory=set)
+    finished: set[str] = field(default_factory=set)
+    #: Test module paths whose collection failed (an import error): their snapshots are kept.
+    broken_modules: set[str] = field(default_factory=set)
+    #: The session stopped before running every selected test (``-x``, ``--maxfail``, Ctrl-C):
+    #: then only the snapshots of tests that finished can be unused.
+    stopped_early: bool = False
     _dirs: dict[str, str] = field(default_factory=dict, repr=False)
     _locations: dict[tuple[str, SnapshotIndex], str] = field(default_factory=dict, repr=False)
     _bases: dict[str, tuple[str, str]] = field(default_factory=dict, repr=False)
@@ -224,6 +242,37 @@ class SnapshotSettings:
             folder, base = self.folder_and_base(nodeid)
             out.setdefault(folder, set()).add(base)
         return out
+
+    def keeps(self) -> tuple[dict[str, set[str]], dict[str, set[str]] | None, set[str]]:
+        """What unused-snapshot clean-up must leave alone, whatever syrupy concludes.
+
+        Returns the base stems of tests that did not finish (by folder), the base stems of
+        tests that did when the session stopped early (None when it ran to the end: then a
+        snapshot no test owns is an orphan), and the folders of modules that failed to import.
+        """
+        unfinished: dict[str, set[str]] = {}
+        for nodeid in self.unfinished:
+            folder, base = self.folder_and_base(nodeid)
+            unfinished.setdefault(folder, set()).add(base)
+        finished: dict[str, set[str]] | None = None
+        if self.stopped_early:
+            finished = {}
+            for nodeid in self.finished - self.unfinished:
+                folder, base = self.folder_and_base(nodeid)
+                finished.setdefault(folder, set()).add(base)
+        broken = {self.module_dir(m) for m in self.broken_modules}
+        return unfinished, finished, broken
+
+    def in_broken_module(self, folder: str, broken: set[str]) -> bool:
+        """True when ``folder`` belongs to a module (or a folder of them) that failed to import."""
+        return any(folder == b or folder.startswith(b + os.sep) for b in broken)
+
+    def may_delete(self, folder: str, stem: str) -> bool:
+        """True when the snapshot ``stem`` in ``folder`` may be reported unused or deleted."""
+        unfinished, finished, broken = self.keeps()
+        if self.in_broken_module(folder, broken) or _owned_by(stem, unfinished.get(folder)):
+            return False
+        return finished is None or _owned_by(stem, finished.get(folder))
 
     def note(self, kind: Literal["partial", "deselected", "ran"], nodeid: str) -> None:
         """Record a test as collected in a partial module, deselected, or run."""
@@ -406,14 +455,24 @@ def _os_problem(exc: OSError, path: str, settings: SnapshotSettings) -> str:
     return reason
 
 
+#: How every agentrig snapshot starts (``dumps`` sorts keys; "agentrig" is the first).
+_HEADER_RE = re.compile(rb'\A\s*\{\s*"agentrig"\s*:\s*\{\s*"format"\s*:')
+
+
 def _is_agentrig_file(path: str) -> bool:
-    """True when the file at ``path`` starts like an agentrig snapshot (its header)."""
+    """True when the file at ``path`` starts like an agentrig snapshot (its format header).
+
+    A test's own data file in the snapshot folder (``expected.json``) is not one: it is never
+    reported unused, never deleted. Only a regular file is opened (a FIFO would block).
+    """
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return False
         with open(path, "rb") as f:
-            head = f.read(4096)
+            head = f.read(256)
     except OSError:
         return False
-    return b'"agentrig"' in head
+    return _HEADER_RE.match(head) is not None
 
 
 def _prune_empty_dirs(folder: Path, stop: Path) -> None:
@@ -444,6 +503,8 @@ class AssertionOptions:
             every file that differs, tolerated drift included).
         color: colour the drift report (a terminal that supports it).
         update_refused: why ``--snapshot-update`` was not honoured for this test (CI gate).
+        verbose: pytest's verbosity; 2 or more (``-vv``) lists every consequence under its
+            root in the failure message.
     """
 
     rules: NormalizeRules | None = None
@@ -451,6 +512,8 @@ class AssertionOptions:
     exact: bool = False
     color: bool = False
     update_refused: str | None = None
+    seed_note: str | None = None  # the test's random seed, when not the default
+    verbose: int = 0
 
 
 OutcomeStatus = Literal["passed", "tolerated", "drift", "missing", "error", "created", "updated"]
@@ -466,6 +529,9 @@ class SnapshotOutcome:
     status: OutcomeStatus
     counts: dict[str, int] = field(default_factory=dict)
     failing: dict[str, int] = field(default_factory=dict)
+    #: Root changes per class (what the summary table shows), and how many were folded.
+    root_counts: dict[str, int] = field(default_factory=dict)
+    consequences: int = 0
     received: str | None = None
     error: str | None = None
     #: The drift report as text (no colour), as the failure shows it.
@@ -591,18 +657,18 @@ class AgentrigSnapshotExtension(AbstractSyrupyExtension):
         root = str(settings.snapshot_root)
         collected = {settings.module_dir(m) for m in settings.collected_modules}
         skipped = settings.skipped_bases()
+        unfinished, finished, broken = settings.keeps()
         discovered = SnapshotCollections()
         for dirpath, dirnames, filenames in os.walk(root):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
             names = sorted(f for f in filenames if is_snapshot_file(f))
             if not names:
                 continue
-            if dirpath not in collected:
-                if not self._is_orphan(dirpath, settings):
-                    continue
-                # No test module owns this folder: only agentrig's own files are snapshots
-                # (a snapshot folder set to `tests` must never take test data for unused).
-                names = [n for n in names if _is_agentrig_file(os.path.join(dirpath, n))]
+            if dirpath not in collected and not self._is_orphan(dirpath, settings):
+                continue
+            # Only agentrig's own files are snapshots: a test's data file beside them (or a
+            # snapshot folder set to `tests`) is never taken for an unused snapshot.
+            names = [n for n in names if _is_agentrig_file(os.path.join(dirpath, n))]
             # Only some tests of a module collected (``file.py::test``) or some deselected
             # (``-k``, ``-m``, ``--lf``): the other tests' snapshots are not this session's
             # business. syrupy cannot tell from the paths: our folders are not below the
@@ -612,6 +678,21 @@ class AgentrigSnapshotExtension(AbstractSyrupyExtension):
             if skipped.get(dirpath):  # a skipped test's snapshots are not unused
                 names = [
                     n for n in names if not _owned_by(n[: -len(SNAPSHOT_SUFFIX)], skipped[dirpath])
+                ]
+            # A test that did not finish (a fixture error, a failure before its assertion, never
+            # run because the session stopped early) or a module that failed to import says
+            # nothing about its snapshots: they are not unused.
+            if broken and settings.in_broken_module(dirpath, broken):
+                continue
+            if unfinished.get(dirpath) or finished is not None:
+                names = [
+                    n
+                    for n in names
+                    if not _owned_by(n[: -len(SNAPSHOT_SUFFIX)], unfinished.get(dirpath))
+                    and (
+                        finished is None
+                        or _owned_by(n[: -len(SNAPSHOT_SUFFIX)], finished.get(dirpath))
+                    )
                 ]
             if partial is not None or deselected:
                 names = [
@@ -711,6 +792,8 @@ class AgentrigSnapshotExtension(AbstractSyrupyExtension):
         stem = os.path.basename(snapshot_location)[: -len(SNAPSHOT_SUFFIX)]
         if _owned_by(stem, settings.skipped_bases().get(folder)):
             return  # its test was skipped this session: not unused
+        if not settings.may_delete(folder, stem):
+            return  # its test did not finish, or the session stopped early: not unused
         for path in (snapshot_location, received_path(snapshot_location)):
             with suppress(FileNotFoundError):
                 os.unlink(path)
@@ -739,6 +822,8 @@ class AgentrigSnapshotExtension(AbstractSyrupyExtension):
         try:
             doc = normalize(data, rules=self._options.rules)
         except TypeError:
+            if isinstance(data, dict) or (hasattr(data, "spans") and hasattr(data, "entries")):
+                raise  # a recording after all: the error is about something in it
             raise TypeError(
                 "agent_snapshot compares agentrig recordings: use "
                 "`assert agent_recording == agent_snapshot` (or a Recording, its to_dict(), "
@@ -781,7 +866,9 @@ class AgentrigSnapshotExtension(AbstractSyrupyExtension):
     ) -> Iterator[str]:
         report = self._report
         if report is not None:
-            yield from report.render(color=self._options.color).splitlines()
+            yield from report.render(
+                color=self._options.color, verbose=self._options.verbose
+            ).splitlines()
 
 
 # -- syrupy's session (the one private API use) ---------------------------------------------------
@@ -888,7 +975,7 @@ class AgentrigSnapshotAssertion(SnapshotAssertion):
         else:
             passed = super().__eq__(other)
         result = self.executions[self.num_executions - 1]
-        outcome = self._outcome(result, ext)
+        outcome = self._outcome(result, ext, write=not mutating())  # a mutant leaves files be
         item = self.test_location.item
         if isinstance(item, pytest.Item):
             item.stash.setdefault(OUTCOMES_KEY, []).append(outcome)
@@ -951,10 +1038,13 @@ class AgentrigSnapshotAssertion(SnapshotAssertion):
         if report is not None and status in ("drift", "tolerated", "updated"):
             outcome.counts = _counts(report, failing=False)
             outcome.failing = _counts(report, failing=True) if status == "drift" else {}
+            outcome.root_counts = report.counts(roots=True)
+            outcome.consequences = len(report.changes) - len(report.roots)
             outcome.changes = [change.to_dict() for change in report.changes]
             outcome.report = report.render(color=False)
         if result.exception is not None:
-            outcome.error = str(result.exception) or type(result.exception).__name__
+            # (an exception of the user's code: its message is not an agentrig one, redact it)
+            outcome.error = redact_secrets(str(result.exception) or type(result.exception).__name__)
         failed = status in ("drift", "missing", "error")
         data = result.asserted_data
         if failed and isinstance(data, (bytes, str)):
@@ -994,7 +1084,12 @@ class AgentrigSnapshotAssertion(SnapshotAssertion):
             report = ext.last_report
             lines.append(f"The recording drifted from snapshot {outcome.snapshot}")
             if report is not None:
-                lines.extend(report.render(color=options.color).rstrip("\n").splitlines())
+                text = report.render(color=options.color, verbose=options.verbose)
+                lines.extend(text.rstrip("\n").splitlines())
+                if options.verbose < 2 and len(report.roots) < len(report.changes):
+                    lines.append("(-vv lists every consequence under its root)")
+            if options.seed_note:
+                lines.append(options.seed_note)
             lines.append("If the change is intended, re-record with:")
         if options.update_refused and outcome.status != "error":
             lines.append(f"    {command}  (outside CI, or with --agentrig-force-update)")

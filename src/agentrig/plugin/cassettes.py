@@ -20,10 +20,9 @@ Implementation notes
   of a response (redacted, headers filtered), and both take the quantized recorded latency in
   virtual time, inside the ``model.call`` span.
 * A real call while recording happens on the virtual loop, so a pending timer (the SDK's own
-  600 s timeout) could fire while the reply is on its way. The call is counted as thread work
-  in flight, which makes the loop wait in real time without moving its clock. That uses
-  :class:`~agentrig.clock.VirtualEventLoop`'s private ``_thread_work_started`` /
-  ``_thread_work_done`` (see :func:`_real_work`), the counter its ``run_in_executor`` keeps.
+  600 s timeout) could fire while the reply is on its way. The call is held as real work in
+  flight (:func:`agentrig.clock.real_work`, which also covers a real server streaming its
+  events with pauses): the loop waits in real time and its clock does not move.
 * Use records: after a replay, which interactions the test used is written to pytest's cache
   (``.pytest_cache/d/agentrig/cassette-usage/``), with the cassette's SHA-256, so that
   ``agentrig cassettes --prune`` can drop unused interactions of a cassette that has not changed
@@ -34,7 +33,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import re
 import shlex
 import threading
 import time
@@ -125,18 +123,11 @@ def _rules(config: pytest.Config) -> CassetteRules:
             f"agentrig_cassette_latency_quantum = {raw!r} is not a number; give seconds, e.g."
             " 0.1 (or 0 to keep milliseconds)"
         ) from None
-    patterns = []
-    for pattern in config.getini("agentrig_secret_patterns"):
-        try:
-            patterns.append(re.compile(pattern))
-        except re.error as exc:
-            raise ValueError(
-                f"agentrig_secret_patterns: {pattern!r} is not a valid regular expression: {exc}"
-            ) from None
+    # agentrig_secret_patterns need no passing here: the session activates them for every
+    # redact_secrets call (agentrig._secrets.user_patterns).
     return CassetteRules(
         ignore=tuple(config.getini("agentrig_cassette_ignore")),
         latency_quantum=quantum,
-        patterns=tuple(patterns),
     )
 
 
@@ -274,7 +265,9 @@ class LlmCassette:
                 if self.mode == "replay":
                     raise self._miss(canonical, n)
                 started = time.perf_counter()
-                with _real_work():
+                from agentrig.clock import real_work
+
+                with real_work(f"llm_cassette recording {canonical.endpoint}"):
                     real = await request.asend_real()
                 interaction = self._store(canonical, real, time.perf_counter() - started, n)
             _finish_span(span, interaction)
@@ -312,25 +305,6 @@ class LlmCassette:
                 self.path.unlink()
         summary["pruned"] = pruned
         return summary
-
-
-@contextmanager
-def _real_work() -> Iterator[None]:
-    """Hold the virtual clock still while a real reply is on its way (see the module notes).
-
-    VirtualEventLoop private API: ``_thread_work_started`` / ``_thread_work_done``.
-    """
-    from agentrig.clock import VirtualEventLoop
-
-    loop = asyncio.get_running_loop()
-    if not isinstance(loop, VirtualEventLoop):
-        yield
-        return
-    loop._thread_work_started()
-    try:
-        yield
-    finally:
-        loop._thread_work_done()
 
 
 def _stored_response(real: InterceptedResponse, rules: CassetteRules) -> Any:
