@@ -367,6 +367,12 @@ def test_cli_lists_cassettes_and_prunes_by_the_record_of_use(
     shown = capsys.readouterr().out
     assert "#1 openai POST /v1/chat/completions gpt-4o-mini  -> 200" in shown
     assert re.search(r"    > q1\n    < echo #\d+: q1\n", shown)
+    path = "snapshots/tests/test_small/test_calls.cassette.json"
+    assert main(["show", "--json", path]) == 0
+    assert capsys.readouterr().out.encode() == (app.root / path).read_bytes()
+    (app.root / path).write_text("{")
+    assert main(["show", path]) == 2
+    assert "is not valid JSON" in capsys.readouterr().err
 
 
 def test_recording_under_xdist_keeps_each_tests_interactions_apart(app: App) -> None:

@@ -854,11 +854,11 @@ def _render_show(doc: Mapping[str, Any], source: str, width: int) -> list[str]:
 
 def _cmd_show(ns: argparse.Namespace, out: TextIO) -> int:
     path = Path(ns.file)
-    if path.name.endswith(CASSETTE_SUFFIX) and not ns.json:
+    if path.name.endswith(CASSETTE_SUFFIX):
         from agentrig.cli import cassettes
 
         try:
-            return cassettes.show(path, _display(path), out, ns.width)
+            return cassettes.show(path, _display(path), out, ns.width, as_json=ns.json)
         except (ConfigurationError, OSError, ValueError) as exc:  # CassetteError is a ValueError
             raise _Unusable(str(exc)) from None
     doc = _load(path)

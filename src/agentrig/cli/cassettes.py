@@ -24,6 +24,7 @@ from agentrig._errors import CassetteError
 from agentrig.cassette import (
     CASSETTE_SUFFIX,
     Cassette,
+    dumps_cassette,
     read_cassette,
     reply_text,
     summarize,
@@ -158,14 +159,18 @@ def _prune(path: Path, cassette: Cassette, rootdir: Path, shown: str) -> str:
     return f"pruned {dropped} unused interaction(s) from {shown}"
 
 
-def show(path: Path, shown: str, out: TextIO, width: int) -> int:
-    """Render one cassette: header, totals, then each interaction with prompt and reply."""
+def show(path: Path, shown: str, out: TextIO, width: int, *, as_json: bool = False) -> int:
+    """Render one cassette: header, totals, then each interaction with prompt and reply
+    (``as_json``: the checked cassette as its canonical bytes)."""
     try:
         cassette = read_cassette(path, shown=shown)
     except FileNotFoundError:
         from agentrig.cli import _Unusable
 
         raise _Unusable(f"no such file: {shown}") from None
+    if as_json:
+        out.write(dumps_cassette(cassette.name, cassette.interactions).decode("utf-8"))
+        return 0
     info = summarize(cassette)
     out.write(f"{shown}  ({cassette.name})\n")
     models = ", ".join(info["models"]) or "-"
