@@ -14,9 +14,9 @@ SRC = Path(agentrig.__file__).parent
 LAYER = {
     "_errors": 0,
     "_secrets": 0,
+    "_files": 0,
     "_types": 0,
     "_models": 0,
-    "_files": 0,
     "_ci": 1,
     "clock": 1,
     "mutate": 1,

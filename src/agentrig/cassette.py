@@ -49,7 +49,7 @@ from typing import Any, Final
 import orjson
 
 from agentrig._errors import CassetteError, CassetteFormatError, CassetteMiss
-from agentrig._files import atomic_write
+from agentrig._files import atomic_write, read_regular_file
 from agentrig._secrets import REDACTED, redact_secrets
 
 __all__ = [
@@ -601,7 +601,7 @@ def read_cassette(
             the message names the file, the interaction and the field.
         CassetteFormatError: written by another cassette format version.
     """
-    data = path.read_bytes()
+    data = read_regular_file(path)
     return load_cassette(data, rules=rules, source=shown or str(path), path=path)
 
 

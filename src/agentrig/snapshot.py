@@ -97,7 +97,7 @@ from syrupy.extensions.base import AbstractSyrupyExtension
 from syrupy.location import PyTestLocation
 
 from agentrig._errors import SnapshotError
-from agentrig._files import atomic_write
+from agentrig._files import NotARegularFile, atomic_write, read_regular_file
 from agentrig._secrets import redact_secrets
 from agentrig.cassette import CASSETTE_SUFFIX
 from agentrig.mutate.hook import mutating
@@ -730,10 +730,15 @@ class AgentrigSnapshotExtension(AbstractSyrupyExtension):
         self, *, snapshot_location: str, snapshot_name: str, session_id: str
     ) -> SerializedData | None:
         try:
-            with open(snapshot_location, "rb") as f:
-                return f.read()
+            return read_regular_file(snapshot_location)
         except FileNotFoundError:
             return None
+        except NotARegularFile:
+            shown = current_settings().display(snapshot_location)
+            raise SnapshotError(
+                f"cannot read snapshot {shown}: it is not a regular file (a FIFO, socket or "
+                "device; agentrig never reads from one); move it away, then re-record"
+            ) from None
         except IsADirectoryError:
             shown = current_settings().display(snapshot_location)
             raise SnapshotError(

@@ -40,6 +40,8 @@ from pluggy import HookimplMarker
 
 from agentrig._ci import github_annotation
 from agentrig._errors import ConfigurationError, SnapshotError
+from agentrig._files import NotARegularFile, read_regular_file
+from agentrig._secrets import redact_secrets
 from agentrig.cassette import CASSETTE_SUFFIX
 from agentrig.drift import DriftConfig, DriftReport, compare
 from agentrig.normalize import dumps, loads
@@ -98,9 +100,17 @@ def _clip(text: str, width: int) -> str:
 def _display(path: Path) -> str:
     """A path as the user would type it: relative to the working directory when under it."""
     try:
-        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+        return _printable(path.resolve().relative_to(Path.cwd().resolve()).as_posix())
     except ValueError:
-        return path.as_posix()
+        return _printable(path.as_posix())
+
+
+def _printable(text: str) -> str:
+    """``text`` with the undecodable bytes of a non-UTF-8 file name as U+FFFD (JSON and a
+    UTF-8 terminal cannot hold the lone surrogates Python decodes them to)."""
+    if text.isascii():
+        return text
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _use_color(choice: ColorChoice, stream: TextIO) -> bool:
@@ -173,7 +183,12 @@ def _fields(data: Mapping[str, Any], skip: Iterable[str] = ()) -> str:
 
 def _read_bytes(path: Path) -> bytes:
     try:
-        return path.read_bytes()
+        return read_regular_file(path)
+    except NotARegularFile:
+        raise _Unusable(
+            f"{_display(path)} is not a regular file (a FIFO, socket or device); agentrig "
+            "never reads from one: move it away"
+        ) from None
     except FileNotFoundError:
         raise _Unusable(f"no such file: {_display(path)}") from None
     except IsADirectoryError:
@@ -363,6 +378,9 @@ class _FileDiff:
     status: DiffStatus
     report: DriftReport | None = None
 
+    def __post_init__(self) -> None:
+        self.key = _printable(self.key)  # a non-UTF-8 file name, printed or in JSON
+
 
 def _folder_snapshots(folder: Path) -> dict[str, Path]:
     """The snapshot files under ``folder`` by relative path (POSIX), sorted.
@@ -427,13 +445,13 @@ def _diff_config(ns: argparse.Namespace) -> DriftConfig:
 def _diff_json(a: Path, b: Path, diffs: Sequence[_FileDiff], drifted: bool) -> bytes:
     doc = {
         "agentrig_diff": 1,
-        "a": a.as_posix(),
-        "b": b.as_posix(),
+        "a": _printable(a.as_posix()),
+        "b": _printable(b.as_posix()),
         "drift": drifted,
         "counts": {s: sum(1 for d in diffs if d.status == s) for s in _DIFF_STATUSES},
         "files": [
             {
-                "path": d.key,
+                "path": _printable(d.key),
                 "status": d.status,
                 "report": d.report.to_dict() if d.report is not None else None,
             }
@@ -534,7 +552,8 @@ def _is_model_call(span: Mapping[str, Any]) -> bool:
     attrs = span.get("attributes") or {}
     if any(k in attrs for k in _MODEL_MARKERS):
         return True
-    return attrs.get("gen_ai.operation.name") in _MODEL_OPERATIONS
+    operation = attrs.get("gen_ai.operation.name")  # any JSON value in a hand-edited file
+    return isinstance(operation, str) and operation in _MODEL_OPERATIONS
 
 
 def _agent_of(attrs: Mapping[str, Any]) -> str | None:
@@ -1425,7 +1444,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code if isinstance(code, int) else (EXIT_OK if code is None else EXIT_USAGE)
     except _Unusable as exc:
         prog = f"agentrig {command}" if command else "agentrig"
-        sys.stderr.write(f"{prog}: error: {exc}\n")
+        sys.stderr.write(f"{prog}: error: {_printable(str(exc))}\n")
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
@@ -1433,6 +1452,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         with contextlib.suppress(OSError, ValueError):
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - interpreter exit flushes it
         return EXIT_OK
+    except Exception as exc:  # the guarantee: every failure is one line and exit status 2
+        prog = f"agentrig {command}" if command else "agentrig"
+        message = _printable(redact_secrets(f"{type(exc).__name__}: {exc}".splitlines()[0]))
+        sys.stderr.write(
+            f"{prog}: error: {message} (a bug in agentrig: please report it, with the command)\n"
+        )
+        return EXIT_USAGE
 
 
 def _tolerate_unencodable_output() -> None:

@@ -62,7 +62,13 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from agentrig.plugin.loop import LoopPlugin, defer_fixture_loop_scope_warning, loop_scope
+from agentrig.plugin.loop import (
+    LoopPlugin,
+    StrictModeMarker,
+    defer_fixture_loop_scope_warning,
+    is_strict_mode,
+    loop_scope,
+)
 from agentrig.plugin.usage import is_agentrig_test, requests_fixture
 
 if TYPE_CHECKING:
@@ -106,15 +112,20 @@ MARKER_ARGUMENTS = (
     "tolerance",
     "drop",
     "mask",
+    "keep",
+    "float_digits",
     "seed",
     "wall_clock",
     "wall_clock_epoch",
 )
 
 _MARKER_HELP = (
-    "agentrig(max_usd=None, max_tokens=None, fail_on=None, tolerance=None, drop=(), mask=()):"
-    " agentrig gates and snapshot rules for this test: a cost cap in USD and tokens, the drift"
-    " classes that fail, numeric tolerances, and fields to drop or mask before snapshotting"
+    "agentrig(max_usd=None, max_tokens=None, fail_on=None, tolerance=None, drop=(), mask=(),"
+    " keep=(), float_digits=6, seed=None, wall_clock=None, wall_clock_epoch=None): agentrig"
+    " gates and snapshot rules for this test: a cost cap in USD and tokens, the drift classes"
+    " that fail, numeric tolerances, fields to drop or mask before snapshotting, scrubbing"
+    " rules to turn off (uuids, timestamps, epoch_numbers), the significant digits floats"
+    " keep, and the test's random seed and wall clock"
 )
 _CI_FALSE = frozenset({"", "0", "false", "no", "off"})
 _DEFAULT_STALL_TIMEOUT = 2.0
@@ -265,6 +276,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         f" (default: {_DEFAULT_STALL_TIMEOUT:g})",
         default="",
     )
+    parser.addini(
+        "agentrig_keep",
+        "built-in scrubbing rules to turn off in agentrig snapshots: uuids, timestamps,"
+        " epoch_numbers",
+        type="linelist",
+        default=[],
+    )
+    parser.addini(
+        "agentrig_float_digits",
+        "significant digits floats keep in agentrig snapshots (1..17, default 6; never"
+        " coarser than a cent)",
+        default="",
+    )
     from agentrig.plugin import timekeeping  # seed and wall-clock options
 
     timekeeping.add_options(group, parser)
@@ -276,6 +300,8 @@ INI_KEYS = (
     "agentrig_cassette_latency_quantum",
     "agentrig_drop",
     "agentrig_fail_on",
+    "agentrig_float_digits",
+    "agentrig_keep",
     "agentrig_mask",
     "agentrig_secret_patterns",
     "agentrig_seed",
@@ -313,6 +339,8 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(
             MutatePlugin(config, MutateSettings(config)), "agentrig-mutate"
         )
+    if config.pluginmanager.hasplugin("asyncio") and is_strict_mode(config):
+        config.pluginmanager.register(StrictModeMarker(), "agentrig-strict-mode")
     from agentrig.plugin import cassettes
 
     cassettes.check_options(config, ci=_ci_enabled())
@@ -509,6 +537,10 @@ def _load_ini(state: _State) -> None:
             drop=tuple(config.getini("agentrig_drop")),
             mask=tuple(config.getini("agentrig_mask")),
             redact=tuple(config.getini("agentrig_secret_patterns")),
+            keep=_keep_list(config.getini("agentrig_keep")),
+            float_digits=_float_digits(
+                "agentrig_float_digits", str(config.getini("agentrig_float_digits") or "6")
+            ),
         )
         _drift_config(config, fail_on=None, tolerance=None)
         _stall_timeout(config)
@@ -607,6 +639,19 @@ def _marker_kwargs(item: pytest.Item) -> tuple[dict[str, Any], str | None]:
     return merged, None
 
 
+def _keep_list(values: list[Any]) -> tuple[str, ...]:
+    """``keep`` entries, one per line or comma-separated (``uuids, timestamps``)."""
+    return tuple(part.strip() for v in values for part in str(v).split(",") if part.strip())
+
+
+def _float_digits(name: str, value: object) -> int:
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 17:
+        raise ValueError(f"`{name}` must be an int from 1 to 17, got {value!r}")
+    return value
+
+
 def _as_list(value: object) -> list[Any]:
     if value is None:
         return []
@@ -665,8 +710,15 @@ def _build_test_config(state: _State, kwargs: dict[str, Any]) -> _TestConfig:
             raise ValueError(f"`max_tokens` must be a non-negative int, got {tokens!r}")
         cfg.max_tokens = tokens
     drop, mask = _as_list(kwargs.get("drop")), _as_list(kwargs.get("mask"))
-    if drop or mask:
-        marker_rules = NormalizeRules(drop=tuple(drop), mask=tuple(mask))
+    keep = _keep_list(_as_list(kwargs.get("keep")))
+    digits = kwargs.get("float_digits")
+    if drop or mask or keep or digits is not None:
+        marker_rules = NormalizeRules(
+            drop=tuple(drop),
+            mask=tuple(mask),
+            keep=keep,
+            float_digits=6 if digits is None else _float_digits("float_digits", digits),
+        )
         base = state.ini_rules
         cfg.rules = base.merged(marker_rules) if base is not None else marker_rules
     cfg.drift_config = _drift_config(
