@@ -33,6 +33,7 @@ LAYER = {
     "chat": 4,
     "fake": 5,
     "patterns": 6,
+    "cassette": 6,
     "providers": 6,
     "snapshot": 7,
     "plugin": 8,

@@ -99,6 +99,7 @@ AGENTRIG_FIXTURES = frozenset(
         "decision_log",
         "agent_recording",
         "agent_snapshot",
+        "llm_cassette",
         "_agentrig_recording",
     }
 )
@@ -266,6 +267,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type="linelist",
         default=[],
     )
+    from agentrig.plugin import cassettes
+
+    cassettes.add_options(group, parser)
     parser.addini(
         "agentrig_provider_hosts",
         "more LLM provider hosts the network guard refuses inside agentrig tests (besides"
@@ -299,6 +303,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 #: The ini keys ``pytest_addoption`` registers; any other ``agentrig_*`` key is a typo.
 INI_KEYS = (
+    "agentrig_cassette_ignore",
+    "agentrig_cassette_latency_quantum",
     "agentrig_drop",
     "agentrig_fail_on",
     "agentrig_float_digits",
@@ -346,6 +352,10 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     if config.pluginmanager.hasplugin("asyncio") and is_strict_mode(config):
         config.pluginmanager.register(StrictModeMarker(), "agentrig-strict-mode")
+    from agentrig.plugin import cassettes
+
+    cassettes.check_options(config, ci=_ci_enabled())
+    config.pluginmanager.register(cassettes.CassettePlugin(config), "agentrig-cassettes")
 
 
 def _activate_secret_patterns(config: pytest.Config) -> Any:
