@@ -160,6 +160,7 @@ import orjson
 from agentrig._errors import ConfigurationError, SnapshotError, SnapshotFormatError
 from agentrig._secrets import REDACTED as _REDACTED
 from agentrig._secrets import redact_secrets as _redact_secrets
+from agentrig._semconv import SEMCONV_VERSION, upgrade_attributes
 
 if TYPE_CHECKING:
     from agentrig.recording import Recording
@@ -968,6 +969,8 @@ class _Normalizer:
         attrs = None
         if attributes:
             attrs = self.top(attributes, f"{scope}.attributes" if scope else None)
+            if type(attrs) is dict:
+                attrs = upgrade_attributes(attrs)  # older GenAI names read as current ones
             if attrs:
                 body["attributes"] = attrs
         evs = []
@@ -1553,7 +1556,8 @@ def normalize(
         rules: extra drop / mask / redact rules (see :class:`NormalizeRules`).
 
     Returns:
-        A new dict of JSON data (the input is not modified): ``{"agentrig": {"format": 1},
+        A new dict of JSON data (the input is not modified): ``{"agentrig": {"format": 1,
+        "semconv": ...},
         "name": ..., "timeline": [...]}``. Write it with :func:`dumps`.
 
     Raises:
@@ -1643,7 +1647,7 @@ def normalize(
         ordered_roots, _ = norm.order(roots)
 
     doc: dict[str, Any] = {
-        "agentrig": {"format": FORMAT_VERSION},
+        "agentrig": {"format": FORMAT_VERSION, "semconv": SEMCONV_VERSION},
         "name": norm.string(name) if isinstance(name, str) else norm.top(name, None),
         "timeline": norm.emit(ordered_roots, None, 0),
     }
@@ -1755,7 +1759,28 @@ def loads(data: bytes | str, *, source: str | None = None) -> dict[str, Any]:
     _check_header(doc, where)
     _check_shape(doc, where)
     _check_depth(doc, where)
+    _upgrade_names(doc)
     return doc
+
+
+def _upgrade_names(doc: dict[str, Any]) -> None:
+    """Read older GenAI attribute names as the current ones (``agentrig._semconv``), in place.
+
+    A snapshot recorded with an older instrumentation then compares equal to a run of its
+    upgrade; only the names move, values stay.
+    """
+    stack = [doc.get("timeline")]
+    while stack:
+        timeline = stack.pop()
+        if not isinstance(timeline, list):
+            continue
+        for item in timeline:
+            if not isinstance(item, dict) or "span" not in item:
+                continue
+            attrs = item.get("attributes")
+            if type(attrs) is dict:
+                item["attributes"] = upgrade_attributes(attrs)
+            stack.append(item.get("timeline"))
 
 
 def _check_depth(doc: dict[str, Any], where: str) -> None:

@@ -28,7 +28,7 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -49,6 +49,7 @@ __all__ = [
     "current_span_id",
     "entry_to_dict",
     "json_default",
+    "set_parent_hook",
     "span_to_dict",
 ]
 
@@ -121,6 +122,25 @@ _active: ContextVar[Recording | None] = ContextVar("agentrig_active_recording", 
 # Plain ``threading.Thread`` workers do not inherit context variables; they fall back to this.
 _process_fallback: list[Recording] = []
 _fallback_lock = threading.Lock()
+
+
+# Another source of "the current span": agentrig.otel installs one so that agentrig spans and
+# entries made inside a captured OpenTelemetry span nest under it. Called with the recording and
+# the agentrig current span id; returns the parent to use.
+ParentHook = Callable[["Recording", "int | None"], "int | None"]
+_parent_hook: ParentHook | None = None
+
+
+def set_parent_hook(hook: ParentHook | None) -> None:
+    """Install (or, with ``None``, remove) the hook that may refine the current span."""
+    global _parent_hook
+    _parent_hook = hook
+
+
+def _current_parent(rec: Recording) -> int | None:
+    sid = current_span_id.get()
+    hook = _parent_hook
+    return sid if hook is None else hook(rec, sid)
 
 
 def active_recording() -> Recording | None:
@@ -304,7 +324,7 @@ class Recording:
         span_id: int | Literal["current"] | None = "current",
     ) -> Entry:
         """Append one timeline entry, attributed to the current span unless told otherwise."""
-        sid = current_span_id.get() if span_id == "current" else span_id
+        sid = _current_parent(self) if span_id == "current" else span_id
         t = self.now()
         wall = time.time()
         with self._lock:
@@ -320,7 +340,7 @@ class Recording:
         attributes: dict[str, Any] | None = None,
     ) -> SpanRecord:
         """Open a span record (the tracer calls this; it does not set the current span)."""
-        pid = current_span_id.get() if parent_id == "current" else parent_id
+        pid = _current_parent(self) if parent_id == "current" else parent_id
         t = self.now()
         wall = time.time()
         with self._lock:

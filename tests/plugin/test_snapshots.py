@@ -7,6 +7,8 @@ import json
 import pytest
 from agentrig_project import Project
 
+from agentrig.tracing import SEMCONV_VERSION
+
 EXPECTED_FILES = [
     "tests/test_app/test_agents[alpha].json",
     "tests/test_app/test_agents[beta].json",
@@ -24,7 +26,7 @@ def test_update_records_one_json_file_per_test_mirroring_the_test_path(project: 
     result.assert_outcomes(passed=5)
     assert sorted(project.snapshot_files()) == EXPECTED_FILES
     doc = json.loads(project.snapshot("tests/test_app/test_pipeline.json").read_text())
-    assert doc["agentrig"] == {"format": 1}
+    assert doc["agentrig"] == {"format": 1, "semconv": SEMCONV_VERSION}
     assert doc["name"] == "tests/test_app.py::test_pipeline"
 
 

@@ -199,6 +199,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="let --snapshot-update create and rewrite agentrig snapshots even when the CI"
         " environment variable is set (a CI run otherwise never blesses its own drift)",
     )
+    group.addoption(
+        "--agentrig-otlp",
+        dest="agentrig_otlp",
+        metavar="DIR",
+        default=None,
+        help="write each agentrig test's normalized run as OTLP/JSON (one file per test) under DIR",
+    )
     parser.addini(
         "agentrig_snapshot_dir",
         "folder under the rootdir holding agentrig snapshots (default: snapshots)",
@@ -264,6 +271,20 @@ def pytest_configure(config: pytest.Config) -> None:
     state = _State(config=config)
     config.stash[_STATE] = state
     config.pluginmanager.register(_SessionPlugin(state), "agentrig-session")
+    if _otel_importable():
+        from agentrig.plugin.otel import OtelPlugin
+
+        config.pluginmanager.register(OtelPlugin(config), "agentrig-otel")
+
+
+def _otel_importable() -> bool:
+    """Whether opentelemetry-sdk is installed (found without importing it)."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("opentelemetry.sdk") is not None
+    except ImportError:  # no ``opentelemetry`` package at all
+        return False
 
 
 def _check_ini_keys(config: pytest.Config) -> None:
