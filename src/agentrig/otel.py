@@ -52,7 +52,14 @@ from typing import TYPE_CHECKING, Any, Final
 
 from agentrig import recording as _recording
 from agentrig.recording import Recording, SpanEvent, SpanRecord, active_recording, current_span_id
-from agentrig.tracing import EXCEPTION_MESSAGE, EXCEPTION_TYPE
+from agentrig.tracing import (
+    AGENTRIG_COST_USD,
+    EXCEPTION_MESSAGE,
+    EXCEPTION_TYPE,
+    GEN_AI_OPERATION_NAME,
+    OPERATION_CHAT,
+    OPERATION_TEXT_COMPLETION,
+)
 
 if TYPE_CHECKING:
     from opentelemetry.context import Context
@@ -76,6 +83,9 @@ SPAN_KIND: Final = "span.kind"
 #: names it for formats without a scope field.
 OTEL_SCOPE_NAME: Final = "otel.scope.name"
 
+_MODEL_OPERATIONS: Final = frozenset(
+    {OPERATION_CHAT, OPERATION_TEXT_COMPLETION, "generate_content", "embeddings"}
+)
 _STATUS = {0: "unset", 1: "ok", 2: "error"}  # opentelemetry.trace.StatusCode values
 _MAX_ANCESTRY: Final = 256
 
@@ -90,12 +100,14 @@ def is_available() -> bool:
 
 
 class _Open:
-    __slots__ = ("live", "rec", "record")
+    __slots__ = ("agentrig_children", "live", "otel_children", "rec", "record")
 
     def __init__(self, rec: Recording, record: SpanRecord, live: SdkSpan) -> None:
         self.rec = rec
         self.record = record
         self.live = live
+        self.agentrig_children = 0  # agentrig spans opened directly inside it
+        self.otel_children = 0  # captured OpenTelemetry spans directly inside it
 
 
 def _value(v: Any) -> Any:
@@ -187,6 +199,7 @@ class RecordingSpanProcessor:
             return
         try:
             _fill(entry.record, span)
+            _fold_served_call(entry)
             entry.rec.end_span(entry.record)
         except Exception as exc:
             _report(entry.rec, "on_end", span, exc)
@@ -201,19 +214,22 @@ class RecordingSpanProcessor:
     # -- ours -------------------------------------------------------------------------------------
 
     def _start(self, rec: Recording, span: SdkSpan) -> None:
-        otel_parent: int | None = None
+        otel_parent: _Open | None = None
         parent = span.parent
         if parent is not None and self._open:
             found = self._open.get((parent.trace_id, parent.span_id))
             if found is not None and found.rec is rec:
-                otel_parent = found.record.span_id
-        pid = _innermost(rec, otel_parent, current_span_id.get())
+                otel_parent = found
+        parent_id = otel_parent.record.span_id if otel_parent is not None else None
+        pid = _innermost(rec, parent_id, current_span_id.get())
+        if otel_parent is not None and pid == parent_id:
+            otel_parent.otel_children += 1
         record = rec.start_span(span.name, parent_id=pid, attributes=_attributes(span))
         ctx = span.context
         with self._lock:
             self._open[(ctx.trace_id, ctx.span_id)] = _Open(rec, record, span)
 
-    def parent_in(self, rec: Recording, agentrig_parent: int | None) -> int | None:
+    def parent_in(self, rec: Recording, agentrig_parent: int | None, what: str) -> int | None:
         """The parent an agentrig span or entry made now gets: a captured OTel span inside it.
 
         The recording calls this (``agentrig.recording`` parent hook) for spans and entries
@@ -228,7 +244,10 @@ class RecordingSpanProcessor:
             found = self._open.get((ctx.trace_id, ctx.span_id))
             if found is None or found.rec is not rec:
                 return agentrig_parent
-            return _innermost(rec, agentrig_parent, found.record.span_id)
+            pid = _innermost(rec, agentrig_parent, found.record.span_id)
+            if what == "span" and pid == found.record.span_id:
+                found.agentrig_children += 1
+            return pid
         except Exception:
             return agentrig_parent
 
@@ -270,6 +289,37 @@ def _fill(record: SpanRecord, span: ReadableSpan) -> None:
     record.status_message = status.description if record.status == "error" else None
     if error is not None:
         record.error = error
+
+
+def _fold_served_call(entry: _Open) -> None:
+    """One model call, one span: fold agentrig's call span into an instrumentation's.
+
+    An instrumented client (pydantic-ai's model, an OpenAI / Anthropic instrumentation) opens a
+    ``chat`` span; when agentrig's fake answers the call inside it, its own ``chat`` span
+    describes the same call. When the instrumentation's span holds exactly that one span and
+    nothing else, the two become one: the instrumentation's span keeps its name, place, times
+    and attributes, and gains agentrig's (cost, prompt, reply, the budget charge entry).
+    """
+    record = entry.record
+    if entry.agentrig_children != 1 or entry.otel_children != 0:
+        return
+    if record.attributes.get(GEN_AI_OPERATION_NAME) not in _MODEL_OPERATIONS:
+        return
+    rec = entry.rec
+    spans = rec.spans
+    for i in range(len(spans) - 1, -1, -1):
+        child = spans[i]
+        if child.seq < record.seq:
+            return
+        if child.parent_id != record.span_id:
+            continue
+        if (
+            child.end_seq is not None
+            and AGENTRIG_COST_USD in child.attributes
+            and child.attributes.get(GEN_AI_OPERATION_NAME) in _MODEL_OPERATIONS
+        ):
+            rec.fold_span(child.span_id, record.span_id)
+        return
 
 
 def _report(rec: Recording, hook: str, span: object, exc: Exception) -> None:
