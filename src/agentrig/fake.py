@@ -75,9 +75,10 @@ in the meantime, or a budget without ``can_afford``), the budget records the spe
 
 Tracing
 -------
-Every call is one span named ``"model.call"`` (through ``tracer=``, else
+Every call is one span named ``"chat {model}"`` (through ``tracer=``, else
 :func:`agentrig.tracing.default_tracer`, so it lands in the active recording) with the
-OpenTelemetry GenAI attributes ``gen_ai.operation.name="chat"``, ``gen_ai.agent.name``,
+OpenTelemetry GenAI attributes ``gen_ai.operation.name="chat"``, ``gen_ai.provider.name``
+(``"agentrig"``), ``gen_ai.agent.name``,
 ``gen_ai.request.model``, ``gen_ai.usage.input_tokens``, ``gen_ai.usage.output_tokens``, plus
 ``agentrig.cost_usd`` (a float), and the text as ``agentrig.prompt`` and ``agentrig.reply``
 (attributes, not events, so a changed reply reads as a text drift of that span). A failure is
@@ -119,12 +120,14 @@ from agentrig.tracing import (
     ERROR_TYPE,
     GEN_AI_AGENT_NAME,
     GEN_AI_OPERATION_NAME,
+    GEN_AI_PROVIDER_NAME,
     GEN_AI_REQUEST_MODEL,
     GEN_AI_USAGE_INPUT_TOKENS,
     GEN_AI_USAGE_OUTPUT_TOKENS,
     OPERATION_CHAT,
     Tracer,
     default_tracer,
+    model_call_span_name,
 )
 
 __all__ = [
@@ -132,6 +135,7 @@ __all__ = [
     "AGENTRIG_REPLY",
     "DEFAULT_MODEL",
     "DEFAULT_PRICES",
+    "PROVIDER_NAME",
     "SPAN_NAME",
     "FakeAgent",
     "FakeCall",
@@ -145,8 +149,11 @@ __all__ = [
     "timeout",
 ]
 
-#: The name of the span every model call opens.
-SPAN_NAME: Final = "model.call"
+#: The operation of the span every model call opens; the span is named
+#: ``"chat {gen_ai.request.model}"`` (:func:`agentrig.tracing.model_call_span_name`).
+SPAN_NAME: Final = "chat"
+#: ``gen_ai.provider.name`` of calls the fake answers itself.
+PROVIDER_NAME: Final = "agentrig"
 #: Span attribute holding the prompt of a model call.
 AGENTRIG_PROMPT: Final = "agentrig.prompt"
 #: Span attribute holding the reply text of a model call.
@@ -517,7 +524,7 @@ class FakeModel:
         latency: the default latency of every call, in virtual seconds, or a function of the
             reply's output tokens, or a mapping from model name to either (models not in it
             take 0).
-        tracer: the tracer for the ``"model.call"`` spans; default
+        tracer: the tracer for the ``"chat {model}"`` spans; default
             :func:`~agentrig.tracing.default_tracer` (looked up at each call).
         tokenizer: a function ``text -> int`` replacing :func:`count_tokens`.
         check_budget: refuse a call the ``budget=`` cannot afford before making it (see the
@@ -971,12 +978,13 @@ class FakeAgent:
         error: BaseException | None = None
         attributes = {
             GEN_AI_OPERATION_NAME: OPERATION_CHAT,
+            GEN_AI_PROVIDER_NAME: PROVIDER_NAME,
             GEN_AI_AGENT_NAME: self.name,
             GEN_AI_REQUEST_MODEL: self.model,
             AGENTRIG_PROMPT: prompt,
         }
         try:
-            with tracer.span(SPAN_NAME, attributes=attributes) as span:
+            with tracer.span(model_call_span_name(self.model), attributes=attributes) as span:
                 try:
                     step = self._choose(prompt, n)  # synchronous: call order decides
                     source = step.source

@@ -90,9 +90,9 @@ def test_drift_fails_with_every_change_its_class_and_place_and_keeps_the_snapsho
         [
             "*The recording drifted from snapshot snapshots/tests/test_app/test_pipeline.json",
             "*agentrig drift: * changes (* failing: *text*)",
-            "*[[]text] pipeline › model.call[[]agent=research] · agentrig.reply:"
+            "*[[]text] pipeline › chat fake-model[[]agent=research] · agentrig.reply:"
             " 'notes about X' → 'notes about Y, revised'",
-            "*[[]text] pipeline › model.call[[]agent=draft] · agentrig.prompt:*",
+            "*[[]text] pipeline › chat fake-model[[]agent=draft] · agentrig.prompt:*",
             "*If the change is intended, re-record with:",
             "*pytest tests/test_app.py::test_pipeline --snapshot-update",
         ]

@@ -510,6 +510,8 @@ _HIDDEN_SPAN_ATTRIBUTES: Final = frozenset(
         "gen_ai.response.model",
         "gen_ai.system",
         "gen_ai.provider.name",
+        "gen_ai.workflow.name",
+        "span.kind",
         "error.type",
     }
 )
@@ -592,7 +594,7 @@ def _span_label(span: Mapping[str, Any]) -> str:
     if _is_model_call(span):
         head = agent or "?"
         model = attrs.get("gen_ai.request.model")
-        if model is not None:
+        if model is not None and name != f"chat {model}":  # the GenAI span name says it
             head += f" · {model}"
         parts.append(head)
         tin = attrs.get("gen_ai.usage.input_tokens")
@@ -601,7 +603,7 @@ def _span_label(span: Mapping[str, Any]) -> str:
             parts.append(f"{_fmt_int(tin)}→{_fmt_int(tout)} tok")
         if "agentrig.cost_usd" in attrs:
             parts.append(_fmt_usd(attrs["agentrig.cost_usd"]))
-    elif agent is not None and agent != name:
+    elif agent is not None and agent != name and not name.endswith(f" {agent}"):
         parts.append(f"[{agent}]")
     error = _error_text(span)
     if error:
