@@ -37,6 +37,7 @@ LAYER = {
     "_semconv": 0,
     "otlp": 1,
     "otel": 5,
+    "tools": 5,
 }
 # Primitives may use each other (a BudgetPool waits with a Deadline).
 SAME_LAYER_OK = {("budget", "deadline"), ("drift", "normalize"), ("_errors", "_secrets")}

@@ -2,7 +2,8 @@
 
 The curated public namespace. Submodules with public API of their own: ``agentrig.clock``,
 ``agentrig.recording``, ``agentrig.normalize``, ``agentrig.drift``, ``agentrig.patterns``,
-``agentrig.fake``, ``agentrig.tracing``.
+``agentrig.fake``, ``agentrig.tracing``, ``agentrig.otel`` (OpenTelemetry capture) and
+``agentrig.otlp`` (OTLP/JSON export).
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ if TYPE_CHECKING:
     from agentrig.fake import FakeAgent, FakeCall, FakeModel, FakeReply, Price
     from agentrig.normalize import FORMAT_VERSION, NormalizeRules, normalize
     from agentrig.recording import Recording, active_recording
-    from agentrig.tracing import Span, Tracer, current_span, default_tracer
+    from agentrig.tools import ToolExecution, tool
+    from agentrig.tracing import SEMCONV_VERSION, Span, Tracer, current_span, default_tracer
 
 __version__ = "0.1.0"
 
@@ -82,11 +84,13 @@ _EXPORTS: dict[str, str] = {
     "Recording": "agentrig.recording",
     "ScriptExhausted": "agentrig._errors",
     "SnapshotError": "agentrig._errors",
+    "SEMCONV_VERSION": "agentrig.tracing",
     "SnapshotFormatError": "agentrig._errors",
     "Span": "agentrig.tracing",
     "StageBudget": "agentrig.budget",
     "StallError": "agentrig._errors",
     "Tolerance": "agentrig.drift",
+    "ToolExecution": "agentrig.tools",
     "Tracer": "agentrig.tracing",
     "UnscriptedCall": "agentrig._errors",
     "VirtualEventLoop": "agentrig.clock",
@@ -97,6 +101,7 @@ _EXPORTS: dict[str, str] = {
     "normalize": "agentrig.normalize",
     "read_decision_log": "agentrig.decisions",
     "run": "agentrig.clock",
+    "tool": "agentrig.tools",
 }
 
 
@@ -116,6 +121,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "DRIFT_CLASSES",
     "FORMAT_VERSION",
+    "SEMCONV_VERSION",
     "Agent",
     "AgentReply",
     "AgentRigError",
@@ -154,6 +160,7 @@ __all__ = [
     "StageBudget",
     "StallError",
     "Tolerance",
+    "ToolExecution",
     "Tracer",
     "UnscriptedCall",
     "VirtualEventLoop",
@@ -164,4 +171,5 @@ __all__ = [
     "normalize",
     "read_decision_log",
     "run",
+    "tool",
 ]
