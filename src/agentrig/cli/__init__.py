@@ -847,8 +847,15 @@ def _render_show(doc: Mapping[str, Any], source: str, width: int) -> list[str]:
 def _cmd_show(ns: argparse.Namespace, out: TextIO) -> int:
     path = Path(ns.file)
     doc = _load(path)
+    if ns.json and ns.otlp:
+        raise _Unusable("give --json or --otlp, not both")
     if ns.json:
         out.write(dumps(doc).decode("utf-8"))
+        return EXIT_OK
+    if ns.otlp:
+        from agentrig.otlp import dumps_otlp
+
+        out.write(dumps_otlp(doc).decode("utf-8"))
         return EXIT_OK
     if ns.width < 40:
         raise _Unusable(f"--width must be at least 40 columns, got {ns.width}")
@@ -1194,6 +1201,7 @@ examples:
   agentrig show snapshots/tests/test_app/test_pipeline.json
   agentrig show snapshots/tests/test_app/test_pipeline.received.json | less -S
   agentrig show snapshots/tests/test_app/test_pipeline.json --json
+  agentrig show snapshots/tests/test_app/test_pipeline.json --otlp > pipeline.otlp.json
 """
 
 _ACCEPT_DESCRIPTION: Final = f"""\
@@ -1299,6 +1307,12 @@ def _build_parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     )
     show.add_argument("file", metavar="FILE", help="a snapshot or received file")
     show.add_argument("--json", action="store_true", help="print the normalized document")
+    show.add_argument(
+        "--otlp",
+        action="store_true",
+        help="print the run as OpenTelemetry OTLP/JSON (an ExportTraceServiceRequest) for any"
+        " OTel backend or viewer",
+    )
     show.add_argument(
         "--width",
         type=int,
