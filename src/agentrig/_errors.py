@@ -20,8 +20,12 @@ The tree::
     ├── FakeTimeoutError (TimeoutError)      injected model timeout
     ├── AllAgentsFailed                      every agent of a broadcast failed
     ├── DecisionLogError                     a decision log cannot be written or read
+    ├── RecordingError (ValueError)          a recorded value cannot be normalized
     └── SnapshotError                        a snapshot file is unusable
         └── SnapshotFormatError              wrong or unknown format version
+
+    AgentrigWarning (UserWarning)            a test cannot get what agentrig promises (e.g. a
+                                             virtual clock) and runs anyway; says why and the fix
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from agentrig._secrets import redact_secrets
 
 __all__ = [
     "AgentRigError",
+    "AgentrigWarning",
     "AllAgentsFailed",
     "BudgetError",
     "BudgetExceeded",
@@ -42,6 +47,7 @@ __all__ = [
     "FakeModelError",
     "FakeRateLimitError",
     "FakeTimeoutError",
+    "RecordingError",
     "ScriptExhausted",
     "SnapshotError",
     "SnapshotFormatError",
@@ -157,9 +163,22 @@ class DecisionLogError(AgentRigError):
     """A decision log cannot be written or read."""
 
 
+class RecordingError(AgentRigError, ValueError):
+    """A value in the recording cannot be normalized (reading it raised): names the span or
+    entry and the attribute."""
+
+
 class SnapshotError(AgentRigError):
     """A snapshot file is missing, unreadable or not a snapshot."""
 
 
 class SnapshotFormatError(SnapshotError):
     """A snapshot has a format version this agentrig cannot compare against."""
+
+
+class AgentrigWarning(UserWarning):
+    """A test runs, but without something agentrig promises it (e.g. the virtual clock).
+
+    The message names the test, why, and the fix. ``filterwarnings = error`` turns it into a
+    failure, for suites that want none.
+    """

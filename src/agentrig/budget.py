@@ -85,6 +85,7 @@ from types import TracebackType
 from typing import Literal, Protocol, TypeVar
 
 from agentrig._errors import BudgetExceeded, BudgetExhausted, ConfigurationError
+from agentrig._secrets import redact_secrets
 from agentrig._types import Money
 from agentrig.deadline import Deadline
 from agentrig.recording import active_recording
@@ -441,7 +442,7 @@ class BudgetPool:
                 text += f" tokens={self._spent_tokens}/{self._cap_tokens}"
             if self._waiters:
                 text += f" waiting={len(self._waiters)}"
-            return text + ">"
+            return redact_secrets(text + ">")  # names print in failures and with -l
 
     # -- acquiring --------------------------------------------------------------------------
 
@@ -1004,7 +1005,7 @@ class _Acquisition(AbstractAsyncContextManager["StageBudget"]):
         return None
 
     def __repr__(self) -> str:
-        return f"<pool.acquire for stage {self._request.name!r} of {self._pool!r}>"
+        return redact_secrets(f"<pool.acquire for stage {self._request.name!r} of {self._pool!r}>")
 
 
 # -- the stage ----------------------------------------------------------------------------------
@@ -1198,4 +1199,4 @@ class StageBudget:
             )
             if self._cap_tokens is not None or self._spent_tokens:
                 text += f" tokens={self._spent_tokens}/{_fmt_tokens(self._cap_tokens)}"
-            return text + (" closed>" if self._closed else " open>")
+            return redact_secrets(text + (" closed>" if self._closed else " open>"))

@@ -44,6 +44,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from agentrig._errors import ConfigurationError
+from agentrig._secrets import redact_secrets
 from agentrig.recording import active_recording
 
 __all__ = ["Event", "EventBus", "Handler"]
@@ -119,7 +120,7 @@ class EventBus:
     def __repr__(self) -> str:
         with self._lock:
             counts = {t: len(s) for t, s in self._subscriptions.items() if s}
-        return f"<EventBus {self.name!r} handlers={counts}>"
+        return redact_secrets(f"<EventBus {self.name!r} handlers={counts}>")
 
     # -- subscribing ------------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from types import TracebackType
 from typing import Any
 
 from agentrig._errors import ConfigurationError, DeadlineExceeded
+from agentrig._secrets import redact_secrets
 from agentrig.recording import active_recording
 
 __all__ = ["Deadline"]
@@ -153,8 +154,8 @@ class Deadline:
 
     def __repr__(self) -> str:
         if self._at is None:
-            return f"<Deadline {self.name!r} {self.seconds:g}s (not started)>"
-        return (
+            return redact_secrets(f"<Deadline {self.name!r} {self.seconds:g}s (not started)>")
+        return redact_secrets(
             f"<Deadline {self.name!r} {self.seconds:g}s at={self._at:g}"
             f" remaining={self.remaining():g}>"
         )

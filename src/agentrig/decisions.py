@@ -56,6 +56,7 @@ from agentrig._jsonl import (
     _now,
     _Opened,
 )
+from agentrig._secrets import redact_secrets
 from agentrig.recording import active_recording, json_default
 
 __all__ = ["DecisionLog", "DecisionLogContents", "read_decision_log"]
@@ -252,7 +253,7 @@ class DecisionLog:
 
     def __repr__(self) -> str:
         where = "memory" if self.path is None else repr(self.path.as_posix())
-        return f"<DecisionLog {self.name!r} path={where} records={self._seq}>"
+        return redact_secrets(f"<DecisionLog {self.name!r} path={where} records={self._seq}>")
 
     # -- writing ----------------------------------------------------------------------------
 

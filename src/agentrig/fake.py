@@ -113,6 +113,7 @@ from agentrig._errors import (
     ScriptExhausted,
     UnscriptedCall,
 )
+from agentrig._secrets import redact_secrets
 from agentrig._types import Budget, Money
 from agentrig.budget import _to_usd
 from agentrig.tracing import (
@@ -599,7 +600,7 @@ class FakeModel:
         self._check_price(model, "model")
 
     def __repr__(self) -> str:
-        return (
+        return redact_secrets(
             f"<FakeModel model={self.model!r} agents={list(self._agents)} calls={len(self.calls)}"
             f" usd={self.total_usd} strict={self.strict}>"
         )
@@ -863,7 +864,7 @@ class FakeAgent:
         return self
 
     def __repr__(self) -> str:
-        return (
+        return redact_secrets(
             f"<FakeAgent {self.name!r} model={self.model!r} calls={self._state.calls}"
             f" rules={len(self._state.rules)}>"
         )
@@ -957,6 +958,9 @@ class FakeAgent:
             FakeRateLimitError, FakeTimeoutError, or the exception given as ``error=``.
             ConfigurationError: a non-str prompt, or a script callable returned a bad value.
         """
+        # A script error points at the caller's line; these frames' locals (the raw prompt,
+        # with any secret in it) are not printed with ``-l``.
+        __tracebackhide__ = True
         if not isinstance(prompt, str):
             raise ConfigurationError(
                 f"FakeModel agent {self.name!r}: the prompt must be a str, got"
@@ -1071,6 +1075,7 @@ class FakeAgent:
 
     def _choose(self, prompt: str, n: int) -> _Step:
         """Pick the script step that answers call ``n`` (see the module notes for the order)."""
+        __tracebackhide__ = True  # (see run)
         with self._lock:
             state = self._state
             for i, rule in enumerate(state.rules, start=1):

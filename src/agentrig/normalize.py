@@ -48,12 +48,13 @@ What normalization does to values, at any depth:
   and numbers that look like epoch wall-clock readings (seconds as floats; milli-, micro- and
   nanoseconds as ints; seconds as ints under keys like ``created_at``) become ``<timestamp>``;
   pytest temporary directories become ``<tmp>``; `` at 0x7f…`` memory addresses vanish;
-* secrets are redacted before anything else happens to a value: API keys (``sk-…``,
-  ``sk-ant-…``, ``AKIA…``, ``ghp_…``, ``github_pat_…``, ``xox…-``, ``AIza…``) and
-  ``Bearer <token>`` anywhere inside a string, and there too credential fields: header lines
-  (``Authorization: Basic <redacted>``, ``Cookie: <redacted>``), ``key=value`` pairs whose key
-  ends in a secret word (``password=``, ``api_key:``, ``"client_secret":``, ``token=``) and URL
-  passwords (``postgres://app:<redacted>@db``); values under keys named like ``password``,
+* secrets are redacted before anything else happens to a value (:mod:`agentrig._secrets`
+  holds the shapes: provider tokens, private keys, JWTs, ``Bearer <token>``, and the session's
+  ``agentrig_secret_patterns``) anywhere inside a string, and there too credential fields:
+  header lines (``Authorization: Basic <redacted>``, ``Cookie: <redacted>``), ``key=value``
+  pairs whose key ends in a secret word (``password=``, ``api_key:``, ``"client_secret":``,
+  ``token=``) and URL passwords (``postgres://app:<redacted>@db``); values under keys named like
+  ``password``,
   ``secret``, ``api_key``, ``authorization``, ``cookie``, ``credential``, ``private_key``; and
   *string* values under keys containing ``token`` (so ``gen_ai.usage.input_tokens: 42`` stays
   42). :class:`NormalizeRules` adds patterns;
@@ -117,6 +118,9 @@ sorting, and ``parent`` keeps each link. UUIDs are replaced in the single value 
 internal token that remembers which UUID it was (``\\x00U<k>\\x00``, ``k`` in arrival order);
 sort keys and digests mask the token, so arrival order cannot leak into the sort; a final pass,
 only when a UUID was seen, numbers the tokens in reading order (keys sorted, as written).
+Keys that read alike with their tokens masked (two UUID keys) are visited known UUIDs first,
+then by what the token stood for (a ``<uuid:N>`` by N): a second pass then meets them in the
+order the first did, whatever order the input listed them in.
 Timestamps get no number: two events in the same microsecond on one run and not on the next
 would otherwise change the document.
 
@@ -157,7 +161,13 @@ from uuid import UUID
 
 import orjson
 
-from agentrig._errors import ConfigurationError, SnapshotError, SnapshotFormatError
+from agentrig._errors import (
+    AgentRigError,
+    ConfigurationError,
+    RecordingError,
+    SnapshotError,
+    SnapshotFormatError,
+)
 from agentrig._secrets import REDACTED as _REDACTED
 from agentrig._secrets import redact_secrets as _redact_secrets
 from agentrig._semconv import SEMCONV_VERSION, upgrade_attributes
@@ -619,6 +629,25 @@ def _entry_label(kind: str, data: Mapping[str, Any] | None) -> str:
     return first if isinstance(first, str) else str(first)
 
 
+class _ValueProblem(Exception):
+    """A user object raised while being read; ``path`` grows as it unwinds (keys, fields)."""
+
+    def __init__(self, path: list[str], cause: BaseException) -> None:
+        super().__init__()
+        self.path = path
+        self.cause = cause
+
+    def error(self, where: str) -> RecordingError:
+        what = " › ".join(repr(p) for p in self.path) if self.path else "its value"
+        message = _safe_str(self.cause)
+        cause = type(self.cause).__name__ + (f": {message}" if message else "")
+        return RecordingError(
+            f"cannot normalize {where} {what}: reading it raised {cause}. Record plain data "
+            "there (str, number, dict, list, a dataclass whose fields can be read), or drop or "
+            "mask the field (@pytest.mark.agentrig(drop=[...]) or the agentrig_drop ini option)"
+        )
+
+
 class _Normalizer:
     """One normalization run: the value walker, the tree builder and the emitter."""
 
@@ -721,12 +750,24 @@ class _Normalizer:
 
     # -- containers -------------------------------------------------------------------------
 
-    def top(self, value: object, path: str | None) -> Any:
-        """Normalize one top-level value (an attributes or data dict, an error, ...)."""
+    def top(self, value: object, path: str | None, where: str = "a value") -> Any:
+        """Normalize one top-level value (an attributes or data dict, an error, ...).
+
+        ``where`` names it for an error (``span 'checkout' attributes``): a user object that
+        raises while being read is a :class:`RecordingError` naming the place and the
+        attribute, redacted like every message.
+        """
         self._budget = _MAX_CONTAINERS
-        if type(value) is dict:
-            return self.mapping(value, 0, path if self._paths else None)
-        return self.value(value, 0, path if self._paths else None)
+        try:
+            if type(value) is dict:
+                return self.mapping(value, 0, path if self._paths else None)
+            return self.value(value, 0, path if self._paths else None)
+        except _ValueProblem as problem:
+            raise problem.error(where) from None
+        except AgentRigError:
+            raise
+        except Exception as exc:
+            raise _ValueProblem([], exc).error(where) from None
 
     def value(self, v: object, depth: int, path: str | None) -> Any:
         t = type(v)
@@ -767,6 +808,7 @@ class _Normalizer:
         drop, rename, value_rules, tokenish = _K_DROP, _K_RENAME, _K_VALUE_RULES, _K_TOKENISH
         int_lo, int_hi = _I64_MIN, _EPOCH_RANGES[1][0]
         child_path = None
+        k: Any = "?"
         try:
             for k, v in d.items():
                 if type(k) is not str:
@@ -824,6 +866,13 @@ class _Normalizer:
                         n += 1
                     nk = f"{nk}#{n}"
                 out[nk] = nv
+        except _ValueProblem as problem:
+            problem.path.insert(0, k if type(k) is str else self._key_str(k))
+            raise
+        except AgentRigError:
+            raise
+        except Exception as exc:  # the user's object raised while being read
+            raise _ValueProblem([k if type(k) is str else self._key_str(k)], exc) from None
         finally:
             active.discard(ident)
         return out
@@ -909,7 +958,12 @@ class _Normalizer:
             return f"<class {v.__qualname__}>"
         as_dict: Any = None
         if dataclasses.is_dataclass(v):
-            as_dict = {f.name: getattr(v, f.name, None) for f in dataclasses.fields(v)}
+            as_dict = {}
+            for f in dataclasses.fields(v):
+                try:
+                    as_dict[f.name] = getattr(v, f.name, None)
+                except Exception as exc:  # a property or descriptor that raises (an ORM's)
+                    raise _ValueProblem([f"{type(v).__name__}.{f.name}"], exc) from None
         else:
             dump = getattr(v, "model_dump", None)  # a pydantic model
             if callable(dump):
@@ -962,13 +1016,17 @@ class _Normalizer:
         if unfinished:
             body["unfinished"] = True
         if status_message is not None:
-            body["status_message"] = self.top(status_message, None)
+            body["status_message"] = self.top(status_message, None, f"span {nm!r} status")
         scope = f"spans.{nm}" if self._paths else None
         if error is not None:
-            body["error"] = self.top(error, f"{scope}.error" if scope else None)
+            body["error"] = self.top(
+                error, f"{scope}.error" if scope else None, f"span {nm!r} error"
+            )
         attrs = None
         if attributes:
-            attrs = self.top(attributes, f"{scope}.attributes" if scope else None)
+            attrs = self.top(
+                attributes, f"{scope}.attributes" if scope else None, f"span {nm!r} attribute"
+            )
             if type(attrs) is dict:
                 attrs = upgrade_attributes(attrs)  # older GenAI names read as current ones
             if attrs:
@@ -981,7 +1039,11 @@ class _Normalizer:
             if vt is not None:
                 ev["t"] = vt
             if ev_attrs:
-                a = self.top(ev_attrs, f"{scope}.events.{en}.attributes" if scope else None)
+                a = self.top(
+                    ev_attrs,
+                    f"{scope}.events.{en}.attributes" if scope else None,
+                    f"span {nm!r} event {en!r} attribute",
+                )
                 if a:
                     ev["attributes"] = a
             evs.append(ev)
@@ -1021,7 +1083,7 @@ class _Normalizer:
                     for k, v in data.items()
                     if not (k == "seq" or (k == "t" and (v is None or isinstance(v, (int, float)))))
                 }
-            nd = self.top(data, f"entries.{kd}.data" if self._paths else None)
+            nd = self.top(data, f"entries.{kd}.data" if self._paths else None, f"{kd} entry field")
             if nd is not None and nd != {}:
                 body["data"] = nd
         label = _entry_label(kd, nd) if isinstance(nd, dict) else ""
@@ -1232,21 +1294,40 @@ class _Normalizer:
         """Replace UUID tokens by ``<uuid:N>`` numbered in reading order (keys sorted)."""
         if not self._uuids:
             return doc
-        numbers: dict[str, str] = {}
+        numbers: dict[str, int] = {}
+        # What each token stood for, to break the last ties (below) by content, not arrival.
+        sources: dict[str, tuple[int, int, str]] = {}
+        for text, k in self._uuids.items():
+            placeholder = _UUID_PLACEHOLDER_RE.fullmatch(text)
+            sources[str(k)] = (0, int(text[6:-1]), "") if placeholder else (1, 0, text)
 
         def sub(match: re.Match[str]) -> str:
             token = match.group(1)
-            text = numbers.get(token)
-            if text is None:
-                text = numbers[token] = f"<uuid:{len(numbers) + 1}>"
-            return text
+            n = numbers.get(token)
+            if n is None:
+                n = numbers[token] = len(numbers) + 1
+            return f"<uuid:{n}>"
+
+        def rank(match: re.Match[str]) -> tuple[int, int, int, str]:
+            n = numbers.get(match.group(1))
+            return (0, n, 0, "") if n is not None else (1, *sources[match.group(1)])
+
+        def order(key: str, d: Mapping[str, Any]) -> tuple[str, bytes, list[Any]]:
+            # Keys that read the same with their tokens masked (two UUID keys) are visited
+            # known UUIDs first, by number, then by what they stood for: never by arrival
+            # (the token numbers), nor by the input's key order. Sorting by what a ``<uuid:N>``
+            # stood for makes a second pass visit them as the first did (idempotence).
+            masked, content = _reading_key(key, d)
+            if "\x00" not in key:
+                return masked, content, []
+            return masked, content, [rank(m) for m in _TOKEN_STR_RE.finditer(key)]
 
         def walk(v: Any) -> Any:
             t = type(v)
             if t is str:
                 return _TOKEN_STR_RE.sub(sub, v) if "\x00" in v else v
             if t is dict:
-                return {walk(k): walk(v[k]) for k in sorted(v, key=lambda k: _reading_key(k, v))}
+                return {walk(k): walk(v[k]) for k in sorted(v, key=lambda k: order(k, v))}
             if t is list:
                 return [walk(x) for x in v]
             return v

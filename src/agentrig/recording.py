@@ -37,6 +37,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 
+from agentrig._secrets import redact_secrets
+
 if TYPE_CHECKING:
     from agentrig._models import RecordingModel
 
@@ -249,7 +251,7 @@ class Recording:
         self._next_token = itertools.count(1)
 
     def __repr__(self) -> str:
-        return (
+        return redact_secrets(
             f"<Recording {self.name!r} spans={len(self.spans)} entries={len(self.entries)}"
             f" export_dir={self.export_dir}>"
         )

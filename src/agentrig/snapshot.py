@@ -57,7 +57,13 @@ Implementation notes
 * **Careful deletion.** Unused-snapshot clean-up deletes only files that start with the
   agentrig header, never a snapshot of a test that was skipped this session (syrupy cannot
   relate a name cut for length to its test), and folders owned by no test module are searched
-  for agentrig files only: a snapshot folder that also holds test data loses nothing.
+  for agentrig files only: a snapshot folder that also holds test data loses nothing. Only a
+  test that *finished* (no failed phase) can have unused snapshots: a fixture error or a
+  failure before an assertion says nothing about them, a module that failed to import keeps
+  all of its, and a session that stopped early (``-x``, ``--maxfail``, Ctrl-C) deletes only
+  snapshots of tests it saw finish (syrupy would delete the snapshots of every test it never
+  ran). :meth:`SnapshotSettings.may_delete` is that rule; discovery applies it too, so a plain
+  run does not report such snapshots unused either.
 * **Failure messages.** syrupy's ``pytest_assertrepr_compare`` diff shows only the first
   changed lines, and pytest truncates assertion explanations. The assertion therefore raises
   ``AssertionError`` carrying agentrig's whole drift report (exception messages are never
@@ -76,6 +82,7 @@ import os
 import re
 import secrets
 import shlex
+import stat
 import threading
 import warnings
 from collections.abc import Iterator
@@ -179,6 +186,16 @@ class SnapshotSettings:
     #: Node ids of the tests reported skipped (or xfailed) this session: their snapshots are
     #: kept, also where syrupy cannot relate a name to its test (a name cut for length).
     skipped: set[str] = field(default_factory=set)
+    #: Node ids of the tests with a failed phase (setup, call or teardown) this session, and of
+    #: those whose teardown was reported with no failure: only a test that finished can have
+    #: unused snapshots.
+    unfinished: set[str] = field(default_factory=set)
+    finished: set[str] = field(default_factory=set)
+    #: Test module paths whose collection failed (an import error): their snapshots are kept.
+    broken_modules: set[str] = field(default_factory=set)
+    #: The session stopped before running every selected test (``-x``, ``--maxfail``, Ctrl-C):
+    #: then only the snapshots of tests that finished can be unused.
+    stopped_early: bool = False
     _dirs: dict[str, str] = field(default_factory=dict, repr=False)
     _locations: dict[tuple[str, SnapshotIndex], str] = field(default_factory=dict, repr=False)
     _bases: dict[str, tuple[str, str]] = field(default_factory=dict, repr=False)
@@ -222,6 +239,37 @@ class SnapshotSettings:
             folder, base = self.folder_and_base(nodeid)
             out.setdefault(folder, set()).add(base)
         return out
+
+    def keeps(self) -> tuple[dict[str, set[str]], dict[str, set[str]] | None, set[str]]:
+        """What unused-snapshot clean-up must leave alone, whatever syrupy concludes.
+
+        Returns the base stems of tests that did not finish (by folder), the base stems of
+        tests that did when the session stopped early (None when it ran to the end: then a
+        snapshot no test owns is an orphan), and the folders of modules that failed to import.
+        """
+        unfinished: dict[str, set[str]] = {}
+        for nodeid in self.unfinished:
+            folder, base = self.folder_and_base(nodeid)
+            unfinished.setdefault(folder, set()).add(base)
+        finished: dict[str, set[str]] | None = None
+        if self.stopped_early:
+            finished = {}
+            for nodeid in self.finished - self.unfinished:
+                folder, base = self.folder_and_base(nodeid)
+                finished.setdefault(folder, set()).add(base)
+        broken = {self.module_dir(m) for m in self.broken_modules}
+        return unfinished, finished, broken
+
+    def in_broken_module(self, folder: str, broken: set[str]) -> bool:
+        """True when ``folder`` belongs to a module (or a folder of them) that failed to import."""
+        return any(folder == b or folder.startswith(b + os.sep) for b in broken)
+
+    def may_delete(self, folder: str, stem: str) -> bool:
+        """True when the snapshot ``stem`` in ``folder`` may be reported unused or deleted."""
+        unfinished, finished, broken = self.keeps()
+        if self.in_broken_module(folder, broken) or _owned_by(stem, unfinished.get(folder)):
+            return False
+        return finished is None or _owned_by(stem, finished.get(folder))
 
     def note(self, kind: Literal["partial", "deselected", "ran"], nodeid: str) -> None:
         """Record a test as collected in a partial module, deselected, or run."""
@@ -435,14 +483,24 @@ def _os_problem(exc: OSError, path: str, settings: SnapshotSettings) -> str:
     return reason
 
 
+#: How every agentrig snapshot starts (``dumps`` sorts keys; "agentrig" is the first).
+_HEADER_RE = re.compile(rb'\A\s*\{\s*"agentrig"\s*:\s*\{\s*"format"\s*:')
+
+
 def _is_agentrig_file(path: str) -> bool:
-    """True when the file at ``path`` starts like an agentrig snapshot (its header)."""
+    """True when the file at ``path`` starts like an agentrig snapshot (its format header).
+
+    A test's own data file in the snapshot folder (``expected.json``) is not one: it is never
+    reported unused, never deleted. Only a regular file is opened (a FIFO would block).
+    """
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return False
         with open(path, "rb") as f:
-            head = f.read(4096)
+            head = f.read(256)
     except OSError:
         return False
-    return b'"agentrig"' in head
+    return _HEADER_RE.match(head) is not None
 
 
 def _prune_empty_dirs(folder: Path, stop: Path) -> None:
@@ -620,18 +678,18 @@ class AgentrigSnapshotExtension(AbstractSyrupyExtension):
         root = str(settings.snapshot_root)
         collected = {settings.module_dir(m) for m in settings.collected_modules}
         skipped = settings.skipped_bases()
+        unfinished, finished, broken = settings.keeps()
         discovered = SnapshotCollections()
         for dirpath, dirnames, filenames in os.walk(root):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
             names = sorted(f for f in filenames if is_snapshot_file(f))
             if not names:
                 continue
-            if dirpath not in collected:
-                if not self._is_orphan(dirpath, settings):
-                    continue
-                # No test module owns this folder: only agentrig's own files are snapshots
-                # (a snapshot folder set to `tests` must never take test data for unused).
-                names = [n for n in names if _is_agentrig_file(os.path.join(dirpath, n))]
+            if dirpath not in collected and not self._is_orphan(dirpath, settings):
+                continue
+            # Only agentrig's own files are snapshots: a test's data file beside them (or a
+            # snapshot folder set to `tests`) is never taken for an unused snapshot.
+            names = [n for n in names if _is_agentrig_file(os.path.join(dirpath, n))]
             # Only some tests of a module collected (``file.py::test``) or some deselected
             # (``-k``, ``-m``, ``--lf``): the other tests' snapshots are not this session's
             # business. syrupy cannot tell from the paths: our folders are not below the
@@ -641,6 +699,21 @@ class AgentrigSnapshotExtension(AbstractSyrupyExtension):
             if skipped.get(dirpath):  # a skipped test's snapshots are not unused
                 names = [
                     n for n in names if not _owned_by(n[: -len(SNAPSHOT_SUFFIX)], skipped[dirpath])
+                ]
+            # A test that did not finish (a fixture error, a failure before its assertion, never
+            # run because the session stopped early) or a module that failed to import says
+            # nothing about its snapshots: they are not unused.
+            if broken and settings.in_broken_module(dirpath, broken):
+                continue
+            if unfinished.get(dirpath) or finished is not None:
+                names = [
+                    n
+                    for n in names
+                    if not _owned_by(n[: -len(SNAPSHOT_SUFFIX)], unfinished.get(dirpath))
+                    and (
+                        finished is None
+                        or _owned_by(n[: -len(SNAPSHOT_SUFFIX)], finished.get(dirpath))
+                    )
                 ]
             if partial is not None or deselected:
                 names = [
@@ -740,6 +813,8 @@ class AgentrigSnapshotExtension(AbstractSyrupyExtension):
         stem = os.path.basename(snapshot_location)[: -len(SNAPSHOT_SUFFIX)]
         if _owned_by(stem, settings.skipped_bases().get(folder)):
             return  # its test was skipped this session: not unused
+        if not settings.may_delete(folder, stem):
+            return  # its test did not finish, or the session stopped early: not unused
         for path in (snapshot_location, received_path(snapshot_location)):
             with suppress(FileNotFoundError):
                 os.unlink(path)
@@ -768,6 +843,8 @@ class AgentrigSnapshotExtension(AbstractSyrupyExtension):
         try:
             doc = normalize(data, rules=self._options.rules)
         except TypeError:
+            if isinstance(data, dict) or (hasattr(data, "spans") and hasattr(data, "entries")):
+                raise  # a recording after all: the error is about something in it
             raise TypeError(
                 "agent_snapshot compares agentrig recordings: use "
                 "`assert agent_recording == agent_snapshot` (or a Recording, its to_dict(), "
@@ -983,7 +1060,8 @@ class AgentrigSnapshotAssertion(SnapshotAssertion):
             outcome.changes = [change.to_dict() for change in report.changes]
             outcome.report = report.render(color=False)
         if result.exception is not None:
-            outcome.error = str(result.exception) or type(result.exception).__name__
+            # (an exception of the user's code: its message is not an agentrig one, redact it)
+            outcome.error = redact_secrets(str(result.exception) or type(result.exception).__name__)
         failed = status in ("drift", "missing", "error")
         data = result.asserted_data
         if failed and isinstance(data, (bytes, str)):

@@ -61,6 +61,7 @@ import orjson
 
 from agentrig._errors import AgentRigError, ConfigurationError
 from agentrig._jsonl import _DEFAULT, _Default, _JsonlAppender, _keep_for, _now
+from agentrig._secrets import redact_secrets
 from agentrig._semconv import (
     GEN_AI_AGENT_ID,
     GEN_AI_AGENT_NAME,
@@ -230,7 +231,7 @@ class Span:
     def __repr__(self) -> str:
         r = self._record
         state = "ended" if self._ended else "open"
-        return (
+        return redact_secrets(
             f"<Span {r.name!r} id={r.span_id} parent={r.parent_id} status={r.status}"
             f" attributes={len(r.attributes)} events={len(r.events)} {state}>"
         )
@@ -525,7 +526,9 @@ class Tracer:
 
     def __repr__(self) -> str:
         export = "None" if self.export_path is None else repr(os.fspath(self.export_path))
-        return f"<Tracer {self.name!r} export_path={export} finished={len(self._finished)}>"
+        return redact_secrets(
+            f"<Tracer {self.name!r} export_path={export} finished={len(self._finished)}>"
+        )
 
     def span(self, name: str, *, attributes: Mapping[str, Any] | None = None) -> _SpanScope:
         """Open a span for a ``with`` block (a sync context manager; fine in async code).

@@ -7,6 +7,11 @@ from collections.abc import Iterator
 import pytest
 from agentrig_project import Project
 
+# In-process pytester runs drop the modules a run imported for the first time; an inner test's
+# ``agentrig.active_recording`` (cached in the package namespace) would then read another
+# copy of the module's context variable than the plugin's fixtures set. Import it up front.
+import agentrig.recording  # noqa: F401  (kept in sys.modules for every inner session)
+
 
 @pytest.fixture(autouse=True)
 def _not_in_ci(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:

@@ -54,6 +54,32 @@ SECRETS: dict[str, tuple[str, str]] = {
     "token field": ("access_token=tok_abcdef123456&scope=read", "tok_abcdef123456"),
     "url password": ("postgres://app:dbpass-777@db:5432/app", "dbpass-777"),
     "user pattern": ("account acct-123456 charged", "acct-123456"),
+    # round 2: shapes gitleaks / detect-secrets know, and shapes that were redacted only in part
+    "pem private key": (
+        "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEAx4UbaDzY\n-----END RSA PRIVATE KEY-----",
+        "MIIEpAIBAAKCAQEAx4UbaDzY",
+    ),
+    "jwt alone": (
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLXBhcnQ",
+        "eyJzdWIiOiJhbGljZSJ9",
+    ),
+    "stripe live": ("sk_live_51HxAbCdEfGhIjKlMnOp", "51HxAbCdEfGhIjKlMnOp"),
+    "hugging face": ("hf_AbCdEfGhIjKlMnOpQrStUvWxYz012345", "AbCdEfGhIjKlMnOpQrStUvWx"),
+    "gitlab": ("glpat-AbCdEfGh1234567890xy", "AbCdEfGh1234567890xy"),
+    "npm": ("npm_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789", "AbCdEfGhIjKlMnOpQrStUvWx"),
+    "slack app": ("xapp-1-A0ABCDEF-1234567890-abcdef0123456789abcdef", "abcdef0123456789abcdef"),
+    "slack webhook": (
+        "https://hooks.slack.com/services/T0AAAA1/B0BBBB2/XyZabc123DEF456ghi789",
+        "XyZabc123DEF456ghi789",
+    ),
+    "env secret key": ("SECRET_KEY=django-insecure-k3y-v4lue", "django-insecure-k3y-v4lue"),
+    "env suffix": ("DB_PASSWORD_PROD=pr0d-db-pass", "pr0d-db-pass"),
+    "env name key": ("STRIPE_KEY=rk-plain-value-9", "rk-plain-value-9"),
+    "passphrase": ("password: correct horse battery staple", "battery staple"),
+    "url password with / and @": ("postgres://app:pa/ss@w0rd@db:5432/app", "ss@w0rd"),
+    "escaped quote": ('{"password": "abc\\"def-tail"}', "def-tail"),
+    "unterminated quote": ("password: 'open-ended-secret", "open-ended-secret"),
+    "yaml next line": ("password:\n  yaml-next-line-secret\n", "yaml-next-line-secret"),
 }
 #: values under keys that name a secret (the key itself says what the value is)
 KEYED: dict[str, str] = {
@@ -88,6 +114,7 @@ def everything():
     nested = {"level1": [{"level2": {"level3": list(SECRETS.values())}}], **KEYED}
     return {
         "flat": " and ".join(SECRETS.values()) + " v" + VERSION,
+        "version": "v" + VERSION,  # (secrets redacted to their end may take the suffix above)
         "nested": nested,
         "headers": {"Authorization": KEYED["Authorization"], "Cookie": KEYED["Cookie"]},
         "deep": {"a": {"b": {"c": {"d": {"password": KEYED["password"]}}}}},
@@ -243,6 +270,11 @@ def test_ordinary_text_and_usage_counters_are_not_redacted() -> None:
         "see https://example.com:8080/path",
         "input_tokens: 42",
         "a key insight",
+        "MAX_TOKENS=100",
+        "key points: speed, cost",
+        "https://medium.com/@alice",
+        "token usage: 42 in, 7 out",
+        "the passage: of time",
     ]
     for text in keep:
         assert redact_secrets(text) == text

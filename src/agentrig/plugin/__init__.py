@@ -8,8 +8,7 @@ Fixtures (function scope): ``virtual_clock``, ``fake_model``, ``budget_pool`` (f
 them (or carries ``@pytest.mark.agentrig``) is an *agentrig test*: it gets its own
 :class:`~agentrig.Recording`, active from setup to teardown, whose file exports are redirected
 under ``tmp_path / "agentrig"``; if it is async, pytest-asyncio runs it on a
-:class:`~agentrig.VirtualEventLoop` supplied through the ``pytest_asyncio_loop_factories`` hook.
-Other async tests get the default loop factory and are otherwise untouched.
+:class:`~agentrig.VirtualEventLoop` (:mod:`agentrig.plugin.loop`). Other tests are untouched.
 
 Options (group ``agentrig``): ``--agentrig-report=PATH`` (the drift summary as JSON, merged
 across xdist workers), ``--agentrig-force-update`` (let ``--snapshot-update`` write agentrig
@@ -33,10 +32,8 @@ Implementation notes
   time: a session without agentrig tests pays for option registration and a few cheap hooks.
   syrupy glue (:mod:`agentrig.snapshot`), normalization, drift and the runtime primitives are
   imported inside fixtures and hooks, when an agentrig test exists.
-* Loop factories. Once any ``pytest_asyncio_loop_factories`` implementation exists,
-  pytest-asyncio requires a non-empty mapping for *every* async test, so ours answers for all
-  of them (``trylast``: a project's own implementation is asked first). One factory per test
-  keeps test ids unchanged (pytest-asyncio hides a single factory's id, pytest >= 8.4).
+* Which tests: :mod:`agentrig.plugin.usage` (agentrig's own fixture definitions or the marker).
+  The loop: :mod:`agentrig.plugin.loop` (no loop-factory hook; it says why).
 * Loop scopes wider than function share one loop between tests; each agentrig test rewinds
   the virtual clock to 0 at setup (pending timers keep their distance), so recorded times do
   not depend on which tests ran before it.
@@ -55,12 +52,18 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
+import warnings
 from collections.abc import Callable, Generator, Iterator
+from contextlib import suppress
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from agentrig.plugin.loop import LoopPlugin, loop_scope
+from agentrig.plugin.usage import is_agentrig_test, requests_fixture
 
 if TYPE_CHECKING:
     from agentrig.budget import BudgetPool
@@ -75,9 +78,10 @@ if TYPE_CHECKING:
     from agentrig.snapshot import AgentrigSnapshotAssertion, SnapshotSettings
     from agentrig.tracing import Tracer
 
-__all__ = ["AGENTRIG_FIXTURES", "MARKER_ARGUMENTS"]
+__all__ = ["AGENTRIG_FIXTURES", "MARKER_ARGUMENTS", "is_agentrig_test", "requests_fixture"]
 
-#: The public fixtures; a test whose fixture closure holds any of them is an agentrig test.
+#: agentrig's fixtures. A test is an agentrig test when one of them resolves to agentrig's own
+#: definition (not a project fixture of the same name): see :mod:`agentrig.plugin.usage`.
 AGENTRIG_FIXTURES = frozenset(
     {
         "virtual_clock",
@@ -153,9 +157,12 @@ class _State:
         self.config = config
         self.collected_modules: set[str] = set()
         self.skipped: set[str] = set()
+        self.unfinished: set[str] = set()  # node ids with a failed phase
+        self.finished: set[str] = set()  # node ids whose teardown came with no failure
+        self.broken_modules: set[str] = set()  # module paths that failed to collect
         self.settings: SnapshotSettings | None = None
         self.settings_cm: Any = None
-        self.loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None
+        self.secrets_cm: Any = None
         self.ini_error: str | None = None
         self.ini_rules: NormalizeRules | None = None
         self.ini_loaded = False
@@ -270,7 +277,9 @@ def pytest_configure(config: pytest.Config) -> None:
     _check_report_path(config)
     state = _State(config=config)
     config.stash[_STATE] = state
+    state.secrets_cm = _activate_secret_patterns(config)
     config.pluginmanager.register(_SessionPlugin(state), "agentrig-session")
+    config.pluginmanager.register(LoopPlugin(_virtual_loop_factory(config)), "agentrig-loop")
     if _otel_importable():
         from agentrig.plugin.otel import OtelPlugin
 
@@ -285,6 +294,23 @@ def _otel_importable() -> bool:
         return importlib.util.find_spec("opentelemetry.sdk") is not None
     except ImportError:  # no ``opentelemetry`` package at all
         return False
+
+
+def _activate_secret_patterns(config: pytest.Config) -> Any:
+    """Redact ``agentrig_secret_patterns`` in every output channel for the whole session:
+    snapshot contents and file names, error messages, reprs, the summary and the reports.
+    (An invalid pattern fails each agentrig test at setup; the valid ones apply.)"""
+    from agentrig._secrets import user_patterns
+
+    compiled = []
+    for pattern in config.getini("agentrig_secret_patterns"):
+        with suppress(re.error):
+            rx = re.compile(str(pattern))
+            if not rx.fullmatch(""):
+                compiled.append(rx)
+    cm = user_patterns(tuple(compiled))
+    cm.__enter__()
+    return cm
 
 
 def _check_ini_keys(config: pytest.Config) -> None:
@@ -323,6 +349,11 @@ def _snapshot_root(config: pytest.Config) -> Path:
     """
     root = Path(config.rootpath)
     raw = str(config.getini("agentrig_snapshot_dir") or "").strip()
+    if "\x00" in raw or any(ord(c) < 32 for c in raw):
+        raise pytest.UsageError(
+            f"agentrig_snapshot_dir = {raw!r} holds a control character (NUL, a newline...); "
+            "give a plain folder name such as 'snapshots'"
+        )
     folder = Path(os.path.normpath(root / (raw or "snapshots")))
     try:
         rel = folder.relative_to(os.path.normpath(root))
@@ -364,6 +395,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if state is not None and state.settings_cm is not None:
         state.settings_cm.__exit__(None, None, None)
         state.settings_cm = None
+    if state is not None and state.secrets_cm is not None:
+        state.secrets_cm.__exit__(None, None, None)
+        state.secrets_cm = None
 
 
 def _ci_enabled() -> bool:
@@ -396,6 +430,9 @@ def _ensure_settings(state: _State) -> SnapshotSettings:
         write_refusal=state.update_refused,
         collected_modules=state.collected_modules,
         skipped=state.skipped,
+        unfinished=state.unfinished,
+        finished=state.finished,
+        broken_modules=state.broken_modules,
     )
     cm = activate_settings(settings)
     cm.__enter__()
@@ -430,10 +467,7 @@ def _record_partial_modules(
 
 
 def _uses_agentrig(item: pytest.Item) -> bool:
-    names = getattr(item, "fixturenames", ())
-    return (
-        not AGENTRIG_FIXTURES.isdisjoint(names) or item.get_closest_marker("agentrig") is not None
-    )
+    return is_agentrig_test(item)
 
 
 # -- ini and marker -------------------------------------------------------------------------------
@@ -614,36 +648,19 @@ def _build_test_config(state: _State, kwargs: dict[str, Any]) -> _TestConfig:
     return cfg
 
 
-# -- the loop factory -----------------------------------------------------------------------------
+# -- the virtual loop (see agentrig.plugin.loop) --------------------------------------------------
 
 
-@pytest.hookimpl(trylast=True, optionalhook=True)
-def pytest_asyncio_loop_factories(
-    config: pytest.Config, item: pytest.Item
-) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
-    """The virtual-time loop for agentrig tests; the default loop for every other async test."""
-    if not _uses_agentrig(item):
-        return {"asyncio": asyncio.new_event_loop}
-    state = _state(config)
-    if state.loop_factory is None:
-        import functools
+def _virtual_loop_factory(config: pytest.Config) -> Callable[[], asyncio.AbstractEventLoop]:
+    """Makes agentrig's virtual-time loop with this session's stall timeout (imported lazily)."""
+    stall_timeout = _stall_timeout(config)
 
+    def make() -> asyncio.AbstractEventLoop:
         from agentrig.clock import VirtualEventLoop
 
-        state.loop_factory = functools.partial(
-            VirtualEventLoop, stall_timeout=_stall_timeout(config)
-        )
-    return {"agentrig": state.loop_factory}
+        return VirtualEventLoop(stall_timeout=stall_timeout)
 
-
-def _loop_scope(item: pytest.Item) -> str:
-    marker = item.get_closest_marker("asyncio")
-    scope = None
-    if marker is not None:
-        scope = marker.kwargs.get("loop_scope") or marker.kwargs.get("scope")
-    if scope is None:
-        scope = item.config.getini("asyncio_default_test_loop_scope") or "function"
-    return str(scope)
+    return make
 
 
 def _test_loop(request: pytest.FixtureRequest) -> asyncio.AbstractEventLoop | None:
@@ -657,7 +674,7 @@ def _test_loop(request: pytest.FixtureRequest) -> asyncio.AbstractEventLoop | No
     item = request.node
     if not isinstance(item, pytest.Item) or not is_async_test(item):
         return None
-    scope = _loop_scope(item)
+    scope = loop_scope(item)
     if scope not in _LOOP_SCOPES:
         return None  # pytest-asyncio reports the bad scope itself
     runner = request.getfixturevalue(f"_{scope}_scoped_runner")
@@ -705,8 +722,38 @@ def _agentrig_recording(request: pytest.FixtureRequest, tmp_path: Path) -> Itera
         recording.bind_loop(loop)
     item.stash[_RECORDING] = recording
     item.stash[_LOOP] = loop
+    if loop is None:
+        _warn_if_run_in_real_time(request)
     with recording.activate():
         yield recording
+
+
+def _warn_if_run_in_real_time(request: pytest.FixtureRequest) -> None:
+    """An async agentrig test that another plugin runs (anyio, trio) gets no virtual loop."""
+    import inspect
+
+    item = request.node
+    if not inspect.iscoroutinefunction(getattr(item, "obj", None)):
+        return
+    if "anyio_backend" in getattr(item, "fixturenames", ()):
+        backend = request.getfixturevalue("anyio_backend")
+        if isinstance(backend, tuple) and len(backend) == 2 and backend[0] == "asyncio":
+            from agentrig.clock import VirtualEventLoop
+
+            factory = backend[1].get("loop_factory") if isinstance(backend[1], dict) else None
+            if isinstance(factory, type) and issubclass(factory, VirtualEventLoop):
+                return
+    from agentrig._errors import AgentrigWarning
+
+    warnings.warn(
+        AgentrigWarning(
+            f"{item.nodeid} uses agentrig but is run by another async plugin than "
+            "pytest-asyncio (anyio, trio), so it runs in real time with no virtual clock. With "
+            'anyio, return ("asyncio", {"loop_factory": agentrig.VirtualEventLoop}) from '
+            "an anyio_backend fixture; or drop its anyio mark and let pytest-asyncio run it."
+        ),
+        stacklevel=1,
+    )
 
 
 @pytest.fixture
@@ -741,8 +788,8 @@ def virtual_clock(
     if not isinstance(loop, VirtualEventLoop):
         pytest.fail(
             f"virtual_clock: {request.node.nodeid} runs on {type(loop).__name__}, not agentrig's "
-            "VirtualEventLoop: another pytest_asyncio_loop_factories implementation supplied its "
-            "loop; return None from it for agentrig tests",
+            "VirtualEventLoop: its event loop is shared with tests that do not use agentrig "
+            "(see the AgentrigWarning above); give it loop_scope='function'",
             pytrace=False,
         )
     yield loop
@@ -996,9 +1043,19 @@ class _SessionPlugin:
             for item in items:
                 settings.note("deselected", item.nodeid)
 
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed and report.nodeid:  # an import error: its snapshots are kept
+            path = report.nodeid.partition("::")[0]
+            self.state.broken_modules.add(os.path.normpath(self.state.config.rootpath / path))
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        # (strings: cheap for every session) which tests finished decides what may be deleted
         if report.skipped:
-            self.state.skipped.add(report.nodeid)  # (a string: cheap for every session)
+            self.state.skipped.add(report.nodeid)
+        if report.failed:
+            self.state.unfinished.add(report.nodeid)
+        elif report.when == "teardown":
+            self.state.finished.add(report.nodeid)
         payload = getattr(report, "agentrig", None)
         if not isinstance(payload, dict):
             return
@@ -1021,8 +1078,21 @@ class _SessionPlugin:
         if output.get("agentrig"):
             _ensure_settings(self.state)
 
-    @pytest.hookimpl(trylast=True)
-    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+    @pytest.hookimpl(wrapper=True)
+    def pytest_sessionfinish(
+        self, session: pytest.Session, exitstatus: int
+    ) -> Generator[None, object, object]:
+        # Before syrupy's hook looks for unused snapshots: a session that stopped early deletes
+        # only snapshots of tests it saw finish.
+        if self.state.settings is not None and (
+            session.shouldfail or session.shouldstop or exitstatus == pytest.ExitCode.INTERRUPTED
+        ):
+            self.state.settings.stopped_early = True
+        result = yield
+        self._finish(session)  # after every other plugin's hook (the report and the workers)
+        return result
+
+    def _finish(self, session: pytest.Session) -> None:
         state = self.state
         if state.is_worker:
             output = getattr(state.config, "workeroutput", None)
@@ -1078,6 +1148,27 @@ def _classes(counts: dict[str, Any]) -> str:
     return ", ".join(f"{cls} {n}" for cls, n in sorted(counts.items()))
 
 
+def _redacted(text: str) -> str:
+    """``text`` as every output channel writes it: secrets (built-in and the session's
+    ``agentrig_secret_patterns``) redacted, lone surrogates (a non-UTF-8 file name) replaced."""
+    from agentrig._secrets import redact_secrets
+
+    if not text.isascii():
+        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return redact_secrets(text)
+
+
+def _redacted_tree(value: Any) -> Any:
+    """:func:`_redacted` applied to every string (keys too) of JSON data."""
+    if isinstance(value, str):
+        return _redacted(value)
+    if isinstance(value, dict):
+        return {_redacted_tree(k): _redacted_tree(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redacted_tree(v) for v in value]
+    return value
+
+
 def _summary_lines(state: _State) -> list[tuple[str, dict[str, bool]]]:
     lines: list[tuple[str, dict[str, bool]]] = []
     totals: dict[str, int] = {}
@@ -1105,10 +1196,10 @@ def _summary_lines(state: _State) -> list[tuple[str, dict[str, bool]]]:
             if detail:
                 line += f"  {detail}"
             markup = {"red": True} if status in ("drift", "missing", "error") else {}
-            lines.append((line, markup))
+            lines.append((_redacted(line), markup))
         if result.gate:
             totals["over budget"] = totals.get("over budget", 0) + 1
-            lines.append((f"{'BUDGET':<9} {nodeid}  {result.gate}", {"red": True}))
+            lines.append((_redacted(f"{'BUDGET':<9} {nodeid}  {result.gate}"), {"red": True}))
     if state.update_refused:
         lines.append((state.update_refused, {"yellow": True}))
     if totals:
@@ -1143,7 +1234,13 @@ def _github_annotations(state: _State) -> list[str]:
                 continue
             message = f"{snap.get('snapshot')}\n{snap.get('report') or snap.get('error') or ''}"
             commands.append(
-                github_annotation(path, result.line, f"{title}: {name}", message.strip(), root=root)
+                github_annotation(
+                    path,
+                    result.line,
+                    _redacted(f"{title}: {name}"),
+                    _redacted(message.strip()),
+                    root=root,
+                )
             )
         if result.gate:
             commands.append(
@@ -1200,7 +1297,7 @@ def _write_json_report(state: _State, path: Path) -> None:
         "update_refused": state.update_refused,
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    data = json.dumps(_redacted_tree(doc), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     from agentrig.snapshot import atomic_write
 
     atomic_write(path, data.encode("utf-8"))

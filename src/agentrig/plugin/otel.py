@@ -1,33 +1,35 @@
 """The OpenTelemetry side of the plugin: capture spans in agentrig tests, export runs as OTLP.
 
 Registered from ``pytest_configure`` only when opentelemetry-sdk is importable; it acts only in
-agentrig tests (those that get a recording). Before a test's fixtures are set up it makes sure
-the global provider feeds :mod:`agentrig.otel`'s processor (adding it to the user's SDK
-provider, or putting a fallback provider in place for the test); again when the test body
-starts, for a provider a fixture set; after teardown it closes the capture (spans that never
-ended stay unfinished), takes the fallback out again and, with ``--agentrig-otlp=DIR``, writes
-the test's normalized run as OTLP/JSON, one file per test.
+agentrig tests (those that get a recording), and only once ``opentelemetry`` has been imported
+(by the code under test or a framework, usually when the test modules are collected): until
+then nothing can emit a span, and a session that never uses OpenTelemetry pays nothing.
+
+Before a test's fixtures are set up it makes sure the global provider feeds
+:mod:`agentrig.otel`'s processor (adding it to the user's SDK provider, or putting a fallback
+provider in place for the test); again when the test body starts, for a provider a fixture set;
+after teardown it closes the capture (spans that never ended stay unfinished), takes the
+fallback out again and, with ``--agentrig-otlp=DIR``, writes the test's normalized run as
+OTLP/JSON, one file per test (whether or not it used OpenTelemetry).
 """
 
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Generator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
+from agentrig.plugin.usage import is_agentrig_test
+
 if TYPE_CHECKING:
     from agentrig.recording import Recording
 
-_CAPTURE = pytest.StashKey["tuple[Recording | None, bool]"]()
+_CAPTURE = pytest.StashKey["tuple[Recording | None, bool, bool]"]()
 _UNSAFE = re.compile(r"[^A-Za-z0-9._\-\[\]=+,]+")
-
-
-def _is_agentrig_test(item: pytest.Item) -> bool:
-    names = getattr(item, "fixturenames", None)
-    return isinstance(names, list) and "_agentrig_recording" in names
 
 
 def otlp_path(folder: Path, nodeid: str) -> Path:
@@ -48,22 +50,27 @@ class OtelPlugin:
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, None, None]:
-        if not _is_agentrig_test(item):
+        if not is_agentrig_test(item):
             return (yield)
-        from agentrig import otel
-        from agentrig.recording import active_recording
+        capture = "opentelemetry.trace" in sys.modules  # else nothing can emit spans yet
+        installed = False
+        if capture:
+            from agentrig import otel
 
-        installed = otel.attach()
-        item.stash[_CAPTURE] = (None, installed)
+            installed = otel.attach()
+        item.stash[_CAPTURE] = (None, capture, installed)
         try:
             return (yield)
         finally:
+            from agentrig.recording import active_recording
+
             # The recording fixture has activated the test's recording by now (or failed).
-            item.stash[_CAPTURE] = (active_recording(), installed)
+            item.stash[_CAPTURE] = (active_recording(), capture, installed)
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
-        if _CAPTURE in item.stash:
+        captured = item.stash.get(_CAPTURE, None)
+        if captured is not None and captured[1]:
             from agentrig import otel
 
             otel.attach()  # a provider set by a fixture gets the processor too
@@ -79,13 +86,16 @@ class OtelPlugin:
                 del item.stash[_CAPTURE]
                 self._close(item, *captured)
 
-    def _close(self, item: pytest.Item, recording: Recording | None, installed: bool) -> None:
-        from agentrig import otel
+    def _close(
+        self, item: pytest.Item, recording: Recording | None, capture: bool, installed: bool
+    ) -> None:
+        if capture:
+            from agentrig import otel
 
-        if recording is not None:
-            otel.processor().finish(recording)
-        if installed:
-            otel.detach_fallback()
+            if recording is not None:
+                otel.processor().finish(recording)
+            if installed:
+                otel.detach_fallback()
         if recording is not None and self.otlp_dir is not None:
             self._export(item, recording)
 

@@ -1,0 +1,218 @@
+"""The virtual-time loop for agentrig tests, and nothing for any other test.
+
+Why not pytest-asyncio's ``pytest_asyncio_loop_factories`` hook: once any implementation of it
+is registered, pytest-asyncio asks it for *every* async test of the session and parametrizes
+each one by loop factory. Measured in projects that never use agentrig, that gave every async
+item a callspec, regrouped tests with wide loop scopes (sync and async tests reordered), set
+session-scoped async fixtures up once per test, pre-empted the project's own ``trylast`` hook
+and turned its misconfigurations into silent passes and skips. Registering it only around
+agentrig tests still parametrizes them: their factory replaces the session-wide
+``_asyncio_loop_factory`` value, which tears down every runner built on it (a neighbour's
+session-scoped async fixture set up again after each agentrig test).
+
+So agentrig does not parametrize anything. pytest-asyncio runs an async test (and its async
+fixtures) on the runner fixture of its loop scope, ``_<scope>_scoped_runner``. When pytest sets
+up such a runner *for an agentrig test*, :meth:`LoopPlugin.pytest_fixture_setup` swaps the
+fixture's function for one that builds the same ``asyncio.Runner`` on a
+:class:`~agentrig.VirtualEventLoop` (pytest-asyncio itself swaps ``fixturedef.func`` the same
+way for async fixtures). Items, ids, callspecs, order and every other test's fixtures stay as
+pytest-asyncio makes them; a project's own loop-factory hooks keep their precedence and errors.
+
+Shared loops. A runner wider than function is shared by every test of its class, module or
+session. It is virtual only when *all* async tests sharing it are agentrig tests (decided over
+every collected item, before ``-k``/``-m`` deselection, so a subset run behaves as the whole
+run). An agentrig test on a loop shared with other tests cannot be virtual without changing
+them: it runs on the real loop, and collection warns with :class:`~agentrig.AgentrigWarning`
+naming the test and the fix.
+
+Other runners. An agentrig test run by anyio's (or another) plugin instead of pytest-asyncio
+gets a warning at setup unless its loop is virtual (anyio: ``anyio_backend`` returning
+``("asyncio", {"loop_factory": agentrig.VirtualEventLoop})``).
+
+Strict mode. An async agentrig test without ``@pytest.mark.asyncio`` would meet pytest's
+"async def functions are not natively supported"; it gets the marker at collection (unless
+another async plugin's marker claims it), so agentrig tests run in both modes.
+
+pytest-asyncio private API, used here only: the runner fixture names ``_<scope>_scoped_runner``
+and the fact that they build an ``asyncio.Runner`` (pytest-asyncio 1.x).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import warnings
+from collections.abc import Callable, Generator, Iterator
+from typing import Any
+
+import pytest
+
+from agentrig.plugin.usage import is_agentrig_test
+
+__all__ = ["LoopPlugin", "loop_scope"]
+
+_SCOPES = ("function", "class", "module", "package", "session")
+_RUNNERS = {f"_{scope}_scoped_runner": scope for scope in _SCOPES}
+#: Markers of async plugins other than pytest-asyncio: their tests are not ours to mark.
+_OTHER_ASYNC_MARKERS = ("anyio", "trio", "curio")
+
+
+def loop_scope(item: pytest.Item) -> str:
+    """The loop scope pytest-asyncio runs ``item`` in (its marker, else the ini default)."""
+    marker = item.get_closest_marker("asyncio")
+    scope = None
+    if marker is not None:
+        scope = marker.kwargs.get("loop_scope") or marker.kwargs.get("scope")
+    if scope is None:
+        scope = item.config.getini("asyncio_default_test_loop_scope") or "function"
+    return str(scope)
+
+
+def _group(item: pytest.Item, scope: str) -> str:
+    """The node id pytest gives a ``scope``-scoped plugin fixture requested by ``item``.
+
+    Mirrors ``SubRequest.node``: a class scope outside a class falls back to the item; a
+    package-scoped fixture defined by a plugin (baseid "") lives on the session.
+    """
+    if scope == "function":
+        return item.nodeid
+    if scope == "class":
+        parent = item.getparent(pytest.Class)
+        return (parent or item).nodeid
+    if scope == "module":
+        module = item.getparent(pytest.Module)
+        return (module or item).nodeid
+    return ""  # package (for a plugin fixture) and session: the session node
+
+
+def _is_async_test(item: pytest.Item) -> bool:
+    from pytest_asyncio import is_async_test
+
+    return is_async_test(item)
+
+
+class LoopPlugin:
+    """Supplies the virtual loop to agentrig tests; registered by ``pytest_configure``."""
+
+    def __init__(self, make_loop: Callable[[], asyncio.AbstractEventLoop]) -> None:
+        self._make_loop = make_loop
+        #: (scope, node id) of every shared loop whose tests are all agentrig tests.
+        self.virtual_groups: set[tuple[str, str]] = set()
+        #: node ids of agentrig tests that share a real loop with other tests.
+        self.real_time: dict[str, str] = {}
+        # A plain function, not a bound method: pytest deprecates fixture functions that are
+        # methods of a plugin object.
+        self._virtual_runner = functools.partial(_virtual_runner, make_loop)
+
+    # -- collection ---------------------------------------------------------------------------
+
+    @pytest.hookimpl(wrapper=True, trylast=True)  # inside pytest-asyncio's wrapper: mark first
+    def pytest_pycollect_makeitem(
+        self, collector: pytest.Collector, name: str, obj: object
+    ) -> Generator[None, Any, Any]:
+        result = yield
+        if not inspect.iscoroutinefunction(obj) or not result:
+            return result
+        for node in result if isinstance(result, list) else [result]:
+            if (
+                isinstance(node, pytest.Function)
+                and node.get_closest_marker("asyncio") is None
+                and not any(node.get_closest_marker(m) for m in _OTHER_ASYNC_MARKERS)
+                and "anyio_backend" not in node.fixturenames
+                and is_agentrig_test(node)
+            ):
+                node.add_marker("asyncio")  # strict mode: run it anyway, as auto mode would
+        return result
+
+    @pytest.hookimpl(tryfirst=True)  # before -k/-m deselect: decide over every collected item
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        members: dict[tuple[str, str], list[pytest.Item]] = {}
+        for item in items:
+            if not _is_async_test(item):
+                continue
+            scope = loop_scope(item)
+            if scope == "function" or scope not in _SCOPES:
+                continue
+            members.setdefault((scope, _group(item, scope)), []).append(item)
+        for key, group in members.items():
+            agentrig = [item for item in group if is_agentrig_test(item)]
+            if not agentrig:
+                continue
+            if len(agentrig) == len(group):
+                self.virtual_groups.add(key)
+                continue
+            scope = key[0]
+            for item in agentrig:
+                message = (
+                    f"{item.nodeid} uses agentrig but shares a {scope}-scoped event loop with "
+                    f"tests that do not, so it runs on that real loop in real time (no virtual "
+                    f'clock). Give it its own loop (@pytest.mark.asyncio(loop_scope="function")'
+                    f"), or make every test on that loop an agentrig test "
+                    f"(pytestmark = pytest.mark.agentrig)."
+                )
+                self.real_time[item.nodeid] = message
+                from agentrig._errors import AgentrigWarning
+
+                item.warn(AgentrigWarning(message))
+
+    # -- the runner ---------------------------------------------------------------------------
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_fixture_setup(
+        self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+    ) -> Generator[None, object, object]:
+        scope = _RUNNERS.get(fixturedef.argname)
+        if scope is None or not self._is_virtual(scope, request):
+            return (yield)
+        original = fixturedef.func
+        # The same swap pytest-asyncio makes for async fixtures; pytest calls ``func`` with
+        # the runner's own arguments (event_loop_policy, _asyncio_loop_factory, request),
+        # which are resolved, and cached, exactly as for any other test.
+        fixturedef.func = self._virtual_runner  # type: ignore[misc]
+        try:
+            return (yield)
+        finally:
+            fixturedef.func = original  # type: ignore[misc]
+
+    def _is_virtual(self, scope: str, request: pytest.FixtureRequest) -> bool:
+        node = request.node
+        if scope == "function":
+            return isinstance(node, pytest.Item) and is_agentrig_test(node)
+        return (scope, node.nodeid) in self.virtual_groups
+
+
+def _virtual_runner(
+    make_loop: Callable[[], asyncio.AbstractEventLoop],
+    request: pytest.FixtureRequest,
+    **_: object,
+) -> Iterator[asyncio.Runner]:
+    """pytest-asyncio's scoped runner fixture, on a VirtualEventLoop."""
+    runner = asyncio.Runner(debug=_asyncio_debug(request.config), loop_factory=make_loop)
+    loop = runner.get_loop()
+    _set_event_loop(loop)  # as pytest-asyncio does for a factory-made loop
+    try:
+        yield runner
+    finally:
+        try:
+            with warnings.catch_warnings():
+                warnings.filterwarnings(
+                    "ignore", ".*BaseEventLoop.shutdown_asyncgens.*", RuntimeWarning
+                )
+                runner.close()
+        finally:
+            _set_event_loop(None)
+
+
+def _asyncio_debug(config: pytest.Config) -> bool:
+    """pytest-asyncio's ``--asyncio-debug`` / ``asyncio_debug``, which it applies to every loop."""
+    value = config.getoption("asyncio_debug", None)
+    if value is None:
+        value = config.getini("asyncio_debug")
+    return value is True or value == "true"
+
+
+def _set_event_loop(loop: asyncio.AbstractEventLoop | None) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # the policy API, Python 3.14
+        asyncio.set_event_loop(loop)
