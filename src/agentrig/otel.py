@@ -25,7 +25,8 @@ Implementation notes
   (renumbered again by normalization); trace ids are not kept. Attribute values that JSON
   cannot hold (bytes) reach normalization as they are and become stable placeholders there;
   tuples become lists. A span still open when the recording ends stays in it as
-  ``unfinished``, with the attributes it has by then.
+  ``unfinished``, with the attributes it has by then (attributes are copied when a span ends;
+  until then its record holds only ``span.kind`` and ``otel.scope.name``).
 * **Providers.** ``set_tracer_provider`` works once per process, and a provider replaced under
   pytest-xdist silently loses its exporter's spans. So we never replace a provider: when the
   global provider is an SDK ``TracerProvider`` we add our processor to it (once; it stays, a
@@ -126,7 +127,7 @@ def _value(v: Any) -> Any:
     return v
 
 
-def _attributes(span: ReadableSpan) -> dict[str, Any]:
+def _kind_and_scope(span: ReadableSpan) -> dict[str, Any]:
     kind = span.kind
     name = _KIND_NAMES.get(kind)
     if name is None:
@@ -135,6 +136,11 @@ def _attributes(span: ReadableSpan) -> dict[str, Any]:
     scope = span.instrumentation_scope
     if scope is not None and scope.name:
         out[OTEL_SCOPE_NAME] = scope.name
+    return out
+
+
+def _attributes(span: ReadableSpan) -> dict[str, Any]:
+    out = _kind_and_scope(span)
     # opentelemetry-sdk private API: a span's ``_attributes`` is a BoundedAttributes keeping a
     # plain dict in ``_dict``; reading it skips a MappingProxyType and the Mapping protocol
     # (half the cost per span). Anything else goes through the public ``attributes``.
@@ -240,7 +246,9 @@ class RecordingSpanProcessor:
         pid = _innermost(rec, parent_id, current_span_id.get())
         if otel_parent is not None and pid == parent_id:
             otel_parent.otel_children += 1
-        record = rec.start_span(span.name, parent_id=pid, attributes=_attributes(span))
+        # Only kind and scope now: the attributes are copied once, when the span ends (or, for
+        # one that never ends, when the capture closes).
+        record = rec.start_span(span.name, parent_id=pid, attributes=_kind_and_scope(span))
         ctx = span.context
         self._open[(ctx.trace_id, ctx.span_id)] = _Open(rec, record, span)  # atomic (GIL)
 
