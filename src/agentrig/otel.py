@@ -25,8 +25,8 @@ Implementation notes
   (renumbered again by normalization); trace ids are not kept. Attribute values that JSON
   cannot hold (bytes) reach normalization as they are and become stable placeholders there;
   tuples become lists. A span still open when the recording ends stays in it as
-  ``unfinished``, with the attributes it has by then (attributes are copied when a span ends;
-  until then its record holds only ``span.kind`` and ``otel.scope.name``).
+  ``unfinished``, with the attributes it has by then (those given at its start are in the
+  record from the start; later ones are copied when it ends, or when the capture closes).
 * **Providers.** ``set_tracer_provider`` works once per process, and a provider replaced under
   pytest-xdist silently loses its exporter's spans. So we never replace a provider: when the
   global provider is an SDK ``TracerProvider`` we add our processor to it (once; it stays, a
@@ -246,9 +246,13 @@ class RecordingSpanProcessor:
         pid = _innermost(rec, parent_id, current_span_id.get())
         if otel_parent is not None and pid == parent_id:
             otel_parent.otel_children += 1
-        # Only kind and scope now: the attributes are copied once, when the span ends (or, for
-        # one that never ends, when the capture closes).
-        record = rec.start_span(span.name, parent_id=pid, attributes=_kind_and_scope(span))
+        # The attributes as given at start, copied at C speed (values as the SDK holds them;
+        # normalization reads tuples like lists); the converted copy is made at the end.
+        attributes = _kind_and_scope(span)
+        raw = getattr(getattr(span, "_attributes", None), "_dict", None)  # see _attributes
+        if type(raw) is dict:
+            attributes.update(raw)
+        record = rec.start_span(span.name, parent_id=pid, attributes=attributes)
         ctx = span.context
         self._open[(ctx.trace_id, ctx.span_id)] = _Open(rec, record, span)  # atomic (GIL)
 
