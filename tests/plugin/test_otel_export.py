@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from agentrig_project import Project
 from otlp_check import parse
 
@@ -32,3 +33,11 @@ def test_each_agentrig_test_writes_one_otlp_file(project: Project) -> None:
     project.run(f"--agentrig-otlp={out}").assert_outcomes(passed=6)
     assert (out / "tests/test_app.py/test_pipeline.otlp.json").read_bytes() == pipeline
     assert json.loads(pipeline)["resourceSpans"][0]["schemaUrl"].startswith("https://")
+
+
+def test_an_otlp_path_that_is_a_file_is_a_usage_error(project: Project) -> None:
+    project.write_app()
+    (project.pytester.path / "otlp").write_text("not a folder", encoding="utf-8")
+    result = project.run("--agentrig-otlp=otlp")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--agentrig-otlp=otlp: that is a file, not a folder*"])

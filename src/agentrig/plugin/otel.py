@@ -47,6 +47,11 @@ class OtelPlugin:
         self.config = config
         out = config.getoption("agentrig_otlp", None)
         self.otlp_dir: Path | None = Path(out).resolve() if out else None
+        if self.otlp_dir is not None and self.otlp_dir.exists() and not self.otlp_dir.is_dir():
+            raise pytest.UsageError(
+                f"--agentrig-otlp={out}: that is a file, not a folder; give a folder to write"
+                " one OTLP/JSON file per test into (it is created if missing)"
+            )
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, None, None]:
