@@ -412,7 +412,16 @@ def figure_snapshot_path(ctx: Context) -> Figure:
         ("bytes_equal", "  bytes == stored"),
         ("loads", "  loads(stored)"),
         ("compare", "  compare(expected, received), no drift"),
-        ("drift_compare", f"compare with drift ({out['drift_changes']} changes)"),
+        (
+            "drift_compare",
+            f"compare with drift ({out['drift_changes']} changes, "
+            f"{out.get('drift_roots', '?')} roots)",
+        ),
+        (
+            "drift_compare_wide",
+            f"compare with drift, every reply changed ({out.get('wide_changes', '?')} changes, "
+            f"{out.get('wide_roots', '?')} roots)",
+        ),
         ("amber_path", "syrupy amber: AmberDataSerializer.serialize + str == stored"),
         ("syrupy_json_serialize", "syrupy JSONSnapshotExtension.serialize"),
     ]

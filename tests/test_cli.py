@@ -170,11 +170,17 @@ def test_diff_of_drifted_snapshots_exits_1_and_lists_every_change(
         in out
     )
     assert "'a different report'" in out
-    # The review stage got the new draft as its prompt: every change is listed, not the first.
-    assert (
-        "invoke_workflow pipeline › invoke_agent review › chat fake-model · agentrig.prompt" in out
-    )
+    # The review stage got the new draft as its prompt: folded under the reply, counted...
+    assert "+21 consequences: prompts 1, tokens 9, cost 11" in out
+    assert "invoke_agent review › chat fake-model · agentrig.prompt" not in out
     assert "\x1b[" not in out
+    # ... and listed with -vv: every leaf change, not just the first.
+    assert main(["diff", str(pipeline_snapshot), str(drifted), "--color", "never", "-vv"]) == 1
+    out = capsys.readouterr().out
+    assert (
+        "↳ [text] invoke_workflow pipeline › invoke_agent review › chat fake-model"
+        " · agentrig.prompt" in out
+    )
 
 
 def test_diff_json_is_machine_readable(

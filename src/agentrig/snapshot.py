@@ -99,6 +99,7 @@ from syrupy.location import PyTestLocation
 
 from agentrig._errors import SnapshotError
 from agentrig._secrets import redact_secrets
+from agentrig.mutate.hook import mutating
 
 if TYPE_CHECKING:
     from syrupy.session import SnapshotSession
@@ -531,6 +532,8 @@ class AssertionOptions:
             every file that differs, tolerated drift included).
         color: colour the drift report (a terminal that supports it).
         update_refused: why ``--snapshot-update`` was not honoured for this test (CI gate).
+        verbose: pytest's verbosity; 2 or more (``-vv``) lists every consequence under its
+            root in the failure message.
     """
 
     rules: NormalizeRules | None = None
@@ -538,6 +541,8 @@ class AssertionOptions:
     exact: bool = False
     color: bool = False
     update_refused: str | None = None
+    seed_note: str | None = None  # the test's random seed, when not the default
+    verbose: int = 0
 
 
 OutcomeStatus = Literal["passed", "tolerated", "drift", "missing", "error", "created", "updated"]
@@ -553,6 +558,9 @@ class SnapshotOutcome:
     status: OutcomeStatus
     counts: dict[str, int] = field(default_factory=dict)
     failing: dict[str, int] = field(default_factory=dict)
+    #: Root changes per class (what the summary table shows), and how many were folded.
+    root_counts: dict[str, int] = field(default_factory=dict)
+    consequences: int = 0
     received: str | None = None
     error: str | None = None
     #: The drift report as text (no colour), as the failure shows it.
@@ -887,7 +895,9 @@ class AgentrigSnapshotExtension(AbstractSyrupyExtension):
     ) -> Iterator[str]:
         report = self._report
         if report is not None:
-            yield from report.render(color=self._options.color).splitlines()
+            yield from report.render(
+                color=self._options.color, verbose=self._options.verbose
+            ).splitlines()
 
 
 # -- syrupy's session (the one private API use) ---------------------------------------------------
@@ -994,7 +1004,7 @@ class AgentrigSnapshotAssertion(SnapshotAssertion):
         else:
             passed = super().__eq__(other)
         result = self.executions[self.num_executions - 1]
-        outcome = self._outcome(result, ext)
+        outcome = self._outcome(result, ext, write=not mutating())  # a mutant leaves files be
         item = self.test_location.item
         if isinstance(item, pytest.Item):
             item.stash.setdefault(OUTCOMES_KEY, []).append(outcome)
@@ -1057,6 +1067,8 @@ class AgentrigSnapshotAssertion(SnapshotAssertion):
         if report is not None and status in ("drift", "tolerated", "updated"):
             outcome.counts = _counts(report, failing=False)
             outcome.failing = _counts(report, failing=True) if status == "drift" else {}
+            outcome.root_counts = report.counts(roots=True)
+            outcome.consequences = len(report.changes) - len(report.roots)
             outcome.changes = [change.to_dict() for change in report.changes]
             outcome.report = report.render(color=False)
         if result.exception is not None:
@@ -1101,7 +1113,12 @@ class AgentrigSnapshotAssertion(SnapshotAssertion):
             report = ext.last_report
             lines.append(f"The recording drifted from snapshot {outcome.snapshot}")
             if report is not None:
-                lines.extend(report.render(color=options.color).rstrip("\n").splitlines())
+                text = report.render(color=options.color, verbose=options.verbose)
+                lines.extend(text.rstrip("\n").splitlines())
+                if options.verbose < 2 and len(report.roots) < len(report.changes):
+                    lines.append("(-vv lists every consequence under its root)")
+            if options.seed_note:
+                lines.append(options.seed_note)
             lines.append("If the change is intended, re-record with:")
         if options.update_refused and outcome.status != "error":
             lines.append(f"    {command}  (outside CI, or with --agentrig-force-update)")

@@ -455,7 +455,9 @@ def _cmd_diff(ns: argparse.Namespace, out: TextIO) -> int:
             out.write(f"no drift: {_display(a)} and {_display(b)} are equivalent\n")
         else:
             out.write(f"--- {_display(a)}\n+++ {_display(b)}\n")
-            out.write(report.render(color=color, max_changes=ns.max_changes) + "\n")
+            out.write(
+                report.render(color=color, max_changes=ns.max_changes, verbose=ns.verbose) + "\n"
+            )
         return status
 
     for d in diffs:
@@ -465,7 +467,8 @@ def _cmd_diff(ns: argparse.Namespace, out: TextIO) -> int:
             out.write(f"removed   {d.key}  (only in {_display(a)})\n")
         elif d.report is not None and d.report.changes:
             out.write(f"{d.status:<9} {d.key}\n")
-            for line in d.report.render(color=color, max_changes=ns.max_changes).splitlines():
+            text = d.report.render(color=color, max_changes=ns.max_changes, verbose=ns.verbose)
+            for line in text.splitlines():
                 out.write(f"    {line}\n")
     n = {s: sum(1 for d in diffs if d.status == s) for s in _DIFF_STATUSES}
     if not drifted:
@@ -1153,9 +1156,10 @@ commands:
   diff A B               semantic drift between two snapshot files or two folders
   show FILE              a snapshot (or *.received.json) as a tree, timeline and tables
   accept [PATHS]         promote *.received.json files over their snapshots
+  mutate [PYTEST ARGS]   how strong is the suite: mutants of the fakes, score, survivors
 
-exit statuses: 0 success / no drift, 1 drift (diff), 2 unusable input;
-update exits with pytest's status.
+exit statuses: 0 success / no drift, 1 drift (diff) or score below --min-score (mutate),
+2 unusable input; update exits with pytest's status.
 """
 
 _UPDATE_DESCRIPTION: Final = """\
@@ -1294,7 +1298,14 @@ def _build_parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
         type=int,
         default=50,
         metavar="N",
-        help="list at most N changes per snapshot (default 50; --json lists all)",
+        help="list at most N root changes per snapshot (default 50; --json lists all)",
+    )
+    diff.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="-vv lists every consequence under its root change",
     )
     _add_color(diff)
 
@@ -1335,6 +1346,8 @@ def _build_parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     accept.add_argument(
         "--rootdir", metavar="DIR", help="the project's rootdir (default: found as pytest does)"
     )
+    # Listed here for `agentrig --help`; `agentrig mutate ...` is dispatched before parsing.
+    sub.add_parser("mutate", help="mutation score of the suite: mutants, survivors, a CI gate")
     return parser, update
 
 
@@ -1366,6 +1379,10 @@ def _run(args: list[str], out: TextIO) -> int:
     if args and args[0] == "update":
         own, pytest_args = _split_update(args[1:])
         return _cmd_update(update_parser.parse_args(own), pytest_args, out)
+    if args and args[0] == "mutate":
+        from agentrig.cli.mutate import run_mutate
+
+        return run_mutate(args[1:], out)
     ns = parser.parse_args(args)
     if ns.command is None:
         parser.print_help(out)

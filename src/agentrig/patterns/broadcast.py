@@ -47,6 +47,7 @@ from agentrig._types import Agent, AgentReply, Budget, Money
 from agentrig.budget import BudgetPool
 from agentrig.deadline import Deadline
 from agentrig.decisions import DecisionLog
+from agentrig.mutate import hook as _mutation
 from agentrig.patterns._common import (
     STEP_ATTRIBUTE,
     agent_name,
@@ -238,6 +239,7 @@ async def run_broadcast(
                         raw = await agent.run(input, budget=call_budget)
             return check_reply(raw, f"broadcast agent {agent_name_!r}")
 
+    pairs = _mutation.broadcast_members(name, pairs)  # agentrig mutate's switch
     names = [n for n, _ in pairs]
     span_name, attributes = workflow_span("broadcast", name)
     attributes["agentrig.agents"] = names

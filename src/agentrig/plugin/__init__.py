@@ -62,7 +62,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from agentrig.plugin.loop import LoopPlugin, loop_scope
+from agentrig.plugin.loop import LoopPlugin, defer_fixture_loop_scope_warning, loop_scope
 from agentrig.plugin.usage import is_agentrig_test, requests_fixture
 
 if TYPE_CHECKING:
@@ -98,7 +98,17 @@ AGENTRIG_FIXTURES = frozenset(
 )
 
 #: The keyword arguments ``@pytest.mark.agentrig(...)`` accepts.
-MARKER_ARGUMENTS = ("max_usd", "max_tokens", "fail_on", "tolerance", "drop", "mask")
+MARKER_ARGUMENTS = (
+    "max_usd",
+    "max_tokens",
+    "fail_on",
+    "tolerance",
+    "drop",
+    "mask",
+    "seed",
+    "wall_clock",
+    "wall_clock_epoch",
+)
 
 _MARKER_HELP = (
     "agentrig(max_usd=None, max_tokens=None, fail_on=None, tolerance=None, drop=(), mask=()):"
@@ -213,6 +223,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="write each agentrig test's normalized run as OTLP/JSON (one file per test) under DIR",
     )
+    from agentrig.plugin.mutate import add_options as add_mutate_options
+
+    add_mutate_options(group)
     parser.addini(
         "agentrig_snapshot_dir",
         "folder under the rootdir holding agentrig snapshots (default: snapshots)",
@@ -255,6 +268,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         f" (default: {_DEFAULT_STALL_TIMEOUT:g})",
         default="",
     )
+    from agentrig.plugin import timekeeping  # seed and wall-clock options
+
+    timekeeping.add_options(group, parser)
 
 
 #: The ini keys ``pytest_addoption`` registers; any other ``agentrig_*`` key is a typo.
@@ -263,10 +279,19 @@ INI_KEYS = (
     "agentrig_fail_on",
     "agentrig_mask",
     "agentrig_secret_patterns",
+    "agentrig_seed",
     "agentrig_snapshot_dir",
     "agentrig_stall_timeout",
     "agentrig_tolerance",
+    "agentrig_wall_clock",
+    "agentrig_wall_clock_epoch",
 )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    # Before any plugin's pytest_configure (pytest-asyncio warns in its own).
+    defer_fixture_loop_scope_warning(config)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -280,6 +305,15 @@ def pytest_configure(config: pytest.Config) -> None:
     state.secrets_cm = _activate_secret_patterns(config)
     config.pluginmanager.register(_SessionPlugin(state), "agentrig-session")
     config.pluginmanager.register(LoopPlugin(_virtual_loop_factory(config)), "agentrig-loop")
+    from agentrig.plugin.timekeeping import TimekeepingPlugin
+
+    config.pluginmanager.register(TimekeepingPlugin(config, _uses_agentrig), "agentrig-timekeeping")
+    if config.getoption("agentrig_mutate", False):
+        from agentrig.plugin.mutate import MutatePlugin, MutateSettings
+
+        config.pluginmanager.register(
+            MutatePlugin(config, MutateSettings(config)), "agentrig-mutate"
+        )
     if _otel_importable():
         from agentrig.plugin.otel import OtelPlugin
 
@@ -506,6 +540,10 @@ def _stall_timeout(config: pytest.Config) -> float:
     if not value > 0 or value == float("inf"):
         raise pytest.UsageError(
             f"agentrig_stall_timeout must be a positive, finite number of seconds, got {raw!r}"
+        )
+    if value > 86_400:  # agentrig.clock.MAX_STALL_TIMEOUT (not imported: start-up cost)
+        raise pytest.UsageError(
+            f"agentrig_stall_timeout must be at most 86400 real seconds (one day), got {raw!r}"
         )
     return value
 
@@ -889,6 +927,8 @@ def agent_snapshot(
         exact=updating,
         color=config.get_terminal_writer().hasmarkup,
         update_refused=refused,
+        seed_note=_seed_note(item),
+        verbose=config.get_verbosity(pytest.Config.VERBOSITY_ASSERTIONS),
     )
     return AgentrigSnapshotAssertion.create(
         config=config,
@@ -897,6 +937,12 @@ def agent_snapshot(
         update_snapshots=updating,
         update_new_snapshots_only=bool(config.option.update_new_snapshots_only) and refused is None,
     )
+
+
+def _seed_note(item: pytest.Item) -> str | None:
+    from agentrig.plugin.timekeeping import seed_note
+
+    return seed_note(item)
 
 
 # -- spend ----------------------------------------------------------------------------------------
@@ -1148,6 +1194,18 @@ def _classes(counts: dict[str, Any]) -> str:
     return ", ".join(f"{cls} {n}" for cls, n in sorted(counts.items()))
 
 
+def _roots_detail(snap: dict[str, Any]) -> str:
+    """``root text 1 (+21 consequences)``; older payloads without roots show leaf counts."""
+    roots = snap.get("root_counts")
+    if not roots:
+        return _classes(snap.get("counts") or {})
+    detail = f"roots: {_classes(roots)}"
+    folded = int(snap.get("consequences") or 0)
+    if folded:
+        detail += f" (+{folded} consequence{'s' if folded != 1 else ''})"
+    return detail
+
+
 def _redacted(text: str) -> str:
     """``text`` as every output channel writes it: secrets (built-in and the session's
     ``agentrig_secret_patterns``) redacted, lone surrogates (a non-UTF-8 file name) replaced."""
@@ -1183,7 +1241,7 @@ def _summary_lines(state: _State) -> list[tuple[str, dict[str, bool]]]:
                 continue
             totals[status] = totals.get(status, 0) + 1
             label = _STATUS_LABEL.get(status, status)
-            detail = _classes(snap.get("counts") or {})
+            detail = _roots_detail(snap)
             if status == "drift":
                 failing += 1
                 fail_classes = ", ".join(snap.get("failing") or {})
