@@ -90,7 +90,8 @@ def test_drift_fails_with_every_change_its_class_and_place_and_keeps_the_snapsho
         [
             "*The recording drifted from snapshot snapshots/tests/test_app/test_pipeline.json",
             "*agentrig drift: 1 root change (text 1) + 17 consequences; 18 changes, 18 failing",
-            "*first divergence: t=0.0 s, pipeline › chat fake-model[[]agent=research] · agentrig.reply",
+            "*first divergence: t=0.0 s, pipeline › chat fake-model[[]agent=research]"
+            " · agentrig.reply",
             "*[[]text] pipeline › chat fake-model[[]agent=research] · agentrig.reply:"
             " 'notes about X' → 'notes about Y, revised'",
             "*+17 consequences: prompts 1, replies 1, tokens 7, cost 8",
