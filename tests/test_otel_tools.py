@@ -87,7 +87,11 @@ def test_the_with_form_records_the_call_id_result_and_failures() -> None:
     assert "gen_ai.tool.call.result" not in failed.attributes
 
 
-async def test_the_async_with_form_and_a_failing_async_tool() -> None:
+def test_the_async_with_form_and_a_failing_async_tool() -> None:
+    run(_async_forms())
+
+
+async def _async_forms() -> None:
     tracer = Tracer()
 
     @tool(tracer=tracer)
