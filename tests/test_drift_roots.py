@@ -65,8 +65,7 @@ def test_a_changed_reply_is_one_text_root_with_its_ripple_counted() -> None:
     )
     assert (
         "↳ [text] invoke_workflow pipeline › invoke_agent review › chat fake-model"
-        " · agentrig.prompt"
-        in report.render(verbose=2)
+        " · agentrig.prompt" in report.render(verbose=2)
     )
 
 
