@@ -105,8 +105,8 @@ def test_drift_fails_with_every_change_its_class_and_place_and_keeps_the_snapsho
     verbose = recorded.run("-vv")
     verbose.stdout.fnmatch_lines(
         [
-            "*[[]text] pipeline › model.call[[]agent=research] · agentrig.reply:*",
-            "*↳ [[]text] pipeline › model.call[[]agent=draft] · agentrig.prompt:*",
+            "*[[]text] pipeline › chat fake-model[[]agent=research] · agentrig.reply:*",
+            "*↳ [[]text] pipeline › chat fake-model[[]agent=draft] · agentrig.prompt:*",
         ]
     )
     # syrupy's own one-hunk diff is not what is shown
