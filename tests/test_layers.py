@@ -40,6 +40,10 @@ LAYER = {
     "cli": 8,
     "__init__": 9,
     "__main__": 10,
+    "_semconv": 0,
+    "otlp": 1,
+    "otel": 5,
+    "tools": 5,
 }
 # Primitives may use each other (a BudgetPool waits with a Deadline).
 SAME_LAYER_OK = {("budget", "deadline"), ("drift", "normalize"), ("_errors", "_secrets")}

@@ -538,6 +538,8 @@ _HIDDEN_SPAN_ATTRIBUTES: Final = frozenset(
         "gen_ai.response.model",
         "gen_ai.system",
         "gen_ai.provider.name",
+        "gen_ai.workflow.name",
+        "span.kind",
         "error.type",
     }
 )
@@ -621,7 +623,7 @@ def _span_label(span: Mapping[str, Any]) -> str:
     if _is_model_call(span):
         head = agent or "?"
         model = attrs.get("gen_ai.request.model")
-        if model is not None:
+        if model is not None and name != f"chat {model}":  # the GenAI span name says it
             head += f" · {model}"
         parts.append(head)
         tin = attrs.get("gen_ai.usage.input_tokens")
@@ -630,7 +632,7 @@ def _span_label(span: Mapping[str, Any]) -> str:
             parts.append(f"{_fmt_int(tin)}→{_fmt_int(tout)} tok")
         if "agentrig.cost_usd" in attrs:
             parts.append(_fmt_usd(attrs["agentrig.cost_usd"]))
-    elif agent is not None and agent != name:
+    elif agent is not None and agent != name and not name.endswith(f" {agent}"):
         parts.append(f"[{agent}]")
     error = _error_text(span)
     if error:
@@ -881,8 +883,15 @@ def _cmd_show(ns: argparse.Namespace, out: TextIO) -> int:
         except (ConfigurationError, OSError, ValueError) as exc:  # CassetteError is a ValueError
             raise _Unusable(str(exc)) from None
     doc = _load(path)
+    if ns.json and ns.otlp:
+        raise _Unusable("give --json or --otlp, not both")
     if ns.json:
         out.write(dumps(doc).decode("utf-8"))
+        return EXIT_OK
+    if ns.otlp:
+        from agentrig.otlp import dumps_otlp
+
+        out.write(dumps_otlp(doc).decode("utf-8"))
         return EXIT_OK
     if ns.width < 40:
         raise _Unusable(f"--width must be at least 40 columns, got {ns.width}")
@@ -1229,6 +1238,7 @@ examples:
   agentrig show snapshots/tests/test_app/test_pipeline.json
   agentrig show snapshots/tests/test_app/test_pipeline.received.json | less -S
   agentrig show snapshots/tests/test_app/test_pipeline.json --json
+  agentrig show snapshots/tests/test_app/test_pipeline.json --otlp > pipeline.otlp.json
 """
 
 _ACCEPT_DESCRIPTION: Final = f"""\
@@ -1341,6 +1351,12 @@ def _build_parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     )
     show.add_argument("file", metavar="FILE", help="a snapshot or received file")
     show.add_argument("--json", action="store_true", help="print the normalized document")
+    show.add_argument(
+        "--otlp",
+        action="store_true",
+        help="print the run as OpenTelemetry OTLP/JSON (an ExportTraceServiceRequest) for any"
+        " OTel backend or viewer",
+    )
     show.add_argument(
         "--width",
         type=int,

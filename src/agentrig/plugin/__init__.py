@@ -228,6 +228,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="let --snapshot-update create and rewrite agentrig snapshots even when the CI"
         " environment variable is set (a CI run otherwise never blesses its own drift)",
     )
+    group.addoption(
+        "--agentrig-otlp",
+        dest="agentrig_otlp",
+        metavar="DIR",
+        default=None,
+        help="write each agentrig test's normalized run as OTLP/JSON (one file per test) under DIR",
+    )
     from agentrig.plugin.mutate import add_options as add_mutate_options
 
     add_mutate_options(group)
@@ -356,6 +363,20 @@ def pytest_configure(config: pytest.Config) -> None:
 
     cassettes.check_options(config, ci=_ci_enabled())
     config.pluginmanager.register(cassettes.CassettePlugin(config), "agentrig-cassettes")
+    if _otel_importable():
+        from agentrig.plugin.otel import OtelPlugin
+
+        config.pluginmanager.register(OtelPlugin(config), "agentrig-otel")
+
+
+def _otel_importable() -> bool:
+    """Whether opentelemetry-sdk is installed (found without importing it)."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("opentelemetry.sdk") is not None
+    except ImportError:  # no ``opentelemetry`` package at all
+        return False
 
 
 def _activate_secret_patterns(config: pytest.Config) -> Any:
