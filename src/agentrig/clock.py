@@ -68,7 +68,9 @@ What counts as real work in flight
   coroutine with ``run_coroutine_threadsafe`` is taken to wait for it: until that coroutine
   ends, the thread's work does not hold the clock (otherwise a ``to_thread`` function waiting
   on a loop timer deadlocks). Thread results are delivered in the order the work was
-  submitted, not the order the threads happened to finish.
+  submitted, not the order the threads happened to finish -- unless an earlier thread keeps
+  them waiting for ``_HOLD_SECONDS`` (1 s) of real time while the loop has nothing else to do
+  (it may itself wait for what they unblock): then they go, still in submission order.
 * A child process started through the loop (``asyncio.create_subprocess_*``) until it exits;
   once the program has written to its stdin pipe (and keeps it open) it is a server (an MCP
   server over stdio): in flight only while a write to it has no answer on stdout/stderr yet.
@@ -149,6 +151,8 @@ _REAL_POLL_SECONDS = 0.25
 _real_monotonic = time.monotonic
 # After a reply's first piece, how long a never-pausing reader's connection stays in flight.
 _REPLY_GRACE_SECONDS = 0.1
+# How long finished thread results wait (real time, loop otherwise idle) for an earlier thread.
+_HOLD_SECONDS = 1.0
 
 
 def _find_code(func: Any, name: str | None = None) -> CodeType | None:
@@ -467,6 +471,7 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
         self._processes: dict[Any, tuple[str, list[bool]]] = {}  # transport -> (label, [server])
         self._listening: set[tuple[Any, ...]] = set()
         self._real_wait_since: float | None = None
+        self._held_since: float | None = None
         # The base class stored the real selector; every select now goes through the wrapper.
         self._selector: Any = _VirtualSelector(self._selector, self)
 
@@ -638,7 +643,17 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
         elif now - self._real_wait_since >= self.real_work_timeout:
             self._real_wait_since = None
             raise StallError(self._describe_real_work_stall())
-        events = real.select(_REPLY_GRACE_SECONDS if self._awaiting else _REAL_POLL_SECONDS)
+        if self._thread_held:
+            if self._held_since is None:
+                self._held_since = now
+            elif now - self._held_since >= _HOLD_SECONDS:
+                self._held_since = None
+                self._deliver_thread_results(overdue=True)
+                return []
+        else:
+            self._held_since = None
+        short = self._awaiting or self._thread_held
+        events = real.select(_REPLY_GRACE_SECONDS if short else _REAL_POLL_SECONDS)
         if events:
             self._real_wait_since = None
             if self._awaiting:
@@ -716,8 +731,13 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
 
         future.add_done_callback(finished)
 
-    def _deliver_thread_results(self) -> None:
-        """Hand finished thread results to their futures in submission order (loop thread)."""
+    def _deliver_thread_results(self, *, overdue: bool = False) -> None:
+        """Hand finished thread results to their futures in submission order (loop thread).
+
+        ``overdue``: an earlier thread has kept later results waiting for ``_HOLD_SECONDS``
+        of real time with nothing else to do; it may be waiting for them (threads that
+        coordinate through the loop), so they go now, still in submission order.
+        """
         release: list[tuple[Callable[..., object], tuple[Any, ...]]] = []
         with self._pending_lock:
             for seq in self._thread_order:
@@ -725,6 +745,8 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
                     continue
                 held = self._thread_held.pop(seq, None)
                 if held is None:
+                    if overdue:
+                        continue
                     break  # still running: results submitted after it wait for it
                 self._thread_released.add(seq)
                 release.append(held)

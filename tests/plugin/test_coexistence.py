@@ -640,3 +640,30 @@ def test_the_projects_own_fixture_loop_scope_is_kept(project: Project) -> None:
 
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*asyncio_default_fixture_loop_scope=module*"])
+
+
+# -- known conflicts of the dependencies, and their documented workarounds ------------------------
+
+
+def test_pytester_getitem_works_with_syrupy_switched_off_for_its_inner_session(
+    project: Project,
+) -> None:
+    """syrupy's pytest_sessionfinish reads ``session.exitstatus``, which a session made by
+    ``pytester.getitem()`` never gets (docs/compatibility.md)."""
+    project.pytester.makeini(INI + "addopts = -p pytester\n")
+    project.write(
+        "test_inner.py",
+        """
+import pytest
+
+def test_getitem_as_is(pytester):
+    with pytest.raises(AttributeError, match="exitstatus"):
+        pytester.getitem("def test_func(): pass")
+
+def test_getitem_with_the_workaround(pytester, monkeypatch):
+    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:syrupy")
+    assert pytester.getitem("def test_func(): pass").name == "test_func"
+""",
+    )
+
+    project.pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=2)

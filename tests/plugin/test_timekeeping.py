@@ -158,7 +158,7 @@ def test_a_bad_seed_is_a_usage_error(project: Project) -> None:
 
 def test_a_drift_report_names_a_seed_that_is_not_the_default(project: Project) -> None:
     project.write(
-        "tests/test_drift.py",
+        "tests/test_seeded_drift.py",
         """
 import random
 
@@ -247,6 +247,7 @@ def test_sync_use_does_not_warn(tmp_path):
     result.assert_outcomes(passed=2)
     out = result.stdout.str()
     assert out.count("tests/test_unmarked.py::test_builds_its_own_fake uses agentrig") == 1
+    assert "(FakeModel agent 'a')" in out
     assert "test_sync_use_does_not_warn uses agentrig" not in out
     assert "is not an agentrig test: it runs on real time" in out
     assert "file exports go where the app asked" in out

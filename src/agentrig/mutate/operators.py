@@ -171,7 +171,7 @@ def describe(mutant: Mutant) -> str:
         if op == "reply-changed":
             return f"agent {agent!r} answers {call} with its words in reverse order"
         if op == "reply-truncated":
-            return f"agent {agent!r}'s reply to {call} is cut in half"
+            return f"the reply of agent {agent!r} to {call} is cut in half"
         if op == "reply-emptied":
             return f"agent {agent!r} answers {call} with an empty reply"
         seconds = info.get("seconds")

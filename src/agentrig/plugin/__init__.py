@@ -62,7 +62,13 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from agentrig.plugin.loop import LoopPlugin, defer_fixture_loop_scope_warning, loop_scope
+from agentrig.plugin.loop import (
+    LoopPlugin,
+    StrictModeMarker,
+    defer_fixture_loop_scope_warning,
+    is_strict_mode,
+    loop_scope,
+)
 from agentrig.plugin.usage import is_agentrig_test, requests_fixture
 
 if TYPE_CHECKING:
@@ -327,6 +333,8 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(
             MutatePlugin(config, MutateSettings(config)), "agentrig-mutate"
         )
+    if config.pluginmanager.hasplugin("asyncio") and is_strict_mode(config):
+        config.pluginmanager.register(StrictModeMarker(), "agentrig-strict-mode")
 
 
 def _activate_secret_patterns(config: pytest.Config) -> Any:

@@ -50,7 +50,13 @@ import pytest
 
 from agentrig.plugin.usage import is_agentrig_test
 
-__all__ = ["LoopPlugin", "defer_fixture_loop_scope_warning", "loop_scope"]
+__all__ = [
+    "LoopPlugin",
+    "StrictModeMarker",
+    "defer_fixture_loop_scope_warning",
+    "is_strict_mode",
+    "loop_scope",
+]
 
 _SCOPES = ("function", "class", "module", "package", "session")
 _RUNNERS = {f"_{scope}_scoped_runner": scope for scope in _SCOPES}
@@ -125,6 +131,35 @@ def defer_fixture_loop_scope_warning(config: pytest.Config) -> None:
     config.stash[_DEFERRED] = str(message)
 
 
+class StrictModeMarker:
+    """Marks async agentrig tests for pytest-asyncio; registered in strict mode only (in auto
+    mode pytest-asyncio claims every async test itself, and nobody pays for this hook)."""
+
+    @pytest.hookimpl(wrapper=True, trylast=True)  # inside pytest-asyncio's wrapper: mark first
+    def pytest_pycollect_makeitem(
+        self, collector: pytest.Collector, name: str, obj: object
+    ) -> Generator[None, Any, Any]:
+        result = yield
+        if not inspect.iscoroutinefunction(obj) or not result:
+            return result
+        for node in result if isinstance(result, list) else [result]:
+            if (
+                isinstance(node, pytest.Function)
+                and node.get_closest_marker("asyncio") is None
+                and not any(node.get_closest_marker(m) for m in _OTHER_ASYNC_MARKERS)
+                and "anyio_backend" not in node.fixturenames
+                and is_agentrig_test(node)
+            ):
+                node.add_marker("asyncio")  # strict mode: run it anyway, as auto mode would
+        return result
+
+
+def is_strict_mode(config: pytest.Config) -> bool:
+    """pytest-asyncio's mode is strict (its default) for this session."""
+    mode = config.getoption("asyncio_mode", None) or config.getini("asyncio_mode")
+    return str(mode).strip() == "strict"
+
+
 def _is_async_test(item: pytest.Item) -> bool:
     from pytest_asyncio import is_async_test
 
@@ -147,24 +182,6 @@ class LoopPlugin:
         self._virtual_runner = functools.partial(_virtual_runner, make_loop)
 
     # -- collection ---------------------------------------------------------------------------
-
-    @pytest.hookimpl(wrapper=True, trylast=True)  # inside pytest-asyncio's wrapper: mark first
-    def pytest_pycollect_makeitem(
-        self, collector: pytest.Collector, name: str, obj: object
-    ) -> Generator[None, Any, Any]:
-        result = yield
-        if not inspect.iscoroutinefunction(obj) or not result:
-            return result
-        for node in result if isinstance(result, list) else [result]:
-            if (
-                isinstance(node, pytest.Function)
-                and node.get_closest_marker("asyncio") is None
-                and not any(node.get_closest_marker(m) for m in _OTHER_ASYNC_MARKERS)
-                and "anyio_backend" not in node.fixturenames
-                and is_agentrig_test(node)
-            ):
-                node.add_marker("asyncio")  # strict mode: run it anyway, as auto mode would
-        return result
 
     @pytest.hookimpl(tryfirst=True)  # before -k/-m deselect: decide over every collected item
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:

@@ -355,8 +355,14 @@ class MutatePlugin:
         before: object,
     ) -> dict[str, Any]:
         from agentrig.mutate import hook
+        from agentrig.snapshot import OUTCOMES_KEY
 
         item.stash[_KILL] = None
+        # Each run appends its snapshot outcomes to the item's list, which every report then
+        # serializes: start each mutant with an empty one (quadratic otherwise), keep the
+        # baseline's.
+        baseline_outcomes = item.stash.get(OUTCOMES_KEY, None)
+        item.stash[OUTCOMES_KEY] = []
         started = time.perf_counter()
         killed: dict[str, str] | None = None
         hook.start(mutant)
@@ -372,14 +378,13 @@ class MutatePlugin:
             killed = {"by": "timeout", "detail": str(exc)}
         finally:
             run = hook.stop()
-        seconds = time.perf_counter() - started
         if killed is None:
             killed = item.stash.get(_KILL, None)
         if killed is None and any(r.failed for r in reports):
             bad = next(r for r in reports if r.failed)
             killed = {"by": "error", "detail": _first_line(bad.longreprtext)}
         applied = run is not None and run.applied > 0
-        entry: dict[str, Any] = {"seconds": round(seconds, 6)}
+        entry: dict[str, Any] = {}
         if killed is not None and killed["by"] == "skipped":
             entry["status"] = "skipped"
             entry["detail"] = killed["detail"]
@@ -391,6 +396,10 @@ class MutatePlugin:
             entry["status"] = "equivalent"  # the run recorded exactly what the baseline did
         else:
             entry["status"] = "survived"
+        # The whole cost of the mutant, the equivalence check included.
+        entry["seconds"] = round(time.perf_counter() - started, 6)
+        if baseline_outcomes is not None:
+            item.stash[OUTCOMES_KEY] = baseline_outcomes
         return entry
 
     @pytest.hookimpl(tryfirst=True)

@@ -13,12 +13,13 @@ agentrig test, around its setup, call and teardown (``pytest_runtest_protocol``)
 * with ``wall_clock="virtual"`` (marker) or ``agentrig_wall_clock = virtual`` (ini), a
   :class:`~agentrig.wallclock.VirtualWallClock` from ``wall_clock_epoch``.
 
-For every *other* test, once the user's code has imported agentrig, a watcher recording is
-active: the first agentrig primitive or fake-model call that reports into it from a running
-*real* event loop (``asyncio.run`` in a plain test: latencies and deadlines then wait for real)
-emits one :class:`~agentrig.AgentrigWarning` naming the fix. What it records is thrown away,
-and it redirects nothing, so file exports still go where the app asked. Sync use outside any
-loop, and ``agentrig.run()`` (already virtual), do not warn.
+For every *other* test, once the user's code has imported :mod:`agentrig.fake`, a FakeModel
+call made from a running *real* event loop (``asyncio.run`` in a plain test: its latency waits
+for real, and the app's file exports land where it said) emits one
+:class:`~agentrig.AgentrigWarning` naming the fix (:class:`_watch_unrecorded_use`). Nothing
+else changes for such a test: no recording becomes active, so a test that does not use
+agentrig behaves as without it. Sync use, ``agentrig.run()`` (already virtual) and the other
+primitives (production code on a real loop, as documented) do not warn.
 """
 
 from __future__ import annotations
@@ -159,7 +160,7 @@ class TimekeepingPlugin:
         with ExitStack() as stack:
             if self._uses_agentrig(item):
                 self._agentrig_test(item, stack)
-            elif "agentrig.recording" in sys.modules:
+            elif "agentrig.fake" in sys.modules:
                 stack.enter_context(_watch_unrecorded_use(item))
             return (yield)
 
@@ -273,76 +274,53 @@ class _patch_runner:
 
 
 class _watch_unrecorded_use:
-    """A recording for tests that are not agentrig tests: warns once on first use."""
+    """Warn once if this (non-agentrig) test calls a FakeModel agent from a real loop.
+
+    The one place that wraps agentrig itself during a test: ``FakeAgent.run`` (a class
+    attribute) is replaced for the test's duration and restored after; nothing is recorded.
+    """
 
     def __init__(self, item: pytest.Item) -> None:
         self.item = item
-        self.cm: Any = None
+        self.saved: Any = None
 
     def __enter__(self) -> None:
-        from agentrig.recording import active_recording
+        from agentrig.clock import VirtualEventLoop
+        from agentrig.fake import FakeAgent
 
-        watcher = _watcher_class()
-        active = active_recording()
-        if active is not None and not isinstance(active, watcher):
-            return  # the user's own recording is active: theirs to manage
-        self.cm = watcher(self.item).activate()
-        self.cm.__enter__()
+        original = FakeAgent.run
+        item = self.item
+        warned = [False]
+
+        async def run(agent: Any, prompt: str, *args: Any, **kwargs: Any) -> Any:
+            loop = asyncio.get_running_loop()
+            if not warned[0] and not isinstance(loop, VirtualEventLoop):
+                warned[0] = True
+                _warn_unrecorded(item, f"FakeModel agent {agent.name!r}")
+            return await original(agent, prompt, *args, **kwargs)
+
+        run.__doc__ = original.__doc__
+        self.saved = original
+        FakeAgent.run = run  # type: ignore[method-assign, assignment]
 
     def __exit__(self, *exc: object) -> None:
-        if self.cm is not None:
-            self.cm.__exit__(None, None, None)
-            self.cm = None
+        from agentrig.fake import FakeAgent
+
+        if self.saved is not None:
+            FakeAgent.run = self.saved  # type: ignore[method-assign]
+            self.saved = None
 
 
-_WATCHER: type | None = None
-
-
-def _watcher_class() -> type:
-    global _WATCHER
-    if _WATCHER is not None:
-        return _WATCHER
+def _warn_unrecorded(item: pytest.Item, what: str) -> None:
     from agentrig._errors import AgentrigWarning
-    from agentrig.clock import VirtualEventLoop
-    from agentrig.recording import Recording
 
-    class UnrecordedUse(Recording):
-        """Warns on the first report, records nothing, redirects no export."""
-
-        def __init__(self, item: pytest.Item) -> None:
-            super().__init__(f"(not an agentrig test) {item.nodeid}")
-            self._item = item
-            self._warned = False
-
-        def _warn(self, what: str) -> None:
-            if self._warned:
-                return
-            loop = asyncio._get_running_loop()
-            if loop is None or isinstance(loop, VirtualEventLoop):
-                return  # sync use, or agentrig.run(): nothing waits for real
-            self._warned = True
-            warnings.warn(
-                AgentrigWarning(
-                    f"{self._item.nodeid} uses agentrig ({what}) but is not an agentrig test: "
-                    "it runs on real time (FakeModel latency and Deadlines wait for real), "
-                    "nothing is recorded, and file exports go where the app asked (not into "
-                    "the test's tmp_path). Request an agentrig fixture (fake_model, "
-                    "agent_recording, ...) or add @pytest.mark.agentrig to the test."
-                ),
-                stacklevel=4,
-            )
-
-        def add_entry(self, kind: str, *args: Any, **kwargs: Any) -> Any:
-            self._warn(f"a {kind!r} entry")
-            return super().add_entry(kind, *args, **kwargs)
-
-        def start_span(self, name: str, *args: Any, **kwargs: Any) -> Any:
-            self._warn(f"a {name!r} span")
-            return super().start_span(name, *args, **kwargs)
-
-        def export_path(self, path: Any) -> Any:
-            self._warn(f"a file export to {path}")
-            return super().export_path(path)
-
-    _WATCHER = UnrecordedUse
-    return _WATCHER
+    warnings.warn(
+        AgentrigWarning(
+            f"{item.nodeid} uses agentrig ({what}) but is not an agentrig test: it runs on "
+            "real time (FakeModel latency and Deadlines wait for real), nothing is recorded, "
+            "and file exports go where the app asked (not into the test's tmp_path). Request "
+            "an agentrig fixture (fake_model, agent_recording, ...) or add "
+            "@pytest.mark.agentrig to the test."
+        ),
+        stacklevel=3,
+    )
