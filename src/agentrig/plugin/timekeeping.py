@@ -293,6 +293,9 @@ class _watch_unrecorded_use:
         warned = [False]
 
         async def run(agent: Any, prompt: str, *args: Any, **kwargs: Any) -> Any:
+            # Hidden from tracebacks: with -l its locals (the raw prompt, a function's
+            # address) would print (docs/reliability.md, secrets on every channel).
+            __tracebackhide__ = True
             loop = asyncio.get_running_loop()
             if not warned[0] and not isinstance(loop, VirtualEventLoop):
                 warned[0] = True
