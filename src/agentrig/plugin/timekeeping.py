@@ -199,7 +199,8 @@ class TimekeepingPlugin:
             base = _int_seed(marker["seed"], "`seed`")
         elif self.randomly_active:
             return None
-        digest = hashlib.sha256(f"{base}:{item.nodeid}".encode()).digest()
+        # (a node id may hold surrogates: a file name that is not UTF-8)
+        digest = hashlib.sha256(f"{base}:{item.nodeid}".encode("utf-8", "surrogatepass")).digest()
         return base, int.from_bytes(digest[:8], "big")
 
     def _wall_clock_for(self, marker: dict[str, Any]) -> tuple[str, Any]:
@@ -293,6 +294,7 @@ class _watch_unrecorded_use:
         warned = [False]
 
         async def run(agent: Any, prompt: str, *args: Any, **kwargs: Any) -> Any:
+            __tracebackhide__ = True  # the user's traceback shows their call, not this wrapper
             loop = asyncio.get_running_loop()
             if not warned[0] and not isinstance(loop, VirtualEventLoop):
                 warned[0] = True
