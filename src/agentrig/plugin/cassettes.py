@@ -345,14 +345,15 @@ def _answer(interaction: Interaction) -> InterceptedResponse:
 
 @contextmanager
 def _model_span(canonical: Request) -> Iterator[Any]:
-    """The ``model.call`` span of one replayed or recorded call (fake.py's span name and
+    """The ``chat {model}`` span of one replayed or recorded call (fake.py's span name and
     GenAI attributes, through the same tracer the fake uses)."""
-    from agentrig.fake import AGENTRIG_PROMPT, SPAN_NAME
+    from agentrig.fake import AGENTRIG_PROMPT
     from agentrig.tracing import (
         GEN_AI_OPERATION_NAME,
         GEN_AI_REQUEST_MODEL,
         OPERATION_CHAT,
         default_tracer,
+        model_call_span_name,
     )
 
     attributes: dict[str, Any] = {
@@ -362,7 +363,7 @@ def _model_span(canonical: Request) -> Iterator[Any]:
         AGENTRIG_PROMPT: _prompt(canonical.body),
         "agentrig.source": "cassette",
     }
-    with default_tracer().span(SPAN_NAME, attributes=attributes) as span:
+    with default_tracer().span(model_call_span_name(canonical.model), attributes=attributes) as span:
         yield span
 
 
