@@ -148,7 +148,8 @@ def build_broadcast_recording(agents: int, spans_per_agent: int, *, variant: int
     Each agent's span holds ``spans_per_agent - 2`` tool spans (one event each) and the fake
     model's ``model.call`` span; with the broadcast and aggregator spans the recording has
     ``agents * spans_per_agent + 3`` spans. ``variant=1`` changes one agent's reply and makes
-    another fail, for a drifted twin.
+    another fail, for a drifted twin; ``variant=2`` also revises every other agent's reply (a
+    wide drift: one root per agent, to show the drift report stays linear in its changes).
     """
     import agentrig
     from agentrig.fake import FakeModel
@@ -162,7 +163,9 @@ def build_broadcast_recording(agents: int, spans_per_agent: int, *, variant: int
         if variant and i == 1:
             inner = model.agent(name, error=TimeoutError("search timed out"))
         else:
-            text = f"{name} found {i % 7} sources" + (" (revised)" if variant and i == 2 else "")
+            text = f"{name} found {i % 7} sources" + (
+                " (revised)" if (variant and i == 2) or variant == 2 else ""
+            )
             inner = model.agent(name, reply=text)
         members[name] = _tool_agent(name, spans_per_agent - 2, inner)
     aggregator = model.agent("editor", reply="one synthesized answer")
@@ -231,12 +234,22 @@ def cmd_snapshot_path(args: argparse.Namespace) -> dict[str, Any]:
         phases["syrupy_json_serialize"].append(t_json)
     # A drifted twin (one agent fails, one reply changed): the report a failing test builds.
     drifted_doc = normalize(build_broadcast_recording(args.agents, args.spans_per_agent, variant=1))
-    drift_changes = 0
+    drift_changes = drift_roots = 0
     for _ in range(args.repeat):
         gc.collect()
         t_drift, drift = _timed(lambda: compare(plain_doc, drifted_doc))
-        drift_changes = len(drift.changes)
+        drift_changes, drift_roots = len(drift.changes), len(drift.roots)
         phases["drift_compare"].append(t_drift)
+    del drift
+    # Every reply changed: the report's grouping must stay linear in the number of changes.
+    wide_doc = normalize(build_broadcast_recording(args.agents, args.spans_per_agent, variant=2))
+    wide_changes = wide_roots = 0
+    phases["drift_compare_wide"] = []
+    for _ in range(args.repeat):
+        gc.collect()
+        t_wide, wide = _timed(lambda: compare(plain_doc, wide_doc))
+        wide_changes, wide_roots = len(wide.changes), len(wide.roots)
+        phases["drift_compare_wide"].append(t_wide)
     gc.callbacks.remove(gc_timer)
     return {
         "spans": len(rec.spans),
@@ -246,6 +259,9 @@ def cmd_snapshot_path(args: argparse.Namespace) -> dict[str, Any]:
         "amber_chars": len(amber_stored),
         "build_s": build_s,
         "drift_changes": drift_changes,
+        "drift_roots": drift_roots,
+        "wide_changes": wide_changes,
+        "wide_roots": wide_roots,
         "samples": phases,
     }
 

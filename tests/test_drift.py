@@ -172,7 +172,14 @@ def test_identical_runs_have_no_drift() -> None:
     assert report.changes == () and not report.failed and not report.has_changes
     assert report.counts() == {}
     assert report.render() == "agentrig drift: no drift"
-    assert report.to_dict() == {"failed": False, "counts": {}, "changes": []}
+    assert report.to_dict() == {
+        "failed": False,
+        "counts": {},
+        "root_counts": {},
+        "roots": [],
+        "first_divergence": None,
+        "changes": [],
+    }
 
 
 def test_the_run_name_is_not_drift() -> None:
@@ -235,8 +242,10 @@ def test_a_missing_stage_is_one_structure_change_not_a_cascade() -> None:
     assert [c.render() for c in structure] == [
         "[structure] pipeline › draft: removed span 'draft' (status ok)"
     ]
-    # Its decision went with it; the review stage is matched to the review stage.
-    assert "pipeline › decision[stage_complete #2]: removed" in report.render()
+    # Its decision went with it (named by its stage, folded under the removal); the review
+    # stage is matched to the review stage.
+    assert "pipeline › decision[stage_complete draft]: removed" in report.render(verbose=2)
+    assert [c.where for c in report.roots] == ["pipeline › draft"]
     assert not any("review ›" in w and "gen_ai" in w for w in where(report))
 
 
@@ -277,7 +286,7 @@ def test_a_renamed_agent_in_place_is_a_changed_identity_not_remove_plus_add() ->
     report = compare(
         broadcast(["forums", "papers", "web"]), broadcast(["forums", "scholar", "web"])
     )
-    assert [(c.drift_class, c.op, c.field) for c in report.changes] == [
+    assert sorted((c.drift_class, c.op, c.field) for c in report.changes) == [
         ("text", "changed", "gen_ai.agent.name"),
         ("text", "changed", "gen_ai.completion"),
     ]
@@ -310,7 +319,7 @@ def test_every_change_is_listed_not_just_the_first() -> None:
     report = compare(pipeline(), b)
     assert set(report.counts()) == {"decision", "text", "usage-cost", "timing"}
     assert len(report.changes) >= 6
-    rendered = report.render()
+    rendered = report.render(verbose=2)
     assert all(c.where in rendered for c in report.changes)
 
 
@@ -330,9 +339,9 @@ def test_events_added_and_changed() -> None:
             ]
         ),
     )
-    assert [(c.drift_class, c.op, c.where) for c in report.changes] == [
-        ("text", "changed", "broadcast · events[started].n"),
+    assert sorted((c.drift_class, c.op, c.where) for c in report.changes) == [
         ("error", "added", "broadcast · events[agent_1_failed]"),
+        ("usage-cost", "changed", "broadcast · events[started].n"),  # a number, never text
     ]
 
 
@@ -485,9 +494,13 @@ def test_render_lists_all_changes_with_a_summary() -> None:
         broadcast(agents, replies={a: f"{a} says something else" for a in agents}),
     )
     lines = report.render().splitlines()
-    assert lines[0] == "agentrig drift: 5 changes (5 failing: text 5)"
-    assert len(lines) == 6
-    assert all(line.startswith("  [text] broadcast › model.call[agent=agent") for line in lines[1:])
+    assert lines[0] == "agentrig drift: 5 root changes (text 5); 5 changes, 5 failing"
+    assert lines[1] == (
+        "  first divergence: t=0.0 s, broadcast › model.call[agent=agent0] · gen_ai.completion"
+    )
+    # five agents answering differently are five roots, not one and four "consequences"
+    assert len(lines) == 7
+    assert all(line.startswith("  [text] broadcast › model.call[agent=agent") for line in lines[2:])
 
 
 def test_render_truncates_showing_failures_before_info() -> None:
@@ -497,10 +510,13 @@ def test_render_truncates_showing_failures_before_info() -> None:
     config = DriftConfig.from_strings(fail_on="error")
     text = compare(a, b, config=config).render(max_changes=2)
     lines = text.splitlines()
-    assert len(lines) == 4  # summary, two changes in document order, the rest counted
-    assert "[error] broadcast › model.call[agent=agent5] · status" in text
-    assert "(info: text is not in fail_on)" in lines[1]
-    assert lines[-1].startswith("  … and ") and lines[-1].endswith("more changes")
+    # summary, first divergence, two roots in run order (the failing one with its count of
+    # consequences), the rest counted
+    assert len(lines) == 6
+    assert "[error] broadcast › model.call[agent=agent5] · status" in lines[3]
+    assert lines[4] == "      +2 consequences: replies 1, tokens 1"
+    assert "(info: text is not in fail_on)" in lines[2]
+    assert lines[-1] == "  … and 3 more root changes"
 
 
 def test_long_strings_are_shortened_around_the_first_difference() -> None:
@@ -509,7 +525,10 @@ def test_long_strings_are_shortened_around_the_first_difference() -> None:
     b = broadcast(["web"], replies={"web": prefix + "It was rainy." + " filler" * 20})
     line = compare(a, b).changes[0].render()
     assert "'…" in line and "sunny" in line and "rainy" in line and "…'" in line
-    assert len(line) < 200
+    assert len(line) < 320
+    # at least 120 characters of each value are kept around the difference
+    old = line.split(": '…", 1)[1].split("…' → ", 1)[0]
+    assert len(old) == 120
 
 
 def test_color_only_when_asked() -> None:
@@ -534,7 +553,10 @@ def test_to_dict_is_json_ready() -> None:
         "received",
         "severity",
         "note",
+        "at",
+        "cause",
     }
+    assert data["roots"] == [i for i, c in enumerate(report.changes) if c.is_root]
 
 
 def test_change_describes_values() -> None:

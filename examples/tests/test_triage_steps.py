@@ -60,7 +60,7 @@ async def test_context_broadcast_notes_a_failing_lookup_and_merges_the_others(
 
     assert (context.succeeded, context.failed) == (("kb", "status"), ("orders",))
     assert context.output is not None and context.output.startswith("Context from 2 sources")
-    (span,) = agent_recording.spans_named("context")
+    (span,) = agent_recording.spans_named("invoke_workflow context")
     assert [(e.name, e.attributes["agent"]) for e in span.events] == [("agent_failed", "orders")]
     (failed,) = [d for d in agent_recording.decisions if d["decision"] == "agent_failed"]
     assert failed["error_type"] == "FakeRateLimitError"
@@ -75,6 +75,7 @@ async def test_a_lookup_slower_than_its_timeout_is_dropped(
     budget_pool: PoolFactory,
     virtual_clock: VirtualEventLoop,
     agent_recording: Recording,
+    agent_snapshot: AgentrigSnapshotAssertion,
 ) -> None:
     agents = make_agents(orders={"latency": 45})  # the app gives each lookup 20 s
 
@@ -86,6 +87,7 @@ async def test_a_lookup_slower_than_its_timeout_is_dropped(
     (expired,) = agent_recording.entries_of("deadline.expired")
     assert expired.data["deadline"] == "orders timeout"
     assert virtual_clock.time() == 20 + 2  # the timeout, then the synthesis
+    assert agent_recording == agent_snapshot  # what kb and status said, and the merge
 
 
 async def test_reply_is_approved_on_the_second_review(

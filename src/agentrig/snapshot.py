@@ -80,7 +80,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import secrets
 import shlex
 import stat
 import threading
@@ -98,7 +97,10 @@ from syrupy.extensions.base import AbstractSyrupyExtension
 from syrupy.location import PyTestLocation
 
 from agentrig._errors import SnapshotError
+from agentrig._files import NotARegularFile, atomic_write, read_regular_file
 from agentrig._secrets import redact_secrets
+from agentrig.cassette import CASSETTE_SUFFIX
+from agentrig.mutate.hook import mutating
 
 if TYPE_CHECKING:
     from syrupy.session import SnapshotSession
@@ -123,6 +125,7 @@ __all__ = [
     "SnapshotOutcome",
     "SnapshotSettings",
     "activate_settings",
+    "atomic_write",
     "current_settings",
     "is_snapshot_file",
     "received_path",
@@ -423,10 +426,12 @@ def _owned_by(stem: str, bases: set[str] | None) -> bool:
 
 
 def is_snapshot_file(filename: str) -> bool:
-    """True for a snapshot file name (not a received file, a temporary file or anything else)."""
+    """True for a snapshot file name (not a received file, a cassette, a temporary file or
+    anything else)."""
     return (
         filename.endswith(SNAPSHOT_SUFFIX)
         and not filename.endswith(RECEIVED_SUFFIX)
+        and not filename.endswith(CASSETTE_SUFFIX)
         and not filename.startswith(".")
     )
 
@@ -437,39 +442,6 @@ def received_path(snapshot_location: str) -> str:
 
 
 # -- files ----------------------------------------------------------------------------------------
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # Windows cannot open folders; the rename is durable enough there
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically: temp file in the same folder, fsync, replace."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # The name is cut so that a 255-byte file name still has a valid temporary name.
-    tmp = path.parent / f".{path.name[:40]}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-    # os.open with 0o666 honours the umask (mkstemp would force 0o600 on a committed file).
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
 
 
 def _os_problem(exc: OSError, path: str, settings: SnapshotSettings) -> str:
@@ -531,6 +503,8 @@ class AssertionOptions:
             every file that differs, tolerated drift included).
         color: colour the drift report (a terminal that supports it).
         update_refused: why ``--snapshot-update`` was not honoured for this test (CI gate).
+        verbose: pytest's verbosity; 2 or more (``-vv``) lists every consequence under its
+            root in the failure message.
     """
 
     rules: NormalizeRules | None = None
@@ -538,6 +512,8 @@ class AssertionOptions:
     exact: bool = False
     color: bool = False
     update_refused: str | None = None
+    seed_note: str | None = None  # the test's random seed, when not the default
+    verbose: int = 0
 
 
 OutcomeStatus = Literal["passed", "tolerated", "drift", "missing", "error", "created", "updated"]
@@ -553,6 +529,9 @@ class SnapshotOutcome:
     status: OutcomeStatus
     counts: dict[str, int] = field(default_factory=dict)
     failing: dict[str, int] = field(default_factory=dict)
+    #: Root changes per class (what the summary table shows), and how many were folded.
+    root_counts: dict[str, int] = field(default_factory=dict)
+    consequences: int = 0
     received: str | None = None
     error: str | None = None
     #: The drift report as text (no colour), as the failure shows it.
@@ -751,10 +730,15 @@ class AgentrigSnapshotExtension(AbstractSyrupyExtension):
         self, *, snapshot_location: str, snapshot_name: str, session_id: str
     ) -> SerializedData | None:
         try:
-            with open(snapshot_location, "rb") as f:
-                return f.read()
+            return read_regular_file(snapshot_location)
         except FileNotFoundError:
             return None
+        except NotARegularFile:
+            shown = current_settings().display(snapshot_location)
+            raise SnapshotError(
+                f"cannot read snapshot {shown}: it is not a regular file (a FIFO, socket or "
+                "device; agentrig never reads from one); move it away, then re-record"
+            ) from None
         except IsADirectoryError:
             shown = current_settings().display(snapshot_location)
             raise SnapshotError(
@@ -887,7 +871,9 @@ class AgentrigSnapshotExtension(AbstractSyrupyExtension):
     ) -> Iterator[str]:
         report = self._report
         if report is not None:
-            yield from report.render(color=self._options.color).splitlines()
+            yield from report.render(
+                color=self._options.color, verbose=self._options.verbose
+            ).splitlines()
 
 
 # -- syrupy's session (the one private API use) ---------------------------------------------------
@@ -994,7 +980,7 @@ class AgentrigSnapshotAssertion(SnapshotAssertion):
         else:
             passed = super().__eq__(other)
         result = self.executions[self.num_executions - 1]
-        outcome = self._outcome(result, ext)
+        outcome = self._outcome(result, ext, write=not mutating())  # a mutant leaves files be
         item = self.test_location.item
         if isinstance(item, pytest.Item):
             item.stash.setdefault(OUTCOMES_KEY, []).append(outcome)
@@ -1057,6 +1043,8 @@ class AgentrigSnapshotAssertion(SnapshotAssertion):
         if report is not None and status in ("drift", "tolerated", "updated"):
             outcome.counts = _counts(report, failing=False)
             outcome.failing = _counts(report, failing=True) if status == "drift" else {}
+            outcome.root_counts = report.counts(roots=True)
+            outcome.consequences = len(report.changes) - len(report.roots)
             outcome.changes = [change.to_dict() for change in report.changes]
             outcome.report = report.render(color=False)
         if result.exception is not None:
@@ -1101,7 +1089,12 @@ class AgentrigSnapshotAssertion(SnapshotAssertion):
             report = ext.last_report
             lines.append(f"The recording drifted from snapshot {outcome.snapshot}")
             if report is not None:
-                lines.extend(report.render(color=options.color).rstrip("\n").splitlines())
+                text = report.render(color=options.color, verbose=options.verbose)
+                lines.extend(text.rstrip("\n").splitlines())
+                if options.verbose < 2 and len(report.roots) < len(report.changes):
+                    lines.append("(-vv lists every consequence under its root)")
+            if options.seed_note:
+                lines.append(options.seed_note)
             lines.append("If the change is intended, re-record with:")
         if options.update_refused and outcome.status != "error":
             lines.append(f"    {command}  (outside CI, or with --agentrig-force-update)")

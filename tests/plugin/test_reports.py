@@ -44,9 +44,9 @@ def test_terminal_summary_lists_drifted_tests_with_classes_and_counts(project: P
         [
             "*- agentrig drift summary -*",
             "DRIFT     tests/test_drifters.py::test_text"
-            "  snapshots/tests/test_drifters/test_text.json  text 1 (failing: text)",
+            "  snapshots/tests/test_drifters/test_text.json  roots: text 1 (failing: text)",
             "DRIFT     tests/test_drifters.py::test_timing"
-            "  snapshots/tests/test_drifters/test_timing.json  timing * (failing: timing)",
+            "  snapshots/tests/test_drifters/test_timing.json  roots: timing * (failing: timing)",
             "agentrig: 2 drift",
         ]
     )
@@ -152,7 +152,7 @@ def test_github_actions_gets_an_annotation_on_each_drifted_tests_line(
     result.stdout.fnmatch_lines(
         [
             "::error file=tests/test_drifters.py,line=6,title=agentrig drift%3A test_text::"
-            "snapshots/tests/test_drifters/test_text.json%0Aagentrig drift: 1 change*"
+            "snapshots/tests/test_drifters/test_text.json%0Aagentrig drift: 1 root change*"
             "'first draft' → 'other draft'*",
             "::error file=tests/test_drifters.py,line=10,title=agentrig drift%3A test_timing::*",
         ]

@@ -6,6 +6,7 @@ Usage::
     agentrig diff A B                  semantic drift between two snapshots or two folders
     agentrig show FILE                 a snapshot as a readable tree, timeline and tables
     agentrig accept [PATHS...]         promote *.received.json files over their snapshots
+    agentrig cassettes [PATH]          list recorded model calls; --prune drops unused ones
 
 Every subcommand has ``--help`` with an example. :func:`main` takes the arguments and returns
 the exit status, so it is called from tests in-process (``main(["diff", a, b])``) exactly as the
@@ -39,6 +40,9 @@ from pluggy import HookimplMarker
 
 from agentrig._ci import github_annotation
 from agentrig._errors import ConfigurationError, SnapshotError
+from agentrig._files import NotARegularFile, read_regular_file
+from agentrig._secrets import redact_secrets
+from agentrig.cassette import CASSETTE_SUFFIX
 from agentrig.drift import DriftConfig, DriftReport, compare
 from agentrig.normalize import dumps, loads
 
@@ -96,9 +100,17 @@ def _clip(text: str, width: int) -> str:
 def _display(path: Path) -> str:
     """A path as the user would type it: relative to the working directory when under it."""
     try:
-        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+        return _printable(path.resolve().relative_to(Path.cwd().resolve()).as_posix())
     except ValueError:
-        return path.as_posix()
+        return _printable(path.as_posix())
+
+
+def _printable(text: str) -> str:
+    """``text`` with the undecodable bytes of a non-UTF-8 file name as U+FFFD (JSON and a
+    UTF-8 terminal cannot hold the lone surrogates Python decodes them to)."""
+    if text.isascii():
+        return text
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _use_color(choice: ColorChoice, stream: TextIO) -> bool:
@@ -171,7 +183,12 @@ def _fields(data: Mapping[str, Any], skip: Iterable[str] = ()) -> str:
 
 def _read_bytes(path: Path) -> bytes:
     try:
-        return path.read_bytes()
+        return read_regular_file(path)
+    except NotARegularFile:
+        raise _Unusable(
+            f"{_display(path)} is not a regular file (a FIFO, socket or device); agentrig "
+            "never reads from one: move it away"
+        ) from None
     except FileNotFoundError:
         raise _Unusable(f"no such file: {_display(path)}") from None
     except IsADirectoryError:
@@ -207,7 +224,12 @@ def _snapshot_files(folder: Path) -> Iterator[Path]:
     """The snapshot files (not received files) under ``folder``, sorted."""
     for path in sorted(folder.rglob("*" + SNAPSHOT_SUFFIX)):
         # Dot files are the plugin's temporary files, mid-write.
-        if path.is_file() and not _is_received(path) and not path.name.startswith("."):
+        if (
+            path.is_file()
+            and not _is_received(path)
+            and not path.name.endswith(CASSETTE_SUFFIX)
+            and not path.name.startswith(".")
+        ):
             yield path
 
 
@@ -356,6 +378,9 @@ class _FileDiff:
     status: DiffStatus
     report: DriftReport | None = None
 
+    def __post_init__(self) -> None:
+        self.key = _printable(self.key)  # a non-UTF-8 file name, printed or in JSON
+
 
 def _folder_snapshots(folder: Path) -> dict[str, Path]:
     """The snapshot files under ``folder`` by relative path (POSIX), sorted.
@@ -366,7 +391,7 @@ def _folder_snapshots(folder: Path) -> dict[str, Path]:
     found: dict[str, Path] = {}
     received: dict[str, Path] = {}
     for path in folder.rglob("*" + SNAPSHOT_SUFFIX):
-        if not path.is_file() or path.name.startswith("."):
+        if not path.is_file() or path.name.startswith(".") or path.name.endswith(CASSETTE_SUFFIX):
             continue
         rel = path.relative_to(folder)
         if _is_received(path):
@@ -420,13 +445,13 @@ def _diff_config(ns: argparse.Namespace) -> DriftConfig:
 def _diff_json(a: Path, b: Path, diffs: Sequence[_FileDiff], drifted: bool) -> bytes:
     doc = {
         "agentrig_diff": 1,
-        "a": a.as_posix(),
-        "b": b.as_posix(),
+        "a": _printable(a.as_posix()),
+        "b": _printable(b.as_posix()),
         "drift": drifted,
         "counts": {s: sum(1 for d in diffs if d.status == s) for s in _DIFF_STATUSES},
         "files": [
             {
-                "path": d.key,
+                "path": _printable(d.key),
                 "status": d.status,
                 "report": d.report.to_dict() if d.report is not None else None,
             }
@@ -455,7 +480,9 @@ def _cmd_diff(ns: argparse.Namespace, out: TextIO) -> int:
             out.write(f"no drift: {_display(a)} and {_display(b)} are equivalent\n")
         else:
             out.write(f"--- {_display(a)}\n+++ {_display(b)}\n")
-            out.write(report.render(color=color, max_changes=ns.max_changes) + "\n")
+            out.write(
+                report.render(color=color, max_changes=ns.max_changes, verbose=ns.verbose) + "\n"
+            )
         return status
 
     for d in diffs:
@@ -465,7 +492,8 @@ def _cmd_diff(ns: argparse.Namespace, out: TextIO) -> int:
             out.write(f"removed   {d.key}  (only in {_display(a)})\n")
         elif d.report is not None and d.report.changes:
             out.write(f"{d.status:<9} {d.key}\n")
-            for line in d.report.render(color=color, max_changes=ns.max_changes).splitlines():
+            text = d.report.render(color=color, max_changes=ns.max_changes, verbose=ns.verbose)
+            for line in text.splitlines():
                 out.write(f"    {line}\n")
     n = {s: sum(1 for d in diffs if d.status == s) for s in _DIFF_STATUSES}
     if not drifted:
@@ -510,6 +538,8 @@ _HIDDEN_SPAN_ATTRIBUTES: Final = frozenset(
         "gen_ai.response.model",
         "gen_ai.system",
         "gen_ai.provider.name",
+        "gen_ai.workflow.name",
+        "span.kind",
         "error.type",
     }
 )
@@ -524,7 +554,8 @@ def _is_model_call(span: Mapping[str, Any]) -> bool:
     attrs = span.get("attributes") or {}
     if any(k in attrs for k in _MODEL_MARKERS):
         return True
-    return attrs.get("gen_ai.operation.name") in _MODEL_OPERATIONS
+    operation = attrs.get("gen_ai.operation.name")  # any JSON value in a hand-edited file
+    return isinstance(operation, str) and operation in _MODEL_OPERATIONS
 
 
 def _agent_of(attrs: Mapping[str, Any]) -> str | None:
@@ -592,7 +623,7 @@ def _span_label(span: Mapping[str, Any]) -> str:
     if _is_model_call(span):
         head = agent or "?"
         model = attrs.get("gen_ai.request.model")
-        if model is not None:
+        if model is not None and name != f"chat {model}":  # the GenAI span name says it
             head += f" · {model}"
         parts.append(head)
         tin = attrs.get("gen_ai.usage.input_tokens")
@@ -601,7 +632,7 @@ def _span_label(span: Mapping[str, Any]) -> str:
             parts.append(f"{_fmt_int(tin)}→{_fmt_int(tout)} tok")
         if "agentrig.cost_usd" in attrs:
             parts.append(_fmt_usd(attrs["agentrig.cost_usd"]))
-    elif agent is not None and agent != name:
+    elif agent is not None and agent != name and not name.endswith(f" {agent}"):
         parts.append(f"[{agent}]")
     error = _error_text(span)
     if error:
@@ -844,9 +875,23 @@ def _render_show(doc: Mapping[str, Any], source: str, width: int) -> list[str]:
 
 def _cmd_show(ns: argparse.Namespace, out: TextIO) -> int:
     path = Path(ns.file)
+    if path.name.endswith(CASSETTE_SUFFIX):
+        from agentrig.cli import cassettes
+
+        try:
+            return cassettes.show(path, _display(path), out, ns.width, as_json=ns.json)
+        except (ConfigurationError, OSError, ValueError) as exc:  # CassetteError is a ValueError
+            raise _Unusable(str(exc)) from None
     doc = _load(path)
+    if ns.json and ns.otlp:
+        raise _Unusable("give --json or --otlp, not both")
     if ns.json:
         out.write(dumps(doc).decode("utf-8"))
+        return EXIT_OK
+    if ns.otlp:
+        from agentrig.otlp import dumps_otlp
+
+        out.write(dumps_otlp(doc).decode("utf-8"))
         return EXIT_OK
     if ns.width < 40:
         raise _Unusable(f"--width must be at least 40 columns, got {ns.width}")
@@ -1144,9 +1189,10 @@ commands:
   diff A B               semantic drift between two snapshot files or two folders
   show FILE              a snapshot (or *.received.json) as a tree, timeline and tables
   accept [PATHS]         promote *.received.json files over their snapshots
+  mutate [PYTEST ARGS]   how strong is the suite: mutants of the fakes, score, survivors
 
-exit statuses: 0 success / no drift, 1 drift (diff), 2 unusable input;
-update exits with pytest's status.
+exit statuses: 0 success / no drift, 1 drift (diff) or score below --min-score (mutate),
+2 unusable input; update exits with pytest's status.
 """
 
 _UPDATE_DESCRIPTION: Final = """\
@@ -1192,6 +1238,7 @@ examples:
   agentrig show snapshots/tests/test_app/test_pipeline.json
   agentrig show snapshots/tests/test_app/test_pipeline.received.json | less -S
   agentrig show snapshots/tests/test_app/test_pipeline.json --json
+  agentrig show snapshots/tests/test_app/test_pipeline.json --otlp > pipeline.otlp.json
 """
 
 _ACCEPT_DESCRIPTION: Final = f"""\
@@ -1284,7 +1331,14 @@ def _build_parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
         type=int,
         default=50,
         metavar="N",
-        help="list at most N changes per snapshot (default 50; --json lists all)",
+        help="list at most N root changes per snapshot (default 50; --json lists all)",
+    )
+    diff.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="-vv lists every consequence under its root change",
     )
     _add_color(diff)
 
@@ -1297,6 +1351,12 @@ def _build_parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     )
     show.add_argument("file", metavar="FILE", help="a snapshot or received file")
     show.add_argument("--json", action="store_true", help="print the normalized document")
+    show.add_argument(
+        "--otlp",
+        action="store_true",
+        help="print the run as OpenTelemetry OTLP/JSON (an ExportTraceServiceRequest) for any"
+        " OTel backend or viewer",
+    )
     show.add_argument(
         "--width",
         type=int,
@@ -1319,6 +1379,11 @@ def _build_parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     accept.add_argument(
         "--rootdir", metavar="DIR", help="the project's rootdir (default: found as pytest does)"
     )
+    from agentrig.cli import cassettes
+
+    cassettes.add_parser(sub, _Formatter)
+    # Listed here for `agentrig --help`; `agentrig mutate ...` is dispatched before parsing.
+    sub.add_parser("mutate", help="mutation score of the suite: mutants, survivors, a CI gate")
     return parser, update
 
 
@@ -1350,6 +1415,10 @@ def _run(args: list[str], out: TextIO) -> int:
     if args and args[0] == "update":
         own, pytest_args = _split_update(args[1:])
         return _cmd_update(update_parser.parse_args(own), pytest_args, out)
+    if args and args[0] == "mutate":
+        from agentrig.cli.mutate import run_mutate
+
+        return run_mutate(args[1:], out)
     ns = parser.parse_args(args)
     if ns.command is None:
         parser.print_help(out)
@@ -1358,6 +1427,10 @@ def _run(args: list[str], out: TextIO) -> int:
         return _cmd_diff(ns, out)
     if ns.command == "show":
         return _cmd_show(ns, out)
+    if ns.command == "cassettes":
+        from agentrig.cli import cassettes
+
+        return cassettes.run(ns, out)
     return _cmd_accept(ns, out)
 
 
@@ -1387,7 +1460,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code if isinstance(code, int) else (EXIT_OK if code is None else EXIT_USAGE)
     except _Unusable as exc:
         prog = f"agentrig {command}" if command else "agentrig"
-        sys.stderr.write(f"{prog}: error: {exc}\n")
+        sys.stderr.write(f"{prog}: error: {_printable(str(exc))}\n")
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
@@ -1395,6 +1468,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         with contextlib.suppress(OSError, ValueError):
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - interpreter exit flushes it
         return EXIT_OK
+    except Exception as exc:  # the guarantee: every failure is one line and exit status 2
+        prog = f"agentrig {command}" if command else "agentrig"
+        message = _printable(redact_secrets(f"{type(exc).__name__}: {exc}".splitlines()[0]))
+        sys.stderr.write(
+            f"{prog}: error: {message} (a bug in agentrig: please report it, with the command)\n"
+        )
+        return EXIT_USAGE
 
 
 def _tolerate_unencodable_output() -> None:

@@ -99,17 +99,33 @@ AGENTRIG_FIXTURES = frozenset(
         "decision_log",
         "agent_recording",
         "agent_snapshot",
+        "llm_cassette",
         "_agentrig_recording",
     }
 )
 
 #: The keyword arguments ``@pytest.mark.agentrig(...)`` accepts.
-MARKER_ARGUMENTS = ("max_usd", "max_tokens", "fail_on", "tolerance", "drop", "mask")
+MARKER_ARGUMENTS = (
+    "max_usd",
+    "max_tokens",
+    "fail_on",
+    "tolerance",
+    "drop",
+    "mask",
+    "keep",
+    "float_digits",
+    "seed",
+    "wall_clock",
+    "wall_clock_epoch",
+)
 
 _MARKER_HELP = (
-    "agentrig(max_usd=None, max_tokens=None, fail_on=None, tolerance=None, drop=(), mask=()):"
-    " agentrig gates and snapshot rules for this test: a cost cap in USD and tokens, the drift"
-    " classes that fail, numeric tolerances, and fields to drop or mask before snapshotting"
+    "agentrig(max_usd=None, max_tokens=None, fail_on=None, tolerance=None, drop=(), mask=(),"
+    " keep=(), float_digits=6, seed=None, wall_clock=None, wall_clock_epoch=None): agentrig"
+    " gates and snapshot rules for this test: a cost cap in USD and tokens, the drift classes"
+    " that fail, numeric tolerances, fields to drop or mask before snapshotting, scrubbing"
+    " rules to turn off (uuids, timestamps, epoch_numbers), the significant digits floats"
+    " keep, and the test's random seed and wall clock"
 )
 _CI_FALSE = frozenset({"", "0", "false", "no", "off"})
 _DEFAULT_STALL_TIMEOUT = 2.0
@@ -212,6 +228,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="let --snapshot-update create and rewrite agentrig snapshots even when the CI"
         " environment variable is set (a CI run otherwise never blesses its own drift)",
     )
+    group.addoption(
+        "--agentrig-otlp",
+        dest="agentrig_otlp",
+        metavar="DIR",
+        default=None,
+        help="write each agentrig test's normalized run as OTLP/JSON (one file per test) under DIR",
+    )
+    from agentrig.plugin.mutate import add_options as add_mutate_options
+
+    add_mutate_options(group)
     parser.addini(
         "agentrig_snapshot_dir",
         "folder under the rootdir holding agentrig snapshots (default: snapshots)",
@@ -248,23 +274,57 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type="linelist",
         default=[],
     )
+    from agentrig.plugin import cassettes
+
+    cassettes.add_options(group, parser)
+    parser.addini(
+        "agentrig_provider_hosts",
+        "more LLM provider hosts the network guard refuses inside agentrig tests (besides"
+        " api.openai.com, api.anthropic.com, ...)",
+        type="linelist",
+        default=[],
+    )
     parser.addini(
         "agentrig_stall_timeout",
         "real seconds a virtual-time loop with nothing to do waits before raising StallError"
         f" (default: {_DEFAULT_STALL_TIMEOUT:g})",
         default="",
     )
+    parser.addini(
+        "agentrig_keep",
+        "built-in scrubbing rules to turn off in agentrig snapshots: uuids, timestamps,"
+        " epoch_numbers",
+        type="linelist",
+        default=[],
+    )
+    parser.addini(
+        "agentrig_float_digits",
+        "significant digits floats keep in agentrig snapshots (1..17, default 6; never"
+        " coarser than a cent)",
+        default="",
+    )
+    from agentrig.plugin import timekeeping  # seed and wall-clock options
+
+    timekeeping.add_options(group, parser)
 
 
 #: The ini keys ``pytest_addoption`` registers; any other ``agentrig_*`` key is a typo.
 INI_KEYS = (
+    "agentrig_cassette_ignore",
+    "agentrig_cassette_latency_quantum",
     "agentrig_drop",
     "agentrig_fail_on",
+    "agentrig_float_digits",
+    "agentrig_keep",
     "agentrig_mask",
+    "agentrig_provider_hosts",
     "agentrig_secret_patterns",
+    "agentrig_seed",
     "agentrig_snapshot_dir",
     "agentrig_stall_timeout",
     "agentrig_tolerance",
+    "agentrig_wall_clock",
+    "agentrig_wall_clock_epoch",
 )
 
 
@@ -284,9 +344,39 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_STATE] = state
     state.secrets_cm = _activate_secret_patterns(config)
     config.pluginmanager.register(_SessionPlugin(state), "agentrig-session")
+    from agentrig.plugin.providers import ProvidersPlugin
+
+    config.pluginmanager.register(ProvidersPlugin(config, _uses_agentrig), "agentrig-providers")
     config.pluginmanager.register(LoopPlugin(_virtual_loop_factory(config)), "agentrig-loop")
+    from agentrig.plugin.timekeeping import TimekeepingPlugin
+
+    config.pluginmanager.register(TimekeepingPlugin(config, _uses_agentrig), "agentrig-timekeeping")
+    if config.getoption("agentrig_mutate", False):
+        from agentrig.plugin.mutate import MutatePlugin, MutateSettings
+
+        config.pluginmanager.register(
+            MutatePlugin(config, MutateSettings(config)), "agentrig-mutate"
+        )
     if config.pluginmanager.hasplugin("asyncio") and is_strict_mode(config):
         config.pluginmanager.register(StrictModeMarker(), "agentrig-strict-mode")
+    from agentrig.plugin import cassettes
+
+    cassettes.check_options(config, ci=_ci_enabled())
+    config.pluginmanager.register(cassettes.CassettePlugin(config), "agentrig-cassettes")
+    if _otel_importable():
+        from agentrig.plugin.otel import OtelPlugin
+
+        config.pluginmanager.register(OtelPlugin(config), "agentrig-otel")
+
+
+def _otel_importable() -> bool:
+    """Whether opentelemetry-sdk is installed (found without importing it)."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("opentelemetry.sdk") is not None
+    except ImportError:  # no ``opentelemetry`` package at all
+        return False
 
 
 def _activate_secret_patterns(config: pytest.Config) -> Any:
@@ -479,6 +569,10 @@ def _load_ini(state: _State) -> None:
             drop=tuple(config.getini("agentrig_drop")),
             mask=tuple(config.getini("agentrig_mask")),
             redact=tuple(config.getini("agentrig_secret_patterns")),
+            keep=_keep_list(config.getini("agentrig_keep")),
+            float_digits=_float_digits(
+                "agentrig_float_digits", str(config.getini("agentrig_float_digits") or "6")
+            ),
         )
         _drift_config(config, fail_on=None, tolerance=None)
         _stall_timeout(config)
@@ -499,6 +593,10 @@ def _stall_timeout(config: pytest.Config) -> float:
     if not value > 0 or value == float("inf"):
         raise pytest.UsageError(
             f"agentrig_stall_timeout must be a positive, finite number of seconds, got {raw!r}"
+        )
+    if value > 86_400:  # agentrig.clock.MAX_STALL_TIMEOUT (not imported: start-up cost)
+        raise pytest.UsageError(
+            f"agentrig_stall_timeout must be at most 86400 real seconds (one day), got {raw!r}"
         )
     return value
 
@@ -573,6 +671,19 @@ def _marker_kwargs(item: pytest.Item) -> tuple[dict[str, Any], str | None]:
     return merged, None
 
 
+def _keep_list(values: list[Any]) -> tuple[str, ...]:
+    """``keep`` entries, one per line or comma-separated (``uuids, timestamps``)."""
+    return tuple(part.strip() for v in values for part in str(v).split(",") if part.strip())
+
+
+def _float_digits(name: str, value: object) -> int:
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 17:
+        raise ValueError(f"`{name}` must be an int from 1 to 17, got {value!r}")
+    return value
+
+
 def _as_list(value: object) -> list[Any]:
     if value is None:
         return []
@@ -631,8 +742,15 @@ def _build_test_config(state: _State, kwargs: dict[str, Any]) -> _TestConfig:
             raise ValueError(f"`max_tokens` must be a non-negative int, got {tokens!r}")
         cfg.max_tokens = tokens
     drop, mask = _as_list(kwargs.get("drop")), _as_list(kwargs.get("mask"))
-    if drop or mask:
-        marker_rules = NormalizeRules(drop=tuple(drop), mask=tuple(mask))
+    keep = _keep_list(_as_list(kwargs.get("keep")))
+    digits = kwargs.get("float_digits")
+    if drop or mask or keep or digits is not None:
+        marker_rules = NormalizeRules(
+            drop=tuple(drop),
+            mask=tuple(mask),
+            keep=keep,
+            float_digits=6 if digits is None else _float_digits("float_digits", digits),
+        )
         base = state.ini_rules
         cfg.rules = base.merged(marker_rules) if base is not None else marker_rules
     cfg.drift_config = _drift_config(
@@ -882,6 +1000,8 @@ def agent_snapshot(
         exact=updating,
         color=config.get_terminal_writer().hasmarkup,
         update_refused=refused,
+        seed_note=_seed_note(item),
+        verbose=config.get_verbosity(pytest.Config.VERBOSITY_ASSERTIONS),
     )
     return AgentrigSnapshotAssertion.create(
         config=config,
@@ -890,6 +1010,12 @@ def agent_snapshot(
         update_snapshots=updating,
         update_new_snapshots_only=bool(config.option.update_new_snapshots_only) and refused is None,
     )
+
+
+def _seed_note(item: pytest.Item) -> str | None:
+    from agentrig.plugin.timekeeping import seed_note
+
+    return seed_note(item)
 
 
 # -- spend ----------------------------------------------------------------------------------------
@@ -1141,6 +1267,18 @@ def _classes(counts: dict[str, Any]) -> str:
     return ", ".join(f"{cls} {n}" for cls, n in sorted(counts.items()))
 
 
+def _roots_detail(snap: dict[str, Any]) -> str:
+    """``root text 1 (+21 consequences)``; older payloads without roots show leaf counts."""
+    roots = snap.get("root_counts")
+    if not roots:
+        return _classes(snap.get("counts") or {})
+    detail = f"roots: {_classes(roots)}"
+    folded = int(snap.get("consequences") or 0)
+    if folded:
+        detail += f" (+{folded} consequence{'s' if folded != 1 else ''})"
+    return detail
+
+
 def _redacted(text: str) -> str:
     """``text`` as every output channel writes it: secrets (built-in and the session's
     ``agentrig_secret_patterns``) redacted, lone surrogates (a non-UTF-8 file name) replaced."""
@@ -1176,7 +1314,7 @@ def _summary_lines(state: _State) -> list[tuple[str, dict[str, bool]]]:
                 continue
             totals[status] = totals.get(status, 0) + 1
             label = _STATUS_LABEL.get(status, status)
-            detail = _classes(snap.get("counts") or {})
+            detail = _roots_detail(snap)
             if status == "drift":
                 failing += 1
                 fail_classes = ", ".join(snap.get("failing") or {})
