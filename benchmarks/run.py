@@ -792,8 +792,11 @@ def figure_startup(ctx: Context) -> Figure:
     import_s = statistics.median(t for t, _ in imports)
     rows = imports[-1][1]
     fig.raw["marginal_import_s"] = [t for t, _ in imports]
-    if not ctx.smoke:
-        fig.verdicts.append(("agentrig's own import <= 5 ms", import_s <= 0.005))
+    if not ctx.smoke and rows:
+        # Judged on -X importtime's own sum (time spent importing agentrig's modules), which
+        # a loaded machine's scheduling noise hardly touches, unlike the wall time above.
+        own = sum(us for name, us, _ in rows if name.startswith("agentrig")) / 1e6
+        fig.verdicts.append((f"agentrig's own import <= 5 ms ({own * 1000:.1f} ms)", own <= 0.005))
     fig.raw["import_profile"] = rows
     fig.rows.append(
         [
