@@ -20,6 +20,7 @@ LAYER = {
     "clock": 1,
     "normalize": 1,
     "drift": 1,
+    "html": 1,
     "recording": 2,
     "_jsonl": 3,
     "budget": 4,
@@ -36,7 +37,12 @@ LAYER = {
     "__main__": 10,
 }
 # Primitives may use each other (a BudgetPool waits with a Deadline).
-SAME_LAYER_OK = {("budget", "deadline"), ("drift", "normalize"), ("_errors", "_secrets")}
+SAME_LAYER_OK = {
+    ("budget", "deadline"),
+    ("drift", "normalize"),
+    ("html", "drift"),
+    ("_errors", "_secrets"),
+}
 PYTEST_FREE = {name for name, layer in LAYER.items() if layer <= 6}
 
 

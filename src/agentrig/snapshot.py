@@ -436,6 +436,15 @@ def received_path(snapshot_location: str) -> str:
     return snapshot_location[: -len(SNAPSHOT_SUFFIX)] + RECEIVED_SUFFIX
 
 
+#: The HTML timeline of a drifted test, beside its received file.
+HTML_SUFFIX = ".received.html"
+
+
+def html_path(snapshot_location: str) -> str:
+    """Where the HTML timeline of a drift goes: ``<stem>.received.html`` beside the snapshot."""
+    return snapshot_location[: -len(SNAPSHOT_SUFFIX)] + HTML_SUFFIX
+
+
 # -- files ----------------------------------------------------------------------------------------
 
 
@@ -563,6 +572,8 @@ class SnapshotOutcome:
     error: str | None = None
     #: The drift report as text (no colour), as the failure shows it.
     report: str | None = None
+    #: The HTML timeline written beside the received file (a drift only).
+    html: str | None = None
     changes: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
@@ -608,6 +619,7 @@ class AgentrigSnapshotExtension(AbstractSyrupyExtension):
         self._location = location
         self._report = None
         self._compare_error = None
+        self.last_documents: tuple[dict[str, Any], dict[str, Any]] | None = None
 
     @property
     def last_report(self) -> DriftReport | None:
@@ -806,8 +818,9 @@ class AgentrigSnapshotExtension(AbstractSyrupyExtension):
                 "unchanged. Free disk space or make the folder writable, then re-run with "
                 "--snapshot-update"
             ) from None
-        with suppress(FileNotFoundError):
-            os.unlink(received_path(location))
+        for stale in (received_path(location), html_path(location)):
+            with suppress(FileNotFoundError):
+                os.unlink(stale)
 
     def delete_snapshots(self, *, snapshot_location: str, snapshot_names: set[str]) -> None:
         settings = current_settings()
@@ -821,7 +834,11 @@ class AgentrigSnapshotExtension(AbstractSyrupyExtension):
             return  # its test was skipped this session: not unused
         if not settings.may_delete(folder, stem):
             return  # its test did not finish, or the session stopped early: not unused
-        for path in (snapshot_location, received_path(snapshot_location)):
+        for path in (
+            snapshot_location,
+            received_path(snapshot_location),
+            html_path(snapshot_location),
+        ):
             with suppress(FileNotFoundError):
                 os.unlink(path)
         _prune_empty_dirs(Path(snapshot_location).parent, settings.snapshot_root)
@@ -886,6 +903,7 @@ class AgentrigSnapshotExtension(AbstractSyrupyExtension):
         source = settings.display(self._location) if self._location else "the snapshot"
         expected = loads(snapshot_data, source=source)
         received = loads(serialized_data, source="the received recording")
+        self.last_documents = (expected, received)
         return compare(expected, received, config=self._options.drift_config)
 
     def diff_lines(
@@ -1084,10 +1102,42 @@ class AgentrigSnapshotAssertion(SnapshotAssertion):
                     outcome.received = None
                     why = f"received file not written: {exc.strerror or type(exc).__name__}"
                     outcome.error = f"{outcome.error} ({why})" if outcome.error else why
+                else:
+                    self._write_html(outcome, location, ext)
+            elif status == "drift":
+                outcome.html = settings.display(html_path(location))
         elif write and not failed:
-            with suppress(FileNotFoundError, OSError):
-                os.unlink(received)
+            for path in (received, html_path(location)):
+                with suppress(FileNotFoundError, OSError):
+                    os.unlink(path)
         return outcome
+
+    def _write_html(
+        self, outcome: SnapshotOutcome, location: str, ext: AgentrigSnapshotExtension
+    ) -> None:
+        """The drift's HTML timeline beside the received file (a drift with a report only)."""
+        report, docs = ext.last_report, ext.last_documents
+        target = html_path(location)
+        if outcome.status != "drift" or report is None or docs is None:
+            with suppress(FileNotFoundError, OSError):
+                os.unlink(target)  # a stale page of an earlier drift would mislead
+            return
+        from agentrig.html import render_html
+
+        settings = current_settings()
+        page = render_html(
+            docs[0],
+            docs[1],
+            report,
+            title=self.test_location.nodeid,
+            snapshot_name=outcome.snapshot,
+            received_name=outcome.received or "",
+        )
+        try:
+            atomic_write(Path(target), page.encode("utf-8"))
+        except OSError:
+            return  # the text report says everything; the page is a convenience
+        outcome.html = settings.display(target)
 
     def _failure_message(
         self, outcome: SnapshotOutcome, result: AssertionResult, ext: AgentrigSnapshotExtension
@@ -1122,6 +1172,8 @@ class AgentrigSnapshotAssertion(SnapshotAssertion):
             lines.append(f"    {command}")
         if outcome.received:
             lines.append(f"Received recording written to {outcome.received}")
+        if outcome.html:
+            lines.append(f"HTML timeline: {outcome.html}")
         elif outcome.error and outcome.status != "error":
             lines.append(f"Note: {outcome.error}")
         if options.update_refused:

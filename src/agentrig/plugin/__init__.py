@@ -198,6 +198,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="write the agentrig drift summary (drifted tests, classes, counts, spend) as JSON"
         " to PATH, merged across xdist workers",
     )
+    from agentrig.plugin import html as _html_plugin
+
+    _html_plugin.addoption(group)
     group.addoption(
         "--agentrig-force-update",
         dest="agentrig_force_update",
@@ -273,6 +276,12 @@ def pytest_configure(config: pytest.Config) -> None:
     state.secrets_cm = _activate_secret_patterns(config)
     config.pluginmanager.register(_SessionPlugin(state), "agentrig-session")
     config.pluginmanager.register(LoopPlugin(_virtual_loop_factory(config)), "agentrig-loop")
+    if config.option.agentrig_html:
+        from agentrig.plugin.html import HtmlIndexPlugin
+
+        config.pluginmanager.register(
+            HtmlIndexPlugin(config, config.option.agentrig_html), "agentrig-html"
+        )
 
 
 def _activate_secret_patterns(config: pytest.Config) -> Any:
