@@ -312,7 +312,8 @@ def test_diff_with_an_unreadable_file_in_a_folder_exits_2(
 
 
 def _show(path: Path, capsys: pytest.CaptureFixture[str]) -> str:
-    assert main(["show", str(path)]) == 0
+    # at a 100-column width (piped, the default is no limit: tests/test_cli_pipes.py)
+    assert main(["show", str(path), "--width", "100"]) == 0
     out = capsys.readouterr().out
     assert max(len(line) for line in out.splitlines()) <= 100
     return out

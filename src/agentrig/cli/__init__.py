@@ -25,6 +25,7 @@ import argparse
 import contextlib
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -443,9 +444,34 @@ def _cmd_diff(ns: argparse.Namespace, out: TextIO) -> int:
     diffs = _diff_paths(a, b, _diff_config(ns))
     drifted = any(d.status in ("drift", "added", "removed") for d in diffs)
     status = EXIT_DRIFT if drifted else EXIT_OK
+    try:
+        _write_diff(ns, out, a, b, diffs, drifted)
+    except BrokenPipeError:
+        # `agentrig diff A B | head`: the reader left early; the verdict still stands.
+        _silence_stdout(out)
+    return status
+
+
+def _silence_stdout(out: TextIO) -> None:
+    """After the reader of the process's stdout left: no error when the interpreter exits
+    and flushes it (an in-process caller's own stream is left alone)."""
+    if out is sys.__stdout__:
+        with contextlib.suppress(OSError, ValueError):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - interpreter exit flushes it
+
+
+def _write_diff(
+    ns: argparse.Namespace,
+    out: TextIO,
+    a: Path,
+    b: Path,
+    diffs: Sequence[_FileDiff],
+    drifted: bool,
+) -> None:
     if ns.json:
         out.write(_diff_json(a, b, diffs, drifted).decode("utf-8"))
-        return status
+        out.flush()
+        return
 
     color = _use_color(ns.color, out)
     if not a.is_dir():
@@ -458,7 +484,8 @@ def _cmd_diff(ns: argparse.Namespace, out: TextIO) -> int:
             out.write(
                 report.render(color=color, max_changes=ns.max_changes, verbose=ns.verbose) + "\n"
             )
-        return status
+        out.flush()
+        return
 
     for d in diffs:
         if d.status == "added":
@@ -482,7 +509,7 @@ def _cmd_diff(ns: argparse.Namespace, out: TextIO) -> int:
             f"{_plural(len(diffs), 'snapshot')}: {n['drift']} drifted, {n['added']} added, "
             f"{n['removed']} removed, {n['tolerated']} tolerated, {n['same']} unchanged\n"
         )
-    return status
+    out.flush()
 
 
 # --------------------------------------------------------------------------------------------
@@ -845,15 +872,25 @@ def _render_show(doc: Mapping[str, Any], source: str, width: int) -> list[str]:
     return [_clip(line.rstrip(), width) for line in lines]
 
 
+def _show_width(asked: int | None, out: TextIO) -> int:
+    """``--width``, else the terminal's width, else (piped: ``| less -S``, a file) no limit."""
+    if asked is not None:
+        return asked
+    isatty = getattr(out, "isatty", None)
+    if isatty is not None and isatty():
+        return max(40, shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns)
+    return sys.maxsize
+
+
 def _cmd_show(ns: argparse.Namespace, out: TextIO) -> int:
     path = Path(ns.file)
     doc = _load(path)
     if ns.json:
         out.write(dumps(doc).decode("utf-8"))
         return EXIT_OK
-    if ns.width < 40:
+    if ns.width is not None and ns.width < 40:
         raise _Unusable(f"--width must be at least 40 columns, got {ns.width}")
-    for line in _render_show(doc, _display(path), ns.width):
+    for line in _render_show(doc, _display(path), _show_width(ns.width, out)):
         out.write(line + "\n")
     return EXIT_OK
 
@@ -1187,7 +1224,7 @@ _SHOW_DESCRIPTION: Final = """\
 A snapshot (or *.received.json) rendered for a person: the span tree with virtual start
 times and durations; model calls with agent, model, tokens, cost and reply; decisions, budget
 moves and bus traffic in time order inside the span they happened in; then a table of the
-model calls and the budget totals per stage. Lines fit a 100-column terminal.
+model calls and the budget totals per stage. Lines fit the terminal; piped, nothing is cut.
 """
 
 _SHOW_EPILOG: Final = """\
@@ -1310,9 +1347,9 @@ def _build_parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     show.add_argument(
         "--width",
         type=int,
-        default=DEFAULT_WIDTH,
+        default=None,
         metavar="N",
-        help=f"cut lines at N columns (default {DEFAULT_WIDTH})",
+        help="cut lines at N columns (default: the terminal's width; no limit when piped)",
     )
 
     accept = sub.add_parser(
