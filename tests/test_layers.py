@@ -16,6 +16,7 @@ LAYER = {
     "_secrets": 0,
     "_types": 0,
     "_models": 0,
+    "_layout": 1,
     "_ci": 1,
     "clock": 1,
     "normalize": 1,

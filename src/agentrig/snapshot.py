@@ -586,6 +586,46 @@ class SnapshotOutcome:
 
 #: Per test item: the outcomes of its snapshot assertions (read by the plugin's report hooks).
 OUTCOMES_KEY = pytest.StashKey[list[SnapshotOutcome]]()
+#: The session's run id (``plugin/runid.py``), written into received files.
+RUN_ID_KEY = pytest.StashKey[str]()
+_RUN_NOTED = pytest.StashKey[bool]()
+#: The top-level key of a received file that says where it came from (``agentrig accept``
+#: reads it and strips it before the document becomes a snapshot).
+RECEIVED_KEY = "received"
+#: pytest's cache key holding the id of the latest session that compared snapshots.
+RUN_CACHE_KEY = "agentrig/run"
+
+
+def _received_payload(data: bytes, location: str, nodeid: str, run_id: str | None) -> bytes:
+    """The received document, stamped with its run and the digest of the snapshot it was
+    compared against (``None``: there was none)."""
+    import hashlib
+
+    from agentrig.normalize import dumps, loads
+
+    try:
+        doc = loads(data, source="the received recording")
+    except SnapshotError:
+        return data
+    try:
+        digest: str | None = hashlib.sha256(Path(location).read_bytes()).hexdigest()
+    except OSError:
+        digest = None
+    doc[RECEIVED_KEY] = {"run": run_id, "snapshot_sha256": digest, "test": nodeid}
+    return dumps(doc)
+
+
+def _note_run(config: pytest.Config, run_id: str | None) -> None:
+    """Tell ``agentrig accept`` which session compared snapshots last: pytest's cache key
+    ``agentrig/run`` (``.pytest_cache/v/agentrig/run``), once per session and worker. Without
+    a cache (``-p no:cacheprovider``) accept takes the newest run stamped in the files."""
+    if run_id is None or config.stash.get(_RUN_NOTED, False):
+        return
+    config.stash[_RUN_NOTED] = True
+    cache = getattr(config, "cache", None)
+    if cache is not None:
+        with suppress(OSError):
+            cache.set(RUN_CACHE_KEY, run_id)
 
 
 def _counts(report: DriftReport, *, failing: bool) -> dict[str, int]:
@@ -1092,10 +1132,16 @@ class AgentrigSnapshotAssertion(SnapshotAssertion):
             outcome.error = redact_secrets(str(result.exception) or type(result.exception).__name__)
         failed = status in ("drift", "missing", "error")
         data = result.asserted_data
+        item = self.test_location.item
+        config = item.config if isinstance(item, pytest.Item) else None
+        run_id = config.stash.get(RUN_ID_KEY, None) if config is not None else None
+        if write and config is not None:
+            _note_run(config, run_id)
         if failed and isinstance(data, (bytes, str)):
             outcome.received = settings.display(received)
             if write:
                 payload = data.encode("utf-8") if isinstance(data, str) else data
+                payload = _received_payload(payload, location, self.test_location.nodeid, run_id)
                 try:
                     atomic_write(Path(received), payload)
                 except OSError as exc:

@@ -318,7 +318,17 @@ def _find_project(
     if isinstance(value, list):
         value = value[0] if value else None
     snapshot_dir = str(value).strip() if value is not None else ""
-    return _Project(root, root / (snapshot_dir or DEFAULT_SNAPSHOT_DIR))
+    return _Project(root, _snapshot_folder(root, snapshot_dir))
+
+
+def _snapshot_folder(root: Path, value: str | None) -> Path:
+    """The plugin's own rule (``agentrig._layout``): never a folder the plugin would refuse."""
+    from agentrig._layout import snapshot_folder
+
+    try:
+        return snapshot_folder(root, value)
+    except ConfigurationError as exc:
+        raise _Unusable(str(exc)) from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -900,90 +910,10 @@ def _cmd_show(ns: argparse.Namespace, out: TextIO) -> int:
 # --------------------------------------------------------------------------------------------
 
 
-def _received_files(targets: Sequence[Path]) -> list[Path]:
-    """The received files ``targets`` name: folders searched, snapshots mapped to theirs."""
-    found: dict[Path, None] = {}
-    for target in targets:
-        if target.is_dir():
-            for path in sorted(target.rglob("*" + RECEIVED_SUFFIX)):
-                if path.is_file() and not path.name.startswith("."):
-                    found[path] = None
-        elif _is_received(target):
-            if not target.is_file():
-                raise _Unusable(f"no such file: {_display(target)}")
-            found[target] = None
-        elif target.name.endswith(SNAPSHOT_SUFFIX) and target.is_file():
-            received = _received_of(target)
-            if not received.is_file():
-                raise _Unusable(
-                    f"nothing to accept for {_display(target)}: there is no {received.name} "
-                    "beside it"
-                )
-            found[received] = None
-        elif not target.exists():
-            raise _Unusable(f"no such file or folder: {_display(target)}")
-        else:
-            raise _Unusable(
-                f"{_display(target)} is neither a folder, a snapshot (*{SNAPSHOT_SUFFIX}) nor a "
-                f"received file (*{RECEIVED_SUFFIX})"
-            )
-    return list(found)
-
-
-def _accept_targets(ns: argparse.Namespace) -> list[Path]:
-    if ns.paths:
-        return [Path(p) for p in ns.paths]
-    project = _find_project(rootdir=Path(ns.rootdir) if ns.rootdir else None)
-    if not project.snapshot_dir.is_dir():
-        raise _Unusable(
-            f"no snapshot folder at {_display(project.snapshot_dir)} (rootdir "
-            f"{_display(project.rootdir)}); run agentrig inside the project, or give the paths "
-            "to accept"
-        )
-    return [project.snapshot_dir]
-
-
 def _cmd_accept(ns: argparse.Namespace, out: TextIO) -> int:
-    targets = _accept_targets(ns)
-    received = _received_files(targets)
-    if not received:
-        where = ", ".join(_display(t) for t in targets)
-        out.write(f"nothing to accept: no *{RECEIVED_SUFFIX} files under {where}\n")
-        return EXIT_OK
+    from agentrig.cli.accept import cmd_accept
 
-    # Read and check every file first: one that is not a snapshot stops the command before
-    # anything has moved.
-    plan: list[tuple[Path, Path, str]] = []
-    for path in received:
-        new = _load(path)
-        snapshot = _snapshot_of(path)
-        if not snapshot.exists():
-            what = "new snapshot"
-        else:
-            try:
-                old = _load(snapshot)
-            except _Unusable:
-                what = "replaces an unreadable snapshot"
-            else:
-                report = compare(old, new)
-                what = _change_summary(report) if report.changes else "no semantic change"
-        plan.append((path, snapshot, what))
-
-    verb = "would accept" if ns.dry_run else "accepted"
-    for path, snapshot, what in plan:
-        if not ns.dry_run:
-            try:
-                os.replace(path, snapshot)  # atomic: a reader sees the old file or the new one
-            except OSError as exc:
-                raise _Unusable(
-                    f"cannot move {_display(path)} over {_display(snapshot)}: {exc.strerror or exc}"
-                ) from None
-        out.write(f"{verb}  {_display(snapshot)}  {what}\n")
-    if ns.dry_run:
-        out.write(f"dry run: {_plural(len(plan), 'snapshot')} would be accepted; nothing moved\n")
-    else:
-        out.write(f"accepted {_plural(len(plan), 'snapshot')}\n")
-    return EXIT_OK
+    return cmd_accept(ns, out)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1058,7 +988,7 @@ def _update_project(scan: _PytestArgs) -> _Project:
         settings = _pytest_config_in(config) if config.is_file() else None
         root = Path(scan.rootdir).resolve() if scan.rootdir else config.parent
         value = scan.overrides.get(SNAPSHOT_DIR_INI, (settings or {}).get(SNAPSHOT_DIR_INI))
-        return _Project(root, root / (str(value).strip() if value else DEFAULT_SNAPSHOT_DIR))
+        return _Project(root, _snapshot_folder(root, str(value) if value else None))
     dirs: list[Path] = []
     for arg in scan.paths:
         path = Path(arg.split("::", 1)[0])
@@ -1236,10 +1166,14 @@ examples:
 
 _ACCEPT_DESCRIPTION: Final = f"""\
 Promote *.received.json files (written by the plugin beside a snapshot whose test drifted)
-over their snapshots, listing each with what changed. Every file is read and checked before
-the first one moves; each move is an os.replace (atomic). PATHS are folders, received files
-or snapshot files; by default the project's snapshot folder (ini {SNAPSHOT_DIR_INI}, else
-{DEFAULT_SNAPSHOT_DIR}/ at the rootdir, found as pytest finds it).
+over their snapshots, listing each with what changed. Only the received files of the latest
+pytest run are taken, while their snapshot is the one they were compared with; stale ones are
+named with the command that refreshes them (--stale takes them anyway, exit status 1 when any
+was skipped). Every file and target is checked before the first one moves (a folder or a
+non-agentrig file where a snapshot should be: nothing moves); each write is atomic.
+PATHS are folders, received files or snapshot files; by default the project's snapshot
+folder (ini {SNAPSHOT_DIR_INI}, else {DEFAULT_SNAPSHOT_DIR}/ at the rootdir, found as pytest
+finds it).
 """
 
 _ACCEPT_EPILOG: Final = """\
@@ -1365,6 +1299,11 @@ def _build_parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     )
     accept.add_argument(
         "--rootdir", metavar="DIR", help="the project's rootdir (default: found as pytest does)"
+    )
+    accept.add_argument(
+        "--stale",
+        action="store_true",
+        help="also take received files of older runs, of snapshots changed since, or unstamped",
     )
     return parser, update
 

@@ -276,6 +276,9 @@ def pytest_configure(config: pytest.Config) -> None:
     state.secrets_cm = _activate_secret_patterns(config)
     config.pluginmanager.register(_SessionPlugin(state), "agentrig-session")
     config.pluginmanager.register(LoopPlugin(_virtual_loop_factory(config)), "agentrig-loop")
+    from agentrig.plugin.runid import RunIdPlugin
+
+    config.pluginmanager.register(RunIdPlugin(config), "agentrig-run-id")
     if config.option.agentrig_html:
         from agentrig.plugin.html import HtmlIndexPlugin
 
@@ -335,25 +338,13 @@ def _snapshot_root(config: pytest.Config) -> Path:
     Snapshots are committed with the project, and unused-snapshot clean-up deletes files
     under this folder: it may be neither the rootdir itself nor anywhere outside it.
     """
-    root = Path(config.rootpath)
-    raw = str(config.getini("agentrig_snapshot_dir") or "").strip()
-    if "\x00" in raw or any(ord(c) < 32 for c in raw):
-        raise pytest.UsageError(
-            f"agentrig_snapshot_dir = {raw!r} holds a control character (NUL, a newline...); "
-            "give a plain folder name such as 'snapshots'"
-        )
-    folder = Path(os.path.normpath(root / (raw or "snapshots")))
+    from agentrig._errors import ConfigurationError
+    from agentrig._layout import snapshot_folder
+
     try:
-        rel = folder.relative_to(os.path.normpath(root))
-    except ValueError:
-        rel = None
-    if rel is None or not rel.parts:
-        where = "is the rootdir itself" if rel is not None else "is outside the rootdir"
-        raise pytest.UsageError(
-            f"agentrig_snapshot_dir = {raw!r} {where} ({root}); snapshots need a folder of "
-            "their own inside the project, e.g. 'snapshots' or 'tests/snapshots'"
-        )
-    return folder.absolute()
+        return snapshot_folder(Path(config.rootpath), str(config.getini("agentrig_snapshot_dir")))
+    except ConfigurationError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def _check_report_path(config: pytest.Config) -> None:
