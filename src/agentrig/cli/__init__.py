@@ -1114,6 +1114,7 @@ commands:
   diff A B               semantic drift between two snapshot files or two folders
   show FILE              a snapshot (or *.received.json) as a tree, timeline and tables
   accept [PATHS]         promote *.received.json files over their snapshots
+  review [PATHS]         walk the drifted snapshots: accept, reject, skip or quit
 
 exit statuses: 0 success / no drift, 1 drift (diff), 2 unusable input;
 update exits with pytest's status.
@@ -1181,6 +1182,21 @@ examples:
   agentrig accept --dry-run        what would change
   agentrig accept                  every received file under the snapshot folder
   agentrig accept snapshots/tests/test_app/test_pipeline.received.json
+"""
+
+
+_REVIEW_DESCRIPTION: Final = """\
+Walk the drifted snapshots (fresh *.received.json files, as accept takes them) one at a time:
+each shows its drift report (root changes, consequence counts), then a key read from standard
+input decides: a accept, r reject (delete the received file), s skip, q quit. --accept and
+--reject decide every one without asking (for scripts and agents).
+"""
+
+_REVIEW_EPILOG: Final = """\
+examples:
+  agentrig review                  one at a time, keys on stdin
+  agentrig review --reject         throw every received file away
+  printf 'a\\ns\\n' | agentrig review   accept the first, skip the second
 """
 
 
@@ -1305,6 +1321,23 @@ def _build_parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
         action="store_true",
         help="also take received files of older runs, of snapshots changed since, or unstamped",
     )
+    review = sub.add_parser(
+        "review",
+        help="walk the drifted snapshots one at a time: accept, reject, skip or quit",
+        description=_REVIEW_DESCRIPTION,
+        epilog=_REVIEW_EPILOG,
+        formatter_class=_Formatter,
+    )
+    review.add_argument("paths", nargs="*", metavar="PATHS", help="what to review")
+    decide = review.add_mutually_exclusive_group()
+    decide.add_argument("--accept", action="store_true", help="accept every one, without asking")
+    decide.add_argument("--reject", action="store_true", help="reject every one, without asking")
+    review.add_argument(
+        "--rootdir", metavar="DIR", help="the project's rootdir (default: found as pytest does)"
+    )
+    review.add_argument(
+        "--stale", action="store_true", help="also review received files of older runs"
+    )
     return parser, update
 
 
@@ -1344,6 +1377,10 @@ def _run(args: list[str], out: TextIO) -> int:
         return _cmd_diff(ns, out)
     if ns.command == "show":
         return _cmd_show(ns, out)
+    if ns.command == "review":
+        from agentrig.cli.review import cmd_review
+
+        return cmd_review(ns, out)
     return _cmd_accept(ns, out)
 
 
