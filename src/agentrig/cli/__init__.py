@@ -1027,6 +1027,37 @@ def _describe_update(key: str, before: bytes, after: bytes, *, color: bool) -> l
     return lines
 
 
+def _outcomes_file() -> Path:
+    import tempfile
+
+    handle, name = tempfile.mkstemp(prefix="agentrig-update-", suffix=".json")
+    os.close(handle)
+    os.unlink(name)  # the session writes it atomically; absent = the session never got there
+    return Path(name)
+
+
+def _ran_snapshots(outcomes: Path, rootdir: Path, folder: Path) -> set[str] | None:
+    """The snapshots (relative to ``folder``) that the update session compared or wrote."""
+    try:
+        rows = orjson.loads(outcomes.read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return None
+    finally:
+        with contextlib.suppress(OSError):
+            outcomes.unlink()
+    ran: set[str] = set()
+    for row in rows if isinstance(rows, list) else []:
+        shown = row.get("snapshot") if isinstance(row, dict) else None
+        if not isinstance(shown, str):
+            continue
+        path = Path(shown) if Path(shown).is_absolute() else Path.cwd() / shown
+        for base in (path, rootdir / shown):
+            with contextlib.suppress(ValueError):
+                ran.add(base.resolve().relative_to(folder.resolve()).as_posix())
+                break
+    return ran
+
+
 def _cmd_update(ns: argparse.Namespace, pytest_args: list[str], out: TextIO) -> int:
     scan = _scan_pytest_args(pytest_args)
     project = _update_project(scan)
@@ -1044,6 +1075,8 @@ def _cmd_update(ns: argparse.Namespace, pytest_args: list[str], out: TextIO) -> 
         env[_RESTRICT_ENV] = "1"
     if ns.force:
         command.append("--agentrig-force-update")
+    outcomes_file = _outcomes_file()
+    env["AGENTRIG_UPDATE_OUTCOMES"] = str(outcomes_file)
     command += pytest_args
     shown = shlex.join(["python", *command[1:]])
     out.write(f"agentrig update: {shown}\n")
@@ -1060,7 +1093,13 @@ def _cmd_update(ns: argparse.Namespace, pytest_args: list[str], out: TextIO) -> 
     created = sorted(after.keys() - before.keys())
     deleted = sorted(before.keys() - after.keys())
     updated = sorted(k for k in after.keys() & before.keys() if after[k] != before[k])
-    unchanged = len(after.keys() & before.keys()) - len(updated)
+    ran = _ran_snapshots(outcomes_file, project.rootdir, folder)
+    # unchanged: compared this run and left as they were (not: every file that was not hit)
+    unchanged = (
+        len((after.keys() & before.keys() & ran) - set(updated))
+        if ran is not None
+        else (len(after.keys() & before.keys()) - len(updated))
+    )
     out.write(f"\nagentrig update: snapshots under {_display(folder)}\n")
     for key in sorted([*created, *deleted, *updated]):
         if key in before and key in after:

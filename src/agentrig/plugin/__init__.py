@@ -51,6 +51,7 @@ Implementation notes
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import warnings
@@ -402,6 +403,10 @@ def _ensure_settings(state: _State) -> SnapshotSettings:
             "(a CI run must never bless its own drift): record them locally and commit them, "
             "or pass --agentrig-force-update to allow it here."
         )
+        if os.environ.get(UPDATE_OUTCOMES_ENV):  # run by `agentrig update`: its own flag
+            state.update_refused = state.update_refused.replace(
+                "pass --agentrig-force-update", "run `agentrig update --force`"
+            )
     settings = SnapshotSettings(
         rootdir=root,
         snapshot_root=snapshot_root,
@@ -1079,6 +1084,7 @@ class _SessionPlugin:
             if output is not None and state.settings is not None:
                 output["agentrig"] = True
             return
+        _write_update_outcomes(state)
         path = state.config.option.agentrig_report
         if path:
             try:
@@ -1128,6 +1134,28 @@ def _classes(counts: dict[str, Any]) -> str:
     return ", ".join(f"{cls} {n}" for cls, n in sorted(counts.items()))
 
 
+#: Set by ``agentrig update``: where the session writes every snapshot outcome as JSON (so the
+#: command counts what ran), and a sign that the command prints the per-snapshot lines itself.
+UPDATE_OUTCOMES_ENV = "AGENTRIG_UPDATE_OUTCOMES"
+
+
+def _write_update_outcomes(state: _State) -> None:
+    target = os.environ.get(UPDATE_OUTCOMES_ENV)
+    if not target:
+        return
+    import json
+
+    from agentrig.snapshot import atomic_write
+
+    rows = [
+        {"nodeid": nodeid, "snapshot": snap.get("snapshot"), "status": snap.get("status")}
+        for nodeid in sorted(state.results)
+        for snap in state.results[nodeid].snapshots
+    ]
+    with contextlib.suppress(OSError):
+        atomic_write(Path(target), json.dumps(rows, sort_keys=True).encode("utf-8"))
+
+
 def _roots_detail(snap: dict[str, Any]) -> str:
     """``root text 1 (+21 consequences)``; older payloads without roots show leaf counts."""
     roots = snap.get("root_counts")
@@ -1169,8 +1197,11 @@ def _summary_lines(state: _State) -> list[tuple[str, dict[str, bool]]]:
         result = state.results[nodeid]
         for snap in result.snapshots:
             status = str(snap.get("status"))
-            if status in ("passed", "created"):
-                if status == "created":
+            if status in ("passed", "created") or (
+                status == "updated" and os.environ.get(UPDATE_OUTCOMES_ENV)
+            ):
+                # (under `agentrig update`, which lists each updated snapshot itself, once)
+                if status != "passed":
                     totals[status] = totals.get(status, 0) + 1
                 continue
             totals[status] = totals.get(status, 0) + 1
