@@ -52,3 +52,8 @@ def test_loading_the_pytest_plugin_does_not_import_the_runtime() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "['agentrig']"  # the plugin's own modules, nothing below
+
+
+def test_agentrig_warning_is_a_user_warning_not_an_error() -> None:
+    assert issubclass(agentrig.AgentrigWarning, UserWarning)
+    assert not issubclass(agentrig.AgentrigWarning, agentrig.AgentRigError)

@@ -137,7 +137,9 @@ async def test_running_out_of_budget_while_revising_escalates_with_the_last_draf
 
 
 async def test_no_lookup_answering_escalates_to_the_category_queue(
-    make_agents: AgentFactory, agent_recording: Recording
+    make_agents: AgentFactory,
+    agent_recording: Recording,
+    agent_snapshot: AgentrigSnapshotAssertion,
 ) -> None:
     down = {"error": ConnectionError("backend down")}
     agents = make_agents(kb=down, orders=down, status={"error": "timeout"})
@@ -155,10 +157,13 @@ async def test_no_lookup_answering_escalates_to_the_category_queue(
     assert emit.data["topic"] == "ticket:escalated"
     (handled,) = agent_recording.entries_of("bus.handler")
     assert handled.data["result"] == "finance-desk"
+    assert agent_recording == agent_snapshot  # and everything else the run did
 
 
 async def test_qa_rejecting_every_revision_escalates_after_max_revisions(
-    make_agents: AgentFactory, agent_recording: Recording
+    make_agents: AgentFactory,
+    agent_recording: Recording,
+    agent_snapshot: AgentrigSnapshotAssertion,
 ) -> None:
     agents = make_agents(
         writer={"replies": ["v1", "v2", "v3"]}, reviewer={"replies": None, "reply": "No."}
@@ -173,10 +178,14 @@ async def test_qa_rejecting_every_revision_escalates_after_max_revisions(
     )
     reviews = [d for d in agent_recording.decisions if d["decision"] == "draft_reviewed"]
     assert len(reviews) == 3  # the first draft and both revisions were reviewed
+    assert agent_recording == agent_snapshot  # and everything else the run did
 
 
 async def test_a_ticket_too_long_to_triage_within_its_cap_is_escalated_unread(
-    make_agents: AgentFactory, fake_model: FakeModel, agent_recording: Recording
+    make_agents: AgentFactory,
+    fake_model: FakeModel,
+    agent_recording: Recording,
+    agent_snapshot: AgentrigSnapshotAssertion,
 ) -> None:
     pasted_log = "\n".join(
         f"2025-03-02 10:{i:02d}:00 payment.capture order=1042 amount=49.00 status=ok"
@@ -196,10 +205,13 @@ async def test_a_ticket_too_long_to_triage_within_its_cap_is_escalated_unread(
     assert (call.agent, call.usd, type(call.error)) == ("extractor", 0, BudgetExceeded)
     (halted,) = [d for d in agent_recording.decisions if d["decision"] == "pipeline_halted"]
     assert (halted["stage"], halted["reason"]) == ("extract", "budget_exceeded")
+    assert agent_recording == agent_snapshot  # and everything else the run did
 
 
 async def test_an_unreadable_classification_falls_back_to_general(
-    make_agents: AgentFactory, agent_recording: Recording
+    make_agents: AgentFactory,
+    agent_recording: Recording,
+    agent_snapshot: AgentrigSnapshotAssertion,
 ) -> None:
     agents = make_agents(classifier={"reply": "I think it is about money?"})
 
@@ -211,6 +223,7 @@ async def test_an_unreadable_classification_falls_back_to_general(
         "normal",
     )
     assert "classification_unreadable" in decisions(agent_recording)
+    assert agent_recording == agent_snapshot  # and everything else the run did
 
 
 async def test_exports_land_in_the_tests_tmp_dir_and_never_in_the_repo(

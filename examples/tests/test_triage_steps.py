@@ -75,6 +75,7 @@ async def test_a_lookup_slower_than_its_timeout_is_dropped(
     budget_pool: PoolFactory,
     virtual_clock: VirtualEventLoop,
     agent_recording: Recording,
+    agent_snapshot: AgentrigSnapshotAssertion,
 ) -> None:
     agents = make_agents(orders={"latency": 45})  # the app gives each lookup 20 s
 
@@ -86,6 +87,7 @@ async def test_a_lookup_slower_than_its_timeout_is_dropped(
     (expired,) = agent_recording.entries_of("deadline.expired")
     assert expired.data["deadline"] == "orders timeout"
     assert virtual_clock.time() == 20 + 2  # the timeout, then the synthesis
+    assert agent_recording == agent_snapshot  # what kb and status said, and the merge
 
 
 async def test_reply_is_approved_on_the_second_review(

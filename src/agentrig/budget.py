@@ -88,6 +88,7 @@ from agentrig._errors import BudgetExceeded, BudgetExhausted, ConfigurationError
 from agentrig._secrets import redact_secrets
 from agentrig._types import Money
 from agentrig.deadline import Deadline
+from agentrig.mutate import hook as _mutation
 from agentrig.recording import active_recording
 
 __all__ = ["BudgetPool", "BudgetStatistics", "LedgerEntry", "StageBudget"]
@@ -351,7 +352,7 @@ class BudgetPool:
         if not isinstance(name, str) or not name:
             raise ConfigurationError(f"BudgetPool `name` must be a non-empty string, got {name!r}")
         self._name = name
-        self._cap_usd = _to_usd(usd, "usd")
+        self._cap_usd = _mutation.pool_cap(name, _to_usd(usd, "usd"))  # agentrig mutate
         self._cap_tokens = None if tokens is None else _to_tokens(tokens, "tokens")
         self._lock = threading.Lock()
         self._spent_usd = _ZERO

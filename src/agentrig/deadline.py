@@ -25,6 +25,7 @@ from typing import Any
 
 from agentrig._errors import ConfigurationError, DeadlineExceeded
 from agentrig._secrets import redact_secrets
+from agentrig.mutate import hook as _mutation
 from agentrig.recording import active_recording
 
 __all__ = ["Deadline"]
@@ -53,8 +54,8 @@ class Deadline:
             raise ConfigurationError(f"Deadline `seconds` must be finite, got {seconds!r}")
         if value < 0:
             raise ConfigurationError(f"Deadline `seconds` must be non-negative, got {seconds!r}")
-        self.seconds = value
         self.name = name if name is not None else "deadline"
+        self.seconds = _mutation.deadline_seconds(self.name, value)  # agentrig mutate's switch
         self._clock: Any = None  # the loop (or time module) whose clock this deadline reads
         self._at: float | None = None
         self._expiry_recorded = False

@@ -57,6 +57,7 @@ from agentrig._jsonl import (
     _Opened,
 )
 from agentrig._secrets import redact_secrets
+from agentrig.mutate import hook as _mutation
 from agentrig.recording import active_recording, json_default
 
 __all__ = ["DecisionLog", "DecisionLogContents", "read_decision_log"]
@@ -289,6 +290,7 @@ class DecisionLog:
                 f"DecisionLog {self.name!r}: field name(s) {sorted(clash)} are reserved"
                 f" ({', '.join(sorted(RESERVED_FIELDS))} are written by the log); rename them"
             )
+        fields = _mutation.decision_fields(self.name, decision, fields)  # agentrig mutate
         with self._lock:
             sink = self._sink
             if sink is not None:

@@ -989,6 +989,21 @@ def _event_name(event: Any) -> str:
     return str(event.get("name", "")) if isinstance(event, Mapping) else _short(event)
 
 
+def _same(a: Any, b: Any) -> bool:
+    """Equal and of the same JSON types throughout: ``True`` is not ``1``, ``1`` not ``1.0``
+    (Python's ``==`` says they are, and a changed type is a changed behaviour)."""
+    if a != b:
+        return False
+    if type(a) is str or a is None:
+        return True
+    try:
+        return orjson.dumps(a, option=orjson.OPT_SORT_KEYS) == orjson.dumps(
+            b, option=orjson.OPT_SORT_KEYS
+        )
+    except (TypeError, orjson.JSONEncodeError):
+        return True
+
+
 def _status_text(span: Mapping[str, Any]) -> str:
     text = str(span.get("status", "unset"))
     message = span.get("status_message")
@@ -1283,7 +1298,7 @@ class _Differ:
     # -- timelines ----------------------------------------------------------------------------
 
     def timeline(self, a: Sequence[Any], b: Sequence[Any], path: str) -> None:
-        if a == b:
+        if _same(a, b):
             return
         na = [_Node(x) for x in a]
         nb = [_Node(x) for x in b]
@@ -1351,7 +1366,7 @@ class _Differ:
         return "structure"
 
     def item(self, a: _Node, b: _Node, path: str, parent: str) -> None:
-        if a.item == b.item:
+        if _same(a.item, b.item):
             return
         if a.kind != b.kind or a.kind == "other":
             self.add(
@@ -1407,10 +1422,10 @@ class _Differ:
                 role=_R_STATUS,
             )
         attrs_a, attrs_b = a.get("attributes") or {}, b.get("attributes") or {}
-        if attrs_a != attrs_b:
+        if not _same(attrs_a, attrs_b):
             self.value(attrs_a, attrs_b, path, "", "span", 0, at)
         events_a, events_b = a.get("events") or [], b.get("events") or []
-        if events_a != events_b:
+        if not _same(events_a, events_b):
             self.events(events_a, events_b, path, fold_exceptions=status_changed, at=at)
         self._sort_tail(start)
         if not parent_span:
@@ -1433,7 +1448,7 @@ class _Differ:
                 "timing", path, "t", "changed", a.get("t"), b.get("t"), at=at, container=parent
             )
         data_a, data_b = a.get("data"), b.get("data")
-        if data_a != data_b:
+        if not _same(data_a, data_b):
             start = len(self.changes)
             self.value(
                 data_a if data_a is not None else {},
@@ -1494,8 +1509,8 @@ class _Differ:
                     at=event_at,
                     role=_R_MOVED,
                 )
-            if ea == eb or not isinstance(ea, Mapping) or not isinstance(eb, Mapping):
-                if ea != eb:
+            if _same(ea, eb) or not isinstance(ea, Mapping) or not isinstance(eb, Mapping):
+                if not _same(ea, eb):
                     self.add("structure", path, prefix, "changed", ea, eb, at=at, role=_R_ITEM)
                 continue
             if ea.get("t") != eb.get("t"):
@@ -1504,7 +1519,7 @@ class _Differ:
                 )
             context = "error" if _ERROR_EVENT_RE.search(names_a[i]) else "event"
             attrs_a, attrs_b = ea.get("attributes") or {}, eb.get("attributes") or {}
-            if attrs_a != attrs_b:
+            if not _same(attrs_a, attrs_b):
                 self.value(attrs_a, attrs_b, path, prefix, context, 0, event_at)
 
     # -- values -------------------------------------------------------------------------------
@@ -1521,7 +1536,7 @@ class _Differ:
         *,
         container: str | None = None,
     ) -> None:
-        if a == b and type(a) is type(b):
+        if _same(a, b):
             return
         if depth < _MAX_VALUE_DEPTH:
             if isinstance(a, Mapping) and isinstance(b, Mapping):

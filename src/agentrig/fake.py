@@ -115,6 +115,7 @@ from agentrig._errors import (
 from agentrig._secrets import redact_secrets
 from agentrig._types import Budget, Money
 from agentrig.budget import _to_usd
+from agentrig.mutate import hook as _mutation
 from agentrig.tracing import (
     AGENTRIG_COST_USD,
     ERROR_TYPE,
@@ -983,12 +984,14 @@ class FakeAgent:
             with tracer.span(SPAN_NAME, attributes=attributes) as span:
                 try:
                     step = self._choose(prompt, n)  # synchronous: call order decides
+                    step = _mutation.call_step(self.name, n, step)  # agentrig mutate's switch
                     source = step.source
                     latency_spec = step.latency
                     if latency_spec is None:
                         latency_spec = self._latency
                     if latency_spec is None:
                         latency_spec = fake._default_latency(self.model)
+                    latency_spec = _mutation.call_latency(self.name, n, latency_spec)
                     if step.error is not None:
                         raise await self._fail(step.error, latency_spec, n)
                     assert step.text is not None

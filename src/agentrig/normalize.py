@@ -47,14 +47,15 @@ What normalization does to values, at any depth:
   same UUID seen twice gets the same placeholder; ISO-8601 date-times, ``datetime`` objects
   and numbers that look like epoch wall-clock readings (seconds as floats; milli-, micro- and
   nanoseconds as ints; seconds as ints under keys like ``created_at``) become ``<timestamp>``;
-  pytest temporary directories become ``<tmp>``; `` at 0x7f…`` memory addresses vanish;
+  pytest temporary directories become ``<tmp>``; the `` at 0x7f…`` memory address of an object's
+  default repr (``<Doc object at 0x7f…>``) vanishes, other text with ``at 0x`` stays;
 * secrets are redacted before anything else happens to a value (:mod:`agentrig._secrets`
   holds the shapes: provider tokens, private keys, JWTs, ``Bearer <token>``, and the session's
   ``agentrig_secret_patterns``) anywhere inside a string, and there too credential fields:
   header lines (``Authorization: Basic <redacted>``, ``Cookie: <redacted>``), ``key=value``
-  pairs whose key ends in a secret word (``password=``, ``api_key:``, ``"client_secret":``,
-  ``token=``) and URL passwords (``postgres://app:<redacted>@db``); values under keys named like
-  ``password``,
+  pairs whose key names a secret (``password=``, ``api_key:``, ``"client_secret":``,
+  ``token=``, ``DB_PASSWORD_PROD=``) and URL passwords (``postgres://app:<redacted>@db``);
+  values under keys named like ``password``,
   ``secret``, ``api_key``, ``authorization``, ``cookie``, ``credential``, ``private_key``; and
   *string* values under keys containing ``token`` (so ``gen_ai.usage.input_tokens: 42`` stays
   42). :class:`NormalizeRules` adds patterns;
@@ -174,7 +175,7 @@ from agentrig._secrets import redact_secrets as _redact_secrets
 if TYPE_CHECKING:
     from agentrig.recording import Recording
 
-__all__ = ["FORMAT_VERSION", "NormalizeRules", "dumps", "loads", "normalize"]
+__all__ = ["FORMAT_VERSION", "SCRUB_RULES", "NormalizeRules", "dumps", "loads", "normalize"]
 
 #: The snapshot document format this agentrig writes and reads.
 FORMAT_VERSION: Final = 1
@@ -194,6 +195,13 @@ _MAX_SPAN_DEPTH: Final = 64
 _MAX_CONTAINERS: Final = 100_000
 
 _I64_MIN: Final = -(2**63)
+_CENT: Final = Decimal("0.01")
+
+#: The built-in scrubbing rules :class:`NormalizeRules` ``keep=`` can turn off.
+SCRUB_RULES: Final = ("uuids", "timestamps", "epoch_numbers")
+_KEEP_UUIDS: Final = 1
+_KEEP_TIMESTAMPS: Final = 2
+_KEEP_EPOCH: Final = 4
 _U64_END: Final = 2**64
 _INF: Final = float("inf")
 
@@ -231,7 +239,9 @@ _TMP_RE: Final = re.compile(
     r"(?:[A-Za-z]:)?[^\s'\"<>|]*?[/\\]pytest-of-[^/\\\s]+[/\\]pytest-(?:\d+|current)"
     r"(?:[/\\]popen-gw\d+)?"
 )
-_ADDRESS_RE: Final = re.compile(r" at 0x[0-9A-Fa-f]+")
+# Only inside an object's default repr (``<Doc object at 0x7f3a…>``): user text such as
+# "paid the wallet at 0x52908400098527886E0F7030069857D2E4169EE7" is data and stays.
+_ADDRESS_RE: Final = re.compile(r" at 0x[0-9A-Fa-f]+(?=>)")
 _SURROGATE_RE: Final = re.compile("[\ud800-\udfff]")
 _TOKEN_STR_RE: Final = re.compile("\x00U(\\d+)\x00")
 
@@ -339,7 +349,12 @@ class NormalizeRules:
             compared).
         redact: extra regular expressions; every match inside any string becomes
             ``"<redacted>"``.
-        float_digits: significant digits floats are rounded to (1..17, default 6).
+        float_digits: significant digits floats are rounded to (1..17, default 6); never
+            coarser than a cent (money: ``12345.67`` stays ``12345.67``).
+        keep: built-in scrubbing rules to turn off, from :data:`SCRUB_RULES`: ``"uuids"``
+            (UUIDs stay as recorded), ``"timestamps"`` (ISO-8601 date-times and
+            ``datetime`` / ``date`` objects stay, as ISO text), ``"epoch_numbers"`` (numbers
+            in a wall-clock range, such as 13-digit ids or amounts above 9.5e8, stay).
 
     A field rule is one of:
 
@@ -375,6 +390,7 @@ class NormalizeRules:
     mask: tuple[str, ...]
     redact: tuple[str, ...]
     float_digits: int
+    keep: tuple[str, ...]
     _compiled: _CompiledRules = field(init=False, repr=False, compare=False, hash=False)
 
     def __init__(
@@ -384,8 +400,16 @@ class NormalizeRules:
         mask: str | Iterable[str] = (),
         redact: str | Iterable[str] = (),
         float_digits: int = 6,
+        keep: str | Iterable[str] = (),
     ) -> None:
         drop = _rule_list("drop", drop)
+        keep = _rule_list("keep", keep)
+        unknown = [k for k in keep if k not in SCRUB_RULES]
+        if unknown:
+            raise ConfigurationError(
+                f"normalize rule keep={unknown[0]!r} is not a scrubbing rule; valid: "
+                f"{', '.join(SCRUB_RULES)}"
+            )
         mask = _rule_list("mask", mask)
         redact = _rule_list("redact", redact)
         for rule in drop:
@@ -419,8 +443,9 @@ class NormalizeRules:
         object.__setattr__(self, "mask", mask)
         object.__setattr__(self, "redact", redact)
         object.__setattr__(self, "float_digits", digits)
+        object.__setattr__(self, "keep", keep)
         object.__setattr__(
-            self, "_compiled", _CompiledRules(drop, mask, tuple(compiled_redact), digits)
+            self, "_compiled", _CompiledRules(drop, mask, tuple(compiled_redact), digits, keep)
         )
 
     def merged(self, other: NormalizeRules | None) -> NormalizeRules:
@@ -440,13 +465,22 @@ class NormalizeRules:
             mask=tuple(m for m in mask if m not in drop),
             redact=union(self.redact, other.redact),
             float_digits=digits,
+            keep=union(self.keep, other.keep),
         )
 
 
 class _CompiledRules:
     """NormalizeRules made fast: key globs folded into a per-key flag cache, path globs compiled."""
 
-    __slots__ = ("float_format", "key_cache", "key_rules", "path_rules", "redact")
+    __slots__ = (
+        "cents_from",
+        "float_format",
+        "keep",
+        "key_cache",
+        "key_rules",
+        "path_rules",
+        "redact",
+    )
 
     def __init__(
         self,
@@ -454,7 +488,15 @@ class _CompiledRules:
         mask: tuple[str, ...],
         redact: tuple[re.Pattern[str], ...],
         digits: int,
+        keep: tuple[str, ...] = (),
     ) -> None:
+        self.keep = (
+            (_KEEP_UUIDS if "uuids" in keep else 0)
+            | (_KEEP_TIMESTAMPS if "timestamps" in keep else 0)
+            | (_KEEP_EPOCH if "epoch_numbers" in keep else 0)
+        )
+        # From here up, `digits` significant digits would round away cents: round to cents.
+        self.cents_from = 10.0 ** max(digits - 2, 0)
         self.key_rules: list[tuple[re.Pattern[str], int]] = []
         self.path_rules: list[tuple[re.Pattern[str], int]] = []
         for rules, flag in ((drop, _K_DROP), (mask, _K_MASK)):
@@ -467,10 +509,12 @@ class _CompiledRules:
 
     def key_flags(self, key: str) -> int:
         flags = _classify_builtin_key(key)
+        if self.keep & _KEEP_EPOCH:
+            flags &= ~_K_TIMEY
         for rx, flag in self.key_rules:
             if rx.match(key):
                 flags |= flag
-        if _normalize_text(key, self.redact, _probe_uuid) != key:
+        if _normalize_text(key, self.redact, _probe_uuid, self.keep) != key:
             flags |= _K_RENAME
         if len(self.key_cache) < _KEY_CACHE_MAX:
             self.key_cache[key] = flags
@@ -697,7 +741,7 @@ class _Normalizer:
         """:func:`_normalize_text`, memoized for this run."""
         done = self._texts.get(s)
         if done is None:
-            done = _normalize_text(s, self._redact, self._uuid_token)
+            done = _normalize_text(s, self._redact, self._uuid_token, self._c.keep)
             if len(self._texts) < _MEMO_MAX:
                 self._texts[s] = done
         return done
@@ -727,7 +771,13 @@ class _Normalizer:
             return "<-inf>"
         if v == 0.0:
             return 0.0
-        rounded = float(self._c.float_format % v)
+        c = self._c
+        if -c.cents_from < v < c.cents_from or not -1e15 < v < 1e15:
+            rounded = float(c.float_format % v)
+        else:  # money: significant digits would round away cents (12345.67 -> 12345.7)
+            rounded = float(Decimal(repr(v)).quantize(_CENT))
+        if c.keep & _KEEP_EPOCH:
+            return rounded
         # Either side may be in an epoch range (rounding can carry a value into one): checking
         # both keeps normalization a fixed point.
         if v >= 9e8 or rounded >= 9e8:
@@ -737,13 +787,13 @@ class _Normalizer:
         return rounded
 
     def integer(self, v: int) -> int | str:
-        if v >= 946_684_800_000:
+        if v >= 946_684_800_000 and not self._c.keep & _KEEP_EPOCH:
             if v >= _U64_END:
                 return str(v)
             for lo, hi in _EPOCH_SUBSECOND_RANGES:
                 if lo <= v <= hi:
                     return _TIMESTAMP
-        elif v < _I64_MIN:
+        elif v < _I64_MIN or v >= _U64_END:
             return str(v)
         return v
 
@@ -906,6 +956,12 @@ class _Normalizer:
             return f"{type(k).__name__}.{k.name}"
         if isinstance(k, str):
             return str.__str__(k)
+        if isinstance(k, (frozenset, tuple)):
+            # str() of a frozenset follows the hash seed: sort the members' own key texts.
+            parts = [repr(x) if isinstance(x, str) else self._key_str(x) for x in k]
+            if isinstance(k, tuple):
+                return f"({', '.join(parts)}{',' if len(parts) == 1 else ''})"
+            return f"frozenset({{{', '.join(sorted(parts))}}})" if parts else "frozenset()"
         if k is None or isinstance(k, (bool, int, float)):
             return str(k)
         try:
@@ -939,6 +995,8 @@ class _Normalizer:
             return self.number(float(v))
         if isinstance(v, PurePath):
             return self.string(v.as_posix())
+        if isinstance(v, (_dt.datetime, _dt.date)) and self._c.keep & _KEEP_TIMESTAMPS:
+            return self.string(v.isoformat())
         if isinstance(v, _dt.datetime):
             return _TIMESTAMP
         if isinstance(v, _dt.date):
@@ -1334,7 +1392,10 @@ class _Normalizer:
 
 
 def _normalize_text(
-    s: str, redact: tuple[re.Pattern[str], ...], uuid_token: Callable[[re.Match[str]], str]
+    s: str,
+    redact: tuple[re.Pattern[str], ...],
+    uuid_token: Callable[[re.Match[str]], str],
+    keep: int = 0,
 ) -> str:
     """Secrets, temp dirs, addresses, timestamps and UUIDs of one string (see the notes)."""
     if not s.isascii():
@@ -1350,11 +1411,11 @@ def _normalize_text(
     if " at 0x" in s:
         s = _ADDRESS_RE.sub("", s)
     if len(s) >= 16 and "-" in s:
-        if ":" in s:
+        if ":" in s and not keep & _KEEP_TIMESTAMPS:
             s = _TIMESTAMP_RE.sub(_TIMESTAMP, s)
-        if len(s) >= 36:
+        if len(s) >= 36 and not keep & _KEEP_UUIDS:
             s = _UUID_RE.sub(uuid_token, s)
-    if "<uuid:" in s:
+    if "<uuid:" in s and not keep & _KEEP_UUIDS:
         s = _UUID_PLACEHOLDER_RE.sub(uuid_token, s)
     return s
 

@@ -98,7 +98,9 @@ from syrupy.extensions.base import AbstractSyrupyExtension
 from syrupy.location import PyTestLocation
 
 from agentrig._errors import SnapshotError
+from agentrig._files import NotARegularFile, read_regular_file
 from agentrig._secrets import redact_secrets
+from agentrig.mutate.hook import mutating
 
 if TYPE_CHECKING:
     from syrupy.session import SnapshotSession
@@ -549,6 +551,7 @@ class AssertionOptions:
     exact: bool = False
     color: bool = False
     update_refused: str | None = None
+    seed_note: str | None = None  # the test's random seed, when not the default
     verbose: int = 0
 
 
@@ -809,10 +812,15 @@ class AgentrigSnapshotExtension(AbstractSyrupyExtension):
         self, *, snapshot_location: str, snapshot_name: str, session_id: str
     ) -> SerializedData | None:
         try:
-            with open(snapshot_location, "rb") as f:
-                return f.read()
+            return read_regular_file(snapshot_location)
         except FileNotFoundError:
             return None
+        except NotARegularFile:
+            shown = current_settings().display(snapshot_location)
+            raise SnapshotError(
+                f"cannot read snapshot {shown}: it is not a regular file (a FIFO, socket or "
+                "device; agentrig never reads from one); move it away, then re-record"
+            ) from None
         except IsADirectoryError:
             shown = current_settings().display(snapshot_location)
             raise SnapshotError(
@@ -1060,7 +1068,7 @@ class AgentrigSnapshotAssertion(SnapshotAssertion):
         else:
             passed = super().__eq__(other)
         result = self.executions[self.num_executions - 1]
-        outcome = self._outcome(result, ext)
+        outcome = self._outcome(result, ext, write=not mutating())  # a mutant leaves files be
         item = self.test_location.item
         if isinstance(item, pytest.Item):
             item.stash.setdefault(OUTCOMES_KEY, []).append(outcome)
@@ -1211,6 +1219,8 @@ class AgentrigSnapshotAssertion(SnapshotAssertion):
                 lines.extend(text.rstrip("\n").splitlines())
                 if options.verbose < 2 and len(report.roots) < len(report.changes):
                     lines.append("(-vv lists every consequence under its root)")
+            if options.seed_note:
+                lines.append(options.seed_note)
             lines.append("If the change is intended, re-record with:")
         if options.update_refused and outcome.status != "error":
             lines.append(f"    {command}  (outside CI, or with --agentrig-force-update)")

@@ -594,3 +594,76 @@ def test_reads_its_data():
     assert "expected" not in update.stdout.str()
     assert data.read_text(encoding="utf-8") == '{"expected": [1, 2, 3]}\n'
     assert not stale.exists()
+
+
+# -- pytest-asyncio's start-up deprecation --------------------------------------------------------
+
+_UNSET = '"asyncio_default_fixture_loop_scope" is unset'
+
+
+def test_the_readme_config_alone_gives_an_agentrig_session_no_deprecation(project: Project) -> None:
+    project.pytester.makeini("[pytest]\nasyncio_mode = auto\nfilterwarnings = error\n")
+    project.write(
+        "tests/test_first.py",
+        "import asyncio\n\nasync def test_first(fake_model):\n    await asyncio.sleep(120)\n",
+    )
+
+    result = project.pytester.runpytest_subprocess("-p", "no:cacheprovider")
+
+    result.assert_outcomes(passed=1)
+    assert _UNSET not in result.stdout.str() + result.stderr.str()
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+
+
+def test_a_session_without_agentrig_keeps_pytest_asyncios_deprecation(project: Project) -> None:
+    project.pytester.makeini("[pytest]\n")
+    project.write("test_plain.py", "def test_a():\n    pass\n")  # never used pytest-asyncio
+
+    for args in ((), ("-p", "no:agentrig")):
+        shown = project.pytester.runpytest_subprocess("-p", "no:cacheprovider", *args)
+        assert _UNSET in shown.stdout.str() + shown.stderr.str(), args
+        assert shown.ret == 0, args
+        # ... and pytest's own -W error makes it the same INTERNALERROR as without agentrig.
+        error = project.pytester.runpytest_subprocess(
+            "-p", "no:cacheprovider", "-W", "error", *args
+        )
+        assert error.ret == pytest.ExitCode.INTERNAL_ERROR, args
+
+
+def test_the_projects_own_fixture_loop_scope_is_kept(project: Project) -> None:
+    project.pytester.makeini(
+        "[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = module\n"
+    )
+    project.write("test_a.py", "async def test_a(fake_model):\n    pass\n")
+
+    result = project.pytester.runpytest_subprocess("-p", "no:cacheprovider")
+
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*asyncio_default_fixture_loop_scope=module*"])
+
+
+# -- known conflicts of the dependencies, and their documented workarounds ------------------------
+
+
+def test_pytester_getitem_works_with_syrupy_switched_off_for_its_inner_session(
+    project: Project,
+) -> None:
+    """syrupy's pytest_sessionfinish reads ``session.exitstatus``, which a session made by
+    ``pytester.getitem()`` never gets (docs/compatibility.md)."""
+    project.pytester.makeini(INI + "addopts = -p pytester\n")
+    project.write(
+        "test_inner.py",
+        """
+import pytest
+
+def test_getitem_as_is(pytester):
+    with pytest.raises(AttributeError, match="exitstatus"):
+        pytester.getitem("def test_func(): pass")
+
+def test_getitem_with_the_workaround(pytester, monkeypatch):
+    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:syrupy")
+    assert pytester.getitem("def test_func(): pass").name == "test_func"
+""",
+    )
+
+    project.pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=2)

@@ -40,6 +40,8 @@ from pluggy import HookimplMarker
 
 from agentrig._ci import github_annotation
 from agentrig._errors import ConfigurationError, SnapshotError
+from agentrig._files import NotARegularFile, read_regular_file
+from agentrig._secrets import redact_secrets
 from agentrig.drift import DriftConfig, DriftReport, compare
 from agentrig.normalize import dumps, loads
 
@@ -97,9 +99,17 @@ def _clip(text: str, width: int) -> str:
 def _display(path: Path) -> str:
     """A path as the user would type it: relative to the working directory when under it."""
     try:
-        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+        return _printable(path.resolve().relative_to(Path.cwd().resolve()).as_posix())
     except ValueError:
-        return path.as_posix()
+        return _printable(path.as_posix())
+
+
+def _printable(text: str) -> str:
+    """``text`` with the undecodable bytes of a non-UTF-8 file name as U+FFFD (JSON and a
+    UTF-8 terminal cannot hold the lone surrogates Python decodes them to)."""
+    if text.isascii():
+        return text
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _use_color(choice: ColorChoice, stream: TextIO) -> bool:
@@ -172,7 +182,12 @@ def _fields(data: Mapping[str, Any], skip: Iterable[str] = ()) -> str:
 
 def _read_bytes(path: Path) -> bytes:
     try:
-        return path.read_bytes()
+        return read_regular_file(path)
+    except NotARegularFile:
+        raise _Unusable(
+            f"{_display(path)} is not a regular file (a FIFO, socket or device); agentrig "
+            "never reads from one: move it away"
+        ) from None
     except FileNotFoundError:
         raise _Unusable(f"no such file: {_display(path)}") from None
     except IsADirectoryError:
@@ -367,6 +382,9 @@ class _FileDiff:
     status: DiffStatus
     report: DriftReport | None = None
 
+    def __post_init__(self) -> None:
+        self.key = _printable(self.key)  # a non-UTF-8 file name, printed or in JSON
+
 
 def _folder_snapshots(folder: Path) -> dict[str, Path]:
     """The snapshot files under ``folder`` by relative path (POSIX), sorted.
@@ -431,13 +449,13 @@ def _diff_config(ns: argparse.Namespace) -> DriftConfig:
 def _diff_json(a: Path, b: Path, diffs: Sequence[_FileDiff], drifted: bool) -> bytes:
     doc = {
         "agentrig_diff": 1,
-        "a": a.as_posix(),
-        "b": b.as_posix(),
+        "a": _printable(a.as_posix()),
+        "b": _printable(b.as_posix()),
         "drift": drifted,
         "counts": {s: sum(1 for d in diffs if d.status == s) for s in _DIFF_STATUSES},
         "files": [
             {
-                "path": d.key,
+                "path": _printable(d.key),
                 "status": d.status,
                 "report": d.report.to_dict() if d.report is not None else None,
             }
@@ -564,7 +582,8 @@ def _is_model_call(span: Mapping[str, Any]) -> bool:
     attrs = span.get("attributes") or {}
     if any(k in attrs for k in _MODEL_MARKERS):
         return True
-    return attrs.get("gen_ai.operation.name") in _MODEL_OPERATIONS
+    operation = attrs.get("gen_ai.operation.name")  # any JSON value in a hand-edited file
+    return isinstance(operation, str) and operation in _MODEL_OPERATIONS
 
 
 def _agent_of(attrs: Mapping[str, Any]) -> str | None:
@@ -1154,9 +1173,10 @@ commands:
   show FILE              a snapshot (or *.received.json) as a tree, timeline and tables
   accept [PATHS]         promote *.received.json files over their snapshots
   review [PATHS]         walk the drifted snapshots: accept, reject, skip or quit
+  mutate [PYTEST ARGS]   how strong is the suite: mutants of the fakes, score, survivors
 
-exit statuses: 0 success / no drift, 1 drift (diff), 2 unusable input;
-update exits with pytest's status.
+exit statuses: 0 success / no drift, 1 drift (diff) or score below --min-score (mutate),
+2 unusable input; update exits with pytest's status.
 """
 
 _UPDATE_DESCRIPTION: Final = """\
@@ -1377,6 +1397,8 @@ def _build_parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     review.add_argument(
         "--stale", action="store_true", help="also review received files of older runs"
     )
+    # Listed here for `agentrig --help`; `agentrig mutate ...` is dispatched before parsing.
+    sub.add_parser("mutate", help="mutation score of the suite: mutants, survivors, a CI gate")
     return parser, update
 
 
@@ -1408,6 +1430,10 @@ def _run(args: list[str], out: TextIO) -> int:
     if args and args[0] == "update":
         own, pytest_args = _split_update(args[1:])
         return _cmd_update(update_parser.parse_args(own), pytest_args, out)
+    if args and args[0] == "mutate":
+        from agentrig.cli.mutate import run_mutate
+
+        return run_mutate(args[1:], out)
     ns = parser.parse_args(args)
     if ns.command is None:
         parser.print_help(out)
@@ -1449,7 +1475,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code if isinstance(code, int) else (EXIT_OK if code is None else EXIT_USAGE)
     except _Unusable as exc:
         prog = f"agentrig {command}" if command else "agentrig"
-        sys.stderr.write(f"{prog}: error: {exc}\n")
+        sys.stderr.write(f"{prog}: error: {_printable(str(exc))}\n")
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
@@ -1457,6 +1483,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         with contextlib.suppress(OSError, ValueError):
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - interpreter exit flushes it
         return EXIT_OK
+    except Exception as exc:  # the guarantee: every failure is one line and exit status 2
+        prog = f"agentrig {command}" if command else "agentrig"
+        message = _printable(redact_secrets(f"{type(exc).__name__}: {exc}".splitlines()[0]))
+        sys.stderr.write(
+            f"{prog}: error: {message} (a bug in agentrig: please report it, with the command)\n"
+        )
+        return EXIT_USAGE
 
 
 def _tolerate_unencodable_output() -> None:

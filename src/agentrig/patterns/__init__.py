@@ -6,6 +6,8 @@
   return_exceptions=True)``), failures recorded, the survivors synthesized by an aggregator.
 * :func:`run_supervisor` — a worker drafts, a supervisor approves or critiques, the worker
   revises; stops at approval, ``max_revisions`` or a hard ``Deadline``.
+* Recovery wrappers (:mod:`agentrig.patterns.recovery`): :func:`with_retry`,
+  :func:`with_fallback`, :func:`degrade` — agents that wrap agents, so they fit any pattern.
 
 They accept any agent with ``async run(prompt, *, budget=None)`` returning an object with
 ``.text`` and ``.tokens`` (:class:`agentrig.Agent`): a FakeModel agent in tests, a wrapper of
@@ -29,6 +31,16 @@ from agentrig.patterns.broadcast import (
     run_broadcast,
 )
 from agentrig.patterns.pipeline import PipelineResult, Stage, StageResult, run_pipeline
+from agentrig.patterns.recovery import (
+    CachedReply,
+    DegradingAgent,
+    FallbackAgent,
+    RetryingAgent,
+    default_retry_on,
+    degrade,
+    with_fallback,
+    with_retry,
+)
 from agentrig.patterns.supervisor import (
     SupervisorOutcome,
     SupervisorResult,
@@ -42,17 +54,25 @@ from agentrig.patterns.supervisor import (
 __all__ = [
     "AgentResponse",
     "BroadcastResult",
+    "CachedReply",
+    "DegradingAgent",
+    "FallbackAgent",
     "PipelineResult",
+    "RetryingAgent",
     "Stage",
     "StageResult",
     "SupervisorOutcome",
     "SupervisorResult",
     "SupervisorRound",
     "default_approve",
+    "default_retry_on",
     "default_review_prompt",
     "default_revise_prompt",
     "default_synthesis_prompt",
+    "degrade",
     "run_broadcast",
     "run_pipeline",
     "run_supervisor",
+    "with_fallback",
+    "with_retry",
 ]

@@ -48,6 +48,7 @@ from agentrig._types import Agent, AgentReply, Budget, Money
 from agentrig.budget import BudgetPool
 from agentrig.deadline import Deadline
 from agentrig.decisions import DecisionLog
+from agentrig.mutate import hook as _mutation
 from agentrig.patterns._common import (
     PATTERN_ATTRIBUTE,
     agent_name,
@@ -242,6 +243,7 @@ async def run_broadcast(
                         raw = await agent.run(input, budget=call_budget)
             return check_reply(raw, f"broadcast agent {agent_name_!r}")
 
+    pairs = _mutation.broadcast_members(name, pairs)  # agentrig mutate's switch
     names = [n for n, _ in pairs]
     attributes: dict[str, Any] = {PATTERN_ATTRIBUTE: "broadcast", "agentrig.agents": names}
     with tracer.span(name, attributes=attributes) as span:

@@ -48,6 +48,7 @@ from agentrig._types import Agent, AgentReply, Budget, Money
 from agentrig.budget import BudgetPool
 from agentrig.deadline import Deadline
 from agentrig.decisions import DecisionLog
+from agentrig.mutate import hook as _mutation
 from agentrig.patterns._common import (
     PATTERN_ATTRIBUTE,
     agent_name,
@@ -248,7 +249,7 @@ async def run_supervisor(
                             "review", supervisor, prompt, revisions, f"review-{revisions + 1}"
                         )
                     ).text
-                    approved = bool(is_approved(review))
+                    approved = _mutation.verdict(name, bool(is_approved(review)))  # mutate
                     rounds.append(SupervisorRound(revisions, draft, review, approved))
                     log.record(
                         "draft_reviewed", revision=revisions, approved=approved, feedback=review

@@ -63,7 +63,13 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from agentrig.plugin.loop import LoopPlugin, loop_scope
+from agentrig.plugin.loop import (
+    LoopPlugin,
+    StrictModeMarker,
+    defer_fixture_loop_scope_warning,
+    is_strict_mode,
+    loop_scope,
+)
 from agentrig.plugin.usage import is_agentrig_test, requests_fixture
 
 if TYPE_CHECKING:
@@ -99,12 +105,27 @@ AGENTRIG_FIXTURES = frozenset(
 )
 
 #: The keyword arguments ``@pytest.mark.agentrig(...)`` accepts.
-MARKER_ARGUMENTS = ("max_usd", "max_tokens", "fail_on", "tolerance", "drop", "mask")
+MARKER_ARGUMENTS = (
+    "max_usd",
+    "max_tokens",
+    "fail_on",
+    "tolerance",
+    "drop",
+    "mask",
+    "keep",
+    "float_digits",
+    "seed",
+    "wall_clock",
+    "wall_clock_epoch",
+)
 
 _MARKER_HELP = (
-    "agentrig(max_usd=None, max_tokens=None, fail_on=None, tolerance=None, drop=(), mask=()):"
-    " agentrig gates and snapshot rules for this test: a cost cap in USD and tokens, the drift"
-    " classes that fail, numeric tolerances, and fields to drop or mask before snapshotting"
+    "agentrig(max_usd=None, max_tokens=None, fail_on=None, tolerance=None, drop=(), mask=(),"
+    " keep=(), float_digits=6, seed=None, wall_clock=None, wall_clock_epoch=None): agentrig"
+    " gates and snapshot rules for this test: a cost cap in USD and tokens, the drift classes"
+    " that fail, numeric tolerances, fields to drop or mask before snapshotting, scrubbing"
+    " rules to turn off (uuids, timestamps, epoch_numbers), the significant digits floats"
+    " keep, and the test's random seed and wall clock"
 )
 _CI_FALSE = frozenset({"", "0", "false", "no", "off"})
 _DEFAULT_STALL_TIMEOUT = 2.0
@@ -210,6 +231,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="let --snapshot-update create and rewrite agentrig snapshots even when the CI"
         " environment variable is set (a CI run otherwise never blesses its own drift)",
     )
+    from agentrig.plugin.mutate import add_options as add_mutate_options
+
+    add_mutate_options(group)
     parser.addini(
         "agentrig_snapshot_dir",
         "folder under the rootdir holding agentrig snapshots (default: snapshots)",
@@ -252,18 +276,45 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         f" (default: {_DEFAULT_STALL_TIMEOUT:g})",
         default="",
     )
+    parser.addini(
+        "agentrig_keep",
+        "built-in scrubbing rules to turn off in agentrig snapshots: uuids, timestamps,"
+        " epoch_numbers",
+        type="linelist",
+        default=[],
+    )
+    parser.addini(
+        "agentrig_float_digits",
+        "significant digits floats keep in agentrig snapshots (1..17, default 6; never"
+        " coarser than a cent)",
+        default="",
+    )
+    from agentrig.plugin import timekeeping  # seed and wall-clock options
+
+    timekeeping.add_options(group, parser)
 
 
 #: The ini keys ``pytest_addoption`` registers; any other ``agentrig_*`` key is a typo.
 INI_KEYS = (
     "agentrig_drop",
     "agentrig_fail_on",
+    "agentrig_float_digits",
+    "agentrig_keep",
     "agentrig_mask",
     "agentrig_secret_patterns",
+    "agentrig_seed",
     "agentrig_snapshot_dir",
     "agentrig_stall_timeout",
     "agentrig_tolerance",
+    "agentrig_wall_clock",
+    "agentrig_wall_clock_epoch",
 )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    # Before any plugin's pytest_configure (pytest-asyncio warns in its own).
+    defer_fixture_loop_scope_warning(config)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -286,6 +337,17 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(
             HtmlIndexPlugin(config, config.option.agentrig_html), "agentrig-html"
         )
+    from agentrig.plugin.timekeeping import TimekeepingPlugin
+
+    config.pluginmanager.register(TimekeepingPlugin(config, _uses_agentrig), "agentrig-timekeeping")
+    if config.getoption("agentrig_mutate", False):
+        from agentrig.plugin.mutate import MutatePlugin, MutateSettings
+
+        config.pluginmanager.register(
+            MutatePlugin(config, MutateSettings(config)), "agentrig-mutate"
+        )
+    if config.pluginmanager.hasplugin("asyncio") and is_strict_mode(config):
+        config.pluginmanager.register(StrictModeMarker(), "agentrig-strict-mode")
 
 
 def _activate_secret_patterns(config: pytest.Config) -> Any:
@@ -470,6 +532,10 @@ def _load_ini(state: _State) -> None:
             drop=tuple(config.getini("agentrig_drop")),
             mask=tuple(config.getini("agentrig_mask")),
             redact=tuple(config.getini("agentrig_secret_patterns")),
+            keep=_keep_list(config.getini("agentrig_keep")),
+            float_digits=_float_digits(
+                "agentrig_float_digits", str(config.getini("agentrig_float_digits") or "6")
+            ),
         )
         _drift_config(config, fail_on=None, tolerance=None)
         _stall_timeout(config)
@@ -490,6 +556,10 @@ def _stall_timeout(config: pytest.Config) -> float:
     if not value > 0 or value == float("inf"):
         raise pytest.UsageError(
             f"agentrig_stall_timeout must be a positive, finite number of seconds, got {raw!r}"
+        )
+    if value > 86_400:  # agentrig.clock.MAX_STALL_TIMEOUT (not imported: start-up cost)
+        raise pytest.UsageError(
+            f"agentrig_stall_timeout must be at most 86400 real seconds (one day), got {raw!r}"
         )
     return value
 
@@ -564,6 +634,19 @@ def _marker_kwargs(item: pytest.Item) -> tuple[dict[str, Any], str | None]:
     return merged, None
 
 
+def _keep_list(values: list[Any]) -> tuple[str, ...]:
+    """``keep`` entries, one per line or comma-separated (``uuids, timestamps``)."""
+    return tuple(part.strip() for v in values for part in str(v).split(",") if part.strip())
+
+
+def _float_digits(name: str, value: object) -> int:
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 17:
+        raise ValueError(f"`{name}` must be an int from 1 to 17, got {value!r}")
+    return value
+
+
 def _as_list(value: object) -> list[Any]:
     if value is None:
         return []
@@ -622,8 +705,15 @@ def _build_test_config(state: _State, kwargs: dict[str, Any]) -> _TestConfig:
             raise ValueError(f"`max_tokens` must be a non-negative int, got {tokens!r}")
         cfg.max_tokens = tokens
     drop, mask = _as_list(kwargs.get("drop")), _as_list(kwargs.get("mask"))
-    if drop or mask:
-        marker_rules = NormalizeRules(drop=tuple(drop), mask=tuple(mask))
+    keep = _keep_list(_as_list(kwargs.get("keep")))
+    digits = kwargs.get("float_digits")
+    if drop or mask or keep or digits is not None:
+        marker_rules = NormalizeRules(
+            drop=tuple(drop),
+            mask=tuple(mask),
+            keep=keep,
+            float_digits=6 if digits is None else _float_digits("float_digits", digits),
+        )
         base = state.ini_rules
         cfg.rules = base.merged(marker_rules) if base is not None else marker_rules
     cfg.drift_config = _drift_config(
@@ -873,6 +963,7 @@ def agent_snapshot(
         exact=updating,
         color=config.get_terminal_writer().hasmarkup,
         update_refused=refused,
+        seed_note=_seed_note(item),
         verbose=config.get_verbosity(pytest.Config.VERBOSITY_ASSERTIONS),
     )
     return AgentrigSnapshotAssertion.create(
@@ -882,6 +973,12 @@ def agent_snapshot(
         update_snapshots=updating,
         update_new_snapshots_only=bool(config.option.update_new_snapshots_only) and refused is None,
     )
+
+
+def _seed_note(item: pytest.Item) -> str | None:
+    from agentrig.plugin.timekeeping import seed_note
+
+    return seed_note(item)
 
 
 # -- spend ----------------------------------------------------------------------------------------

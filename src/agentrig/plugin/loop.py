@@ -50,7 +50,13 @@ import pytest
 
 from agentrig.plugin.usage import is_agentrig_test
 
-__all__ = ["LoopPlugin", "loop_scope"]
+__all__ = [
+    "LoopPlugin",
+    "StrictModeMarker",
+    "defer_fixture_loop_scope_warning",
+    "is_strict_mode",
+    "loop_scope",
+]
 
 _SCOPES = ("function", "class", "module", "package", "session")
 _RUNNERS = {f"_{scope}_scoped_runner": scope for scope in _SCOPES}
@@ -86,26 +92,48 @@ def _group(item: pytest.Item, scope: str) -> str:
     return ""  # package (for a plugin fixture) and session: the session node
 
 
-def _is_async_test(item: pytest.Item) -> bool:
-    from pytest_asyncio import is_async_test
+# -- pytest-asyncio's "asyncio_default_fixture_loop_scope is unset" deprecation ------------------
 
-    return is_async_test(item)
+_DEFERRED = pytest.StashKey[str]()
+_FIXTURE_LOOP_SCOPE = "asyncio_default_fixture_loop_scope"
 
 
-class LoopPlugin:
-    """Supplies the virtual loop to agentrig tests; registered by ``pytest_configure``."""
+def defer_fixture_loop_scope_warning(config: pytest.Config) -> None:
+    """Hold back pytest-asyncio's start-up deprecation until we know the session uses agentrig.
 
-    def __init__(self, make_loop: Callable[[], asyncio.AbstractEventLoop]) -> None:
-        self._make_loop = make_loop
-        #: (scope, node id) of every shared loop whose tests are all agentrig tests.
-        self.virtual_groups: set[tuple[str, str]] = set()
-        #: node ids of agentrig tests that share a real loop with other tests.
-        self.real_time: dict[str, str] = {}
-        # A plain function, not a bound method: pytest deprecates fixture functions that are
-        # methods of a plugin object.
-        self._virtual_runner = functools.partial(_virtual_runner, make_loop)
+    pytest-asyncio warns in every session whose configuration does not set
+    ``asyncio_default_fixture_loop_scope`` (an INTERNALERROR under ``-W error`` or
+    ``filterwarnings = error``), also in projects that only have pytest-asyncio because agentrig
+    brought it. Called before any plugin's ``pytest_configure``, this sets the option to
+    ``"fixture-scope"`` -- exactly what "unset" means today, so no fixture changes loops -- and
+    :meth:`LoopPlugin.pytest_collection_finish` issues pytest-asyncio's own warning after all
+    when no agentrig test was collected, so a session without agentrig still gets it.
 
-    # -- collection ---------------------------------------------------------------------------
+    pytest private API: ``config._inicache`` (the parsed ini values); pytest-asyncio private
+    API: its message text and the ``"fixture-scope"`` value (pytest-asyncio >= 1.5). Without
+    either, nothing is done.
+    """
+    if not config.pluginmanager.hasplugin("asyncio"):
+        return
+    try:
+        import pytest_asyncio.plugin as pa_plugin
+
+        if config.getini(_FIXTURE_LOOP_SCOPE):
+            return  # the project chose: never override it
+        match_fixture_scope = pa_plugin._MATCH_FIXTURE_SCOPE
+        message = pa_plugin._DEFAULT_FIXTURE_LOOP_SCOPE_UNSET
+        cache = config._inicache
+    except (AttributeError, ImportError, ValueError):
+        return
+    if not isinstance(cache, dict):
+        return
+    cache[_FIXTURE_LOOP_SCOPE] = match_fixture_scope
+    config.stash[_DEFERRED] = str(message)
+
+
+class StrictModeMarker:
+    """Marks async agentrig tests for pytest-asyncio; registered in strict mode only (in auto
+    mode pytest-asyncio claims every async test itself, and nobody pays for this hook)."""
 
     @pytest.hookimpl(wrapper=True, trylast=True)  # inside pytest-asyncio's wrapper: mark first
     def pytest_pycollect_makeitem(
@@ -125,9 +153,41 @@ class LoopPlugin:
                 node.add_marker("asyncio")  # strict mode: run it anyway, as auto mode would
         return result
 
+
+def is_strict_mode(config: pytest.Config) -> bool:
+    """pytest-asyncio's mode is strict (its default) for this session."""
+    mode = config.getoption("asyncio_mode", None) or config.getini("asyncio_mode")
+    return str(mode).strip() == "strict"
+
+
+def _is_async_test(item: pytest.Item) -> bool:
+    from pytest_asyncio import is_async_test
+
+    return is_async_test(item)
+
+
+class LoopPlugin:
+    """Supplies the virtual loop to agentrig tests; registered by ``pytest_configure``."""
+
+    def __init__(self, make_loop: Callable[[], asyncio.AbstractEventLoop]) -> None:
+        self._make_loop = make_loop
+        #: (scope, node id) of every shared loop whose tests are all agentrig tests.
+        self.virtual_groups: set[tuple[str, str]] = set()
+        #: node ids of agentrig tests that share a real loop with other tests.
+        self.real_time: dict[str, str] = {}
+        #: whether this session collected an agentrig test
+        self.uses_agentrig = False
+        # A plain function, not a bound method: pytest deprecates fixture functions that are
+        # methods of a plugin object.
+        self._virtual_runner = functools.partial(_virtual_runner, make_loop)
+
+    # -- collection ---------------------------------------------------------------------------
+
     @pytest.hookimpl(tryfirst=True)  # before -k/-m deselect: decide over every collected item
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         members: dict[tuple[str, str], list[pytest.Item]] = {}
+        if any(is_agentrig_test(item) for item in items):
+            self.uses_agentrig = True
         for item in items:
             if not _is_async_test(item):
                 continue
@@ -155,6 +215,17 @@ class LoopPlugin:
                 from agentrig._errors import AgentrigWarning
 
                 item.warn(AgentrigWarning(message))
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        config = session.config
+        message = config.stash.get(_DEFERRED, None)
+        if message is None or self.uses_agentrig:
+            return
+        del config.stash[_DEFERRED]
+        if config.pluginmanager.getplugin("dsession") is not None:
+            return  # the xdist controller collects nothing: its workers decide and warn
+        # Not an agentrig session: pytest-asyncio's warning, as it would have been given.
+        config.issue_config_time_warning(pytest.PytestDeprecationWarning(message), stacklevel=2)
 
     # -- the runner ---------------------------------------------------------------------------
 

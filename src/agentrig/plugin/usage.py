@@ -25,6 +25,7 @@ __all__ = ["is_agentrig_fixture", "is_agentrig_test", "requests_fixture"]
 
 _MODULE = "agentrig.plugin"
 _USES = pytest.StashKey[frozenset[str]]()
+_IS_AGENTRIG = pytest.StashKey[bool]()
 _NO_FIXTURES: frozenset[str] = frozenset()
 
 
@@ -84,6 +85,10 @@ def requests_fixture(item: pytest.Item, name: str) -> bool:
 
 def is_agentrig_test(item: pytest.Item) -> bool:
     """True if ``item`` carries ``@pytest.mark.agentrig`` or uses an agentrig fixture."""
-    if _agentrig_fixtures(item):
-        return True
-    return item.get_closest_marker("agentrig") is not None
+    cached = item.stash.get(_IS_AGENTRIG, None)
+    if cached is not None:
+        return cached
+    # Markers are fixed once an item exists; the marker lookup is the costly half.
+    result = bool(_agentrig_fixtures(item)) or item.get_closest_marker("agentrig") is not None
+    item.stash[_IS_AGENTRIG] = result
+    return result
