@@ -542,6 +542,7 @@ class AssertionOptions:
             every file that differs, tolerated drift included).
         color: colour the drift report (a terminal that supports it).
         update_refused: why ``--snapshot-update`` was not honoured for this test (CI gate).
+        run_id: the session's run id, stamped into received files (``plugin/runid.py``).
         verbose: pytest's verbosity; 2 or more (``-vv``) lists every consequence under its
             root in the failure message.
     """
@@ -553,6 +554,7 @@ class AssertionOptions:
     update_refused: str | None = None
     seed_note: str | None = None  # the test's random seed, when not the default
     verbose: int = 0
+    run_id: str | None = None
 
 
 OutcomeStatus = Literal["passed", "tolerated", "drift", "missing", "error", "created", "updated"]
@@ -589,8 +591,6 @@ class SnapshotOutcome:
 
 #: Per test item: the outcomes of its snapshot assertions (read by the plugin's report hooks).
 OUTCOMES_KEY = pytest.StashKey[list[SnapshotOutcome]]()
-#: The session's run id (``plugin/runid.py``), written into received files.
-RUN_ID_KEY = pytest.StashKey[str]()
 _RUN_NOTED = pytest.StashKey[bool]()
 #: The top-level key of a received file that says where it came from (``agentrig accept``
 #: reads it and strips it before the document becomes a snapshot).
@@ -614,8 +614,12 @@ def _received_payload(data: bytes, location: str, nodeid: str, run_id: str | Non
         digest: str | None = hashlib.sha256(Path(location).read_bytes()).hexdigest()
     except OSError:
         digest = None
-    doc[RECEIVED_KEY] = {"run": run_id, "snapshot_sha256": digest, "test": nodeid}
-    return dumps(doc)
+    test = nodeid.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    doc[RECEIVED_KEY] = {"run": run_id, "snapshot_sha256": digest, "test": redact_secrets(test)}
+    try:
+        return dumps(doc)
+    except (TypeError, ValueError):
+        return data
 
 
 def _note_run(config: pytest.Config, run_id: str | None) -> None:
@@ -1142,7 +1146,7 @@ class AgentrigSnapshotAssertion(SnapshotAssertion):
         data = result.asserted_data
         item = self.test_location.item
         config = item.config if isinstance(item, pytest.Item) else None
-        run_id = config.stash.get(RUN_ID_KEY, None) if config is not None else None
+        run_id = self.agentrig_options.run_id
         if write and config is not None:
             _note_run(config, run_id)
         if failed and isinstance(data, (bytes, str)):
@@ -1183,13 +1187,15 @@ class AgentrigSnapshotAssertion(SnapshotAssertion):
             docs[0],
             docs[1],
             report,
-            title=self.test_location.nodeid,
+            title=self.test_location.nodeid.encode("utf-8", "surrogateescape").decode(
+                "utf-8", "replace"
+            ),
             snapshot_name=outcome.snapshot,
             received_name=outcome.received or "",
         )
         try:
-            atomic_write(Path(target), page.encode("utf-8"))
-        except OSError:
+            atomic_write(Path(target), page.encode("utf-8", "replace"))
+        except (OSError, ValueError):
             return  # the text report says everything; the page is a convenience
         outcome.html = settings.display(target)
 

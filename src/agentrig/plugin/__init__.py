@@ -941,6 +941,7 @@ def agent_snapshot(
     ``assert agent_recording == agent_snapshot``; ``agent_snapshot(name="draft")`` for more
     than one snapshot per test. A mismatch fails with agentrig's drift report.
     """
+    from agentrig.plugin.runid import RUN_ID_KEY
     from agentrig.snapshot import AgentrigSnapshotAssertion, AssertionOptions, syrupy_session
 
     config = request.config
@@ -965,6 +966,7 @@ def agent_snapshot(
         update_refused=refused,
         seed_note=_seed_note(item),
         verbose=config.get_verbosity(pytest.Config.VERBOSITY_ASSERTIONS),
+        run_id=config.stash.get(RUN_ID_KEY, None),
     )
     return AgentrigSnapshotAssertion.create(
         config=config,

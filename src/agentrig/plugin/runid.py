@@ -14,17 +14,17 @@ from typing import Any
 
 import pytest
 
-__all__ = ["RunIdPlugin"]
+__all__ = ["RUN_ID_KEY", "RunIdPlugin"]
 
 _WORKER_KEY = "agentrig_run_id"
+#: The session's run id; the ``agent_snapshot`` fixture hands it to the assertion.
+RUN_ID_KEY = pytest.StashKey[str]()
 
 
 class RunIdPlugin:
     """Draws (controller) or receives (worker) the session's run id into ``config.stash``."""
 
     def __init__(self, config: pytest.Config) -> None:
-        from agentrig.snapshot import RUN_ID_KEY
-
         inherited = getattr(config, "workerinput", {}).get(_WORKER_KEY)
         run_id = inherited or (
             time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(4)
