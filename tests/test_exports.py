@@ -25,7 +25,8 @@ def test_public_objects_say_they_come_from_agentrig() -> None:
 def test_every_error_derives_from_agentrig_error() -> None:
     errors = [getattr(agentrig, n) for n in agentrig.__all__ if n.endswith(("Error", "Failed"))]
     errors += [agentrig.BudgetExceeded, agentrig.BudgetExhausted, agentrig.DeadlineExceeded]
-    errors += [agentrig.ScriptExhausted, agentrig.UnscriptedCall]
+    errors += [agentrig.ScriptExhausted, agentrig.UnscriptedCall, agentrig.ScriptMismatch]
+    errors += [agentrig.UnsupportedEndpoint, agentrig.NetworkBlocked]
     for err in errors:
         assert issubclass(err, agentrig.AgentRigError), err
 
@@ -52,6 +53,12 @@ def test_loading_the_pytest_plugin_does_not_import_the_runtime() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "['agentrig']"  # the plugin's own modules, nothing below
+
+
+def test_sdk_facing_errors_are_also_the_builtins_a_caller_catches() -> None:
+    assert issubclass(agentrig.NetworkBlocked, ConnectionError)
+    assert issubclass(agentrig.ScriptMismatch, ValueError)
+    assert issubclass(agentrig.FakeRequest, str)
 
 
 def test_agentrig_warning_is_a_user_warning_not_an_error() -> None:

@@ -2,7 +2,9 @@
 
 The curated public namespace. Submodules with public API of their own: ``agentrig.clock``,
 ``agentrig.recording``, ``agentrig.normalize``, ``agentrig.drift``, ``agentrig.patterns``,
-``agentrig.fake``, ``agentrig.tracing``.
+``agentrig.fake``, ``agentrig.tracing``, ``agentrig.chat``, ``agentrig.providers`` (the SDK
+interception seam), ``agentrig.otel`` (OpenTelemetry capture) and ``agentrig.otlp`` (OTLP/JSON
+export).
 """
 
 from __future__ import annotations
@@ -18,22 +20,37 @@ if TYPE_CHECKING:
         BudgetError,
         BudgetExceeded,
         BudgetExhausted,
+        CassetteError,
+        CassetteFormatError,
+        CassetteMiss,
         ConfigurationError,
         DeadlineExceeded,
         DecisionLogError,
         FakeModelError,
         FakeRateLimitError,
+        FakeServerError,
         FakeTimeoutError,
+        NetworkBlocked,
         RecordingError,
         ScriptExhausted,
+        ScriptMismatch,
         SnapshotError,
         SnapshotFormatError,
         StallError,
         UnscriptedCall,
+        UnsupportedEndpoint,
     )
     from agentrig._types import Agent, AgentReply, Budget
-    from agentrig.budget import BudgetPool, BudgetStatistics, LedgerEntry, StageBudget
+    from agentrig.budget import (
+        BudgetPool,
+        BudgetStatistics,
+        LedgerEntry,
+        Reservation,
+        StageBudget,
+        current_stage_budget,
+    )
     from agentrig.bus import EventBus
+    from agentrig.chat import FakeRequest, Message, Tool, ToolCall, ToolResult
     from agentrig.clock import VirtualEventLoop, run
     from agentrig.deadline import Deadline
     from agentrig.decisions import DecisionLog, DecisionLogContents, read_decision_log
@@ -41,7 +58,8 @@ if TYPE_CHECKING:
     from agentrig.fake import FakeAgent, FakeCall, FakeModel, FakeReply, Price
     from agentrig.normalize import FORMAT_VERSION, NormalizeRules, normalize
     from agentrig.recording import Recording, active_recording
-    from agentrig.tracing import Span, Tracer, current_span, default_tracer
+    from agentrig.tools import ToolExecution, tool
+    from agentrig.tracing import SEMCONV_VERSION, Span, Tracer, current_span, default_tracer
 
 __version__ = "0.1.0"
 
@@ -60,6 +78,9 @@ _EXPORTS: dict[str, str] = {
     "BudgetExhausted": "agentrig._errors",
     "BudgetPool": "agentrig.budget",
     "BudgetStatistics": "agentrig.budget",
+    "CassetteError": "agentrig._errors",
+    "CassetteFormatError": "agentrig._errors",
+    "CassetteMiss": "agentrig._errors",
     "Change": "agentrig.drift",
     "ConfigurationError": "agentrig._errors",
     "DRIFT_CLASSES": "agentrig.drift",
@@ -78,29 +99,43 @@ _EXPORTS: dict[str, str] = {
     "FakeModelError": "agentrig._errors",
     "FakeRateLimitError": "agentrig._errors",
     "FakeReply": "agentrig.fake",
+    "FakeRequest": "agentrig.chat",
+    "FakeServerError": "agentrig._errors",
     "FakeTimeoutError": "agentrig._errors",
     "LedgerEntry": "agentrig.budget",
+    "Message": "agentrig.chat",
+    "NetworkBlocked": "agentrig._errors",
     "NormalizeRules": "agentrig.normalize",
     "Price": "agentrig.fake",
     "Recording": "agentrig.recording",
+    "Reservation": "agentrig.budget",
     "RecordingError": "agentrig._errors",
     "ScriptExhausted": "agentrig._errors",
+    "ScriptMismatch": "agentrig._errors",
     "SnapshotError": "agentrig._errors",
+    "SEMCONV_VERSION": "agentrig.tracing",
     "SnapshotFormatError": "agentrig._errors",
     "Span": "agentrig.tracing",
     "StageBudget": "agentrig.budget",
     "StallError": "agentrig._errors",
     "Tolerance": "agentrig.drift",
+    "Tool": "agentrig.chat",
+    "ToolCall": "agentrig.chat",
+    "ToolResult": "agentrig.chat",
+    "ToolExecution": "agentrig.tools",
     "Tracer": "agentrig.tracing",
     "UnscriptedCall": "agentrig._errors",
+    "UnsupportedEndpoint": "agentrig._errors",
     "VirtualEventLoop": "agentrig.clock",
     "active_recording": "agentrig.recording",
     "compare": "agentrig.drift",
     "current_span": "agentrig.tracing",
+    "current_stage_budget": "agentrig.budget",
     "default_tracer": "agentrig.tracing",
     "normalize": "agentrig.normalize",
     "read_decision_log": "agentrig.decisions",
     "run": "agentrig.clock",
+    "tool": "agentrig.tools",
 }
 
 
@@ -120,6 +155,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "DRIFT_CLASSES",
     "FORMAT_VERSION",
+    "SEMCONV_VERSION",
     "Agent",
     "AgentReply",
     "AgentRigError",
@@ -131,6 +167,9 @@ __all__ = [
     "BudgetExhausted",
     "BudgetPool",
     "BudgetStatistics",
+    "CassetteError",
+    "CassetteFormatError",
+    "CassetteMiss",
     "Change",
     "ConfigurationError",
     "Deadline",
@@ -147,27 +186,40 @@ __all__ = [
     "FakeModelError",
     "FakeRateLimitError",
     "FakeReply",
+    "FakeRequest",
+    "FakeServerError",
     "FakeTimeoutError",
     "LedgerEntry",
+    "Message",
+    "NetworkBlocked",
     "NormalizeRules",
     "Price",
     "Recording",
     "RecordingError",
+    "Reservation",
     "ScriptExhausted",
+    "ScriptMismatch",
     "SnapshotError",
     "SnapshotFormatError",
     "Span",
     "StageBudget",
     "StallError",
     "Tolerance",
+    "Tool",
+    "ToolCall",
+    "ToolExecution",
+    "ToolResult",
     "Tracer",
     "UnscriptedCall",
+    "UnsupportedEndpoint",
     "VirtualEventLoop",
     "active_recording",
     "compare",
     "current_span",
+    "current_stage_budget",
     "default_tracer",
     "normalize",
     "read_decision_log",
     "run",
+    "tool",
 ]

@@ -15,14 +15,21 @@ The tree::
     ├── StallError (RuntimeError)            the virtual loop would wait forever
     ├── FakeModelError                       a FakeModel script problem
     │   ├── ScriptExhausted                  ``replies=[...]`` ran out
-    │   └── UnscriptedCall                   strict mode, no rule matched the prompt
+    │   ├── UnscriptedCall                   strict mode, no rule matched the prompt
+    │   ├── ScriptMismatch (ValueError)      a reply does not fit the request's tools/schema
+    │   └── UnsupportedEndpoint              an SDK endpoint the fake does not serve
     ├── FakeRateLimitError                   injected rate limit (429-like)
     ├── FakeTimeoutError (TimeoutError)      injected model timeout
+    ├── FakeServerError                      injected 500 / 529 (overloaded)
+    ├── NetworkBlocked (ConnectionError)     a real call to a known LLM provider host
     ├── AllAgentsFailed                      every agent of a broadcast failed
     ├── DecisionLogError                     a decision log cannot be written or read
     ├── RecordingError (ValueError)          a recorded value cannot be normalized
-    └── SnapshotError                        a snapshot file is unusable
-        └── SnapshotFormatError              wrong or unknown format version
+    ├── SnapshotError                        a snapshot file is unusable
+    │   └── SnapshotFormatError              wrong or unknown format version
+    └── CassetteError (ValueError)           a cassette file is unusable
+        ├── CassetteFormatError              wrong or unknown cassette format version
+        └── CassetteMiss (LookupError)       replay found no recorded answer to a call
 
     AgentrigWarning (UserWarning)            a test cannot get what agentrig promises (e.g. a
                                              virtual clock) and runs anyway; says why and the fix
@@ -41,18 +48,25 @@ __all__ = [
     "BudgetError",
     "BudgetExceeded",
     "BudgetExhausted",
+    "CassetteError",
+    "CassetteFormatError",
+    "CassetteMiss",
     "ConfigurationError",
     "DeadlineExceeded",
     "DecisionLogError",
     "FakeModelError",
     "FakeRateLimitError",
+    "FakeServerError",
     "FakeTimeoutError",
+    "NetworkBlocked",
     "RecordingError",
     "ScriptExhausted",
+    "ScriptMismatch",
     "SnapshotError",
     "SnapshotFormatError",
     "StallError",
     "UnscriptedCall",
+    "UnsupportedEndpoint",
 ]
 
 
@@ -133,6 +147,15 @@ class UnscriptedCall(FakeModelError):
     """In strict mode, a prompt matched none of the agent's rules."""
 
 
+class ScriptMismatch(FakeModelError, ValueError):
+    """A scripted reply does not fit the request: a tool the app did not offer, tool arguments
+    or structured output that do not match the app's JSON schema."""
+
+
+class UnsupportedEndpoint(FakeModelError):
+    """An SDK request to an endpoint FakeModel does not serve (embeddings, images, ...)."""
+
+
 class FakeRateLimitError(AgentRigError):
     """A rate-limit error injected by a FakeModel script (what a 429 looks like).
 
@@ -146,6 +169,21 @@ class FakeRateLimitError(AgentRigError):
 
 class FakeTimeoutError(AgentRigError, TimeoutError):
     """A model timeout injected by a FakeModel script."""
+
+
+class FakeServerError(AgentRigError):
+    """A server error injected by a FakeModel script: ``status`` 500, or 529 (overloaded)."""
+
+    def __init__(
+        self, message: str, *, status: int = 500, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+
+class NetworkBlocked(AgentRigError, ConnectionError):
+    """A request to a known LLM provider host that nothing in the test fakes or replays."""
 
 
 class AllAgentsFailed(AgentRigError):
@@ -174,6 +212,18 @@ class SnapshotError(AgentRigError):
 
 class SnapshotFormatError(SnapshotError):
     """A snapshot has a format version this agentrig cannot compare against."""
+
+
+class CassetteError(AgentRigError, ValueError):
+    """A cassette file is unreadable, malformed, or holds what looks like a secret."""
+
+
+class CassetteFormatError(CassetteError):
+    """A cassette has a format version this agentrig cannot read."""
+
+
+class CassetteMiss(CassetteError, LookupError):
+    """Replay found no recorded answer to a model call (it never falls back to a live call)."""
 
 
 class AgentrigWarning(UserWarning):

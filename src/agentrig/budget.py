@@ -79,6 +79,7 @@ import operator
 import threading
 from collections import deque
 from contextlib import AbstractAsyncContextManager
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from decimal import Decimal
 from types import TracebackType
@@ -91,7 +92,14 @@ from agentrig.deadline import Deadline
 from agentrig.mutate import hook as _mutation
 from agentrig.recording import active_recording
 
-__all__ = ["BudgetPool", "BudgetStatistics", "LedgerEntry", "StageBudget"]
+__all__ = [
+    "BudgetPool",
+    "BudgetStatistics",
+    "LedgerEntry",
+    "Reservation",
+    "StageBudget",
+    "current_stage_budget",
+]
 
 # -- exact money --------------------------------------------------------------------------------
 
@@ -336,6 +344,8 @@ class BudgetPool:
         "_accepted_usd",
         "_cap_tokens",
         "_cap_usd",
+        "_held_tokens",
+        "_held_usd",
         "_ledger",
         "_lock",
         "_name",
@@ -360,6 +370,9 @@ class BudgetPool:
         self._spent_tokens = 0
         self._reserved_usd = _ZERO
         self._reserved_tokens = 0
+        # Reservation.hold: money promised to calls in flight, not spent yet (see StageBudget).
+        self._held_usd = _ZERO
+        self._held_tokens = 0
         self._open_stages = 0
         self._ledger: list[LedgerEntry] = []
         self._waiters: deque[_Waiter] = deque()
@@ -695,6 +708,8 @@ class BudgetPool:
             return _ZERO, 0
         stage._closed = True
         self._open_stages -= 1
+        if stage._held_usd or stage._held_tokens:  # calls still in flight: their holds end here
+            self._unhold(stage, stage._held_usd, stage._held_tokens)
         back_usd = max(_ZERO, _sub(stage._cap_usd, stage._spent_usd))
         self._reserved_usd = _sub(self._reserved_usd, back_usd)
         back_t = 0
@@ -722,13 +737,22 @@ class BudgetPool:
                 )
             self._wake_waiters()
 
-    def _charge(self, stage: StageBudget, usd: object, tokens: object, label: object) -> None:
+    def _charge(
+        self,
+        stage: StageBudget,
+        usd: object,
+        tokens: object,
+        label: object,
+        held: tuple[Decimal, int] | None = None,
+    ) -> None:
         amount = _to_usd(usd, "usd")
         count = _to_tokens(tokens, "tokens")
         if label is not None and not isinstance(label, str):
             raise ConfigurationError(f"charge `label` must be a string or None, got {label!r}")
         error: Exception | None = None
         with self._lock:
+            if held is not None and not stage._closed:  # the hold becomes the spend, atomically
+                self._unhold(stage, *held)
             was_closed = stage._closed
             broken: list[str] = []
             stage_usd = _add(stage._spent_usd, amount)
@@ -829,15 +853,47 @@ class BudgetPool:
                     f"stage {stage._name!r} of pool {self._name!r} is closed (its acquire"
                     " block has exited) and cannot spend; use a stage only inside its block"
                 )
-            if _add(stage._spent_usd, amount) > stage._cap_usd:
-                return False
-            if _add(self._spent_usd, amount) > self._cap_usd:
-                return False
-            if stage._cap_tokens is not None and stage._spent_tokens + count > stage._cap_tokens:
-                return False
-            return not (
-                self._cap_tokens is not None and self._spent_tokens + count > self._cap_tokens
-            )
+            return self._fits(stage, amount, count)
+
+    def _fits(self, stage: StageBudget, amount: Decimal, count: int) -> bool:
+        """Whether ``amount``/``count`` fit beside what is spent and held (lock held)."""
+        if _add(_add(stage._spent_usd, stage._held_usd), amount) > stage._cap_usd:
+            return False
+        if _add(_add(self._spent_usd, self._held_usd), amount) > self._cap_usd:
+            return False
+        if (
+            stage._cap_tokens is not None
+            and stage._spent_tokens + stage._held_tokens + count > stage._cap_tokens
+        ):
+            return False
+        return not (
+            self._cap_tokens is not None
+            and self._spent_tokens + self._held_tokens + count > self._cap_tokens
+        )
+
+    def _hold(self, stage: StageBudget, usd: object, tokens: object) -> Reservation | None:
+        amount = _to_usd(usd, "usd")
+        count = _to_tokens(tokens, "tokens")
+        with self._lock:
+            if stage._closed:
+                raise ConfigurationError(
+                    f"stage {stage._name!r} of pool {self._name!r} is closed (its acquire"
+                    " block has exited) and cannot spend; use a stage only inside its block"
+                )
+            if not self._fits(stage, amount, count):
+                return None
+            stage._held_usd = _add(stage._held_usd, amount)
+            stage._held_tokens += count
+            self._held_usd = _add(self._held_usd, amount)
+            self._held_tokens += count
+        return Reservation._create(stage, amount, count)
+
+    def _unhold(self, stage: StageBudget, amount: Decimal, count: int) -> None:
+        """Give a hold back (lock held by the caller)."""
+        stage._held_usd = _sub(stage._held_usd, amount)
+        stage._held_tokens -= count
+        self._held_usd = _sub(self._held_usd, amount)
+        self._held_tokens -= count
 
     # -- messages and records (lock held) ---------------------------------------------------
 
@@ -985,6 +1041,7 @@ class _Acquisition(AbstractAsyncContextManager["StageBudget"]):
             self._stage = await self._pool._acquire_waiting(self._request, self._deadline)
         else:
             self._stage = self._pool._acquire_now(self._request)
+        self._stage._ambient_token = _AMBIENT.set(self._stage)
         return self._stage
 
     async def __aexit__(
@@ -994,6 +1051,9 @@ class _Acquisition(AbstractAsyncContextManager["StageBudget"]):
         tb: TracebackType | None,
     ) -> None:
         if self._stage is not None:
+            token, self._stage._ambient_token = self._stage._ambient_token, None
+            if token is not None:
+                _reset_ambient(token)
             self._stage.close()
 
     def __enter__(self) -> StageBudget:
@@ -1030,9 +1090,12 @@ class StageBudget:
 
     __slots__ = (
         "__weakref__",
+        "_ambient_token",
         "_cap_tokens",
         "_cap_usd",
         "_closed",
+        "_held_tokens",
+        "_held_usd",
         "_name",
         "_pool",
         "_requested_tokens",
@@ -1050,6 +1113,9 @@ class StageBudget:
     _requested_usd: Decimal | None
     _spent_tokens: int
     _spent_usd: Decimal
+    _held_usd: Decimal
+    _held_tokens: int
+    _ambient_token: Token[StageBudget | None] | None
 
     def __init__(self) -> None:
         raise ConfigurationError(
@@ -1070,7 +1136,10 @@ class StageBudget:
         self._cap_tokens = cap_tokens
         self._spent_usd = _ZERO
         self._spent_tokens = 0
+        self._held_usd = _ZERO
+        self._held_tokens = 0
         self._closed = False
+        self._ambient_token = None
         return self
 
     # -- reading ----------------------------------------------------------------------------
@@ -1177,11 +1246,32 @@ class StageBudget:
         """
         return self._pool._can_afford(self, usd, tokens)
 
+    def reserve(self, usd: Money = 0, *, tokens: int = 0) -> Reservation | None:
+        """Hold ``usd``/``tokens`` for a call in flight, atomically, if the stage can afford it.
+
+        What :meth:`can_afford` cannot promise under concurrency, this does: the check and the
+        hold happen under the pool's lock, and held money counts as spent for every later
+        ``can_afford``/``reserve``, so concurrent callers can never together spend past a cap.
+
+        Args:
+            usd: the most the call will cost.
+            tokens: the most tokens it will use.
+
+        Returns:
+            A :class:`Reservation` to ``commit`` (charge) or ``cancel``; ``None`` if the stage
+            or the pool cannot afford it.
+
+        Raises:
+            ConfigurationError: an argument is invalid, or the stage is closed.
+        """
+        return self._pool._hold(self, usd, tokens)
+
     def close(self) -> None:
         """Give what was not spent back to the pool and wake waiters; idempotent."""
         self._pool._release(self)
 
     def __enter__(self) -> StageBudget:
+        self._ambient_token = _AMBIENT.set(self)
         return self
 
     def __exit__(
@@ -1190,6 +1280,9 @@ class StageBudget:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        token, self._ambient_token = self._ambient_token, None
+        if token is not None:
+            _reset_ambient(token)
         self.close()
 
     def __repr__(self) -> str:
@@ -1201,3 +1294,100 @@ class StageBudget:
             if self._cap_tokens is not None or self._spent_tokens:
                 text += f" tokens={self._spent_tokens}/{_fmt_tokens(self._cap_tokens)}"
             return redact_secrets(text + (" closed>" if self._closed else " open>"))
+
+
+class Reservation:
+    """Money held on a stage for one call in flight (from :meth:`StageBudget.reserve`).
+
+    ``commit()`` turns the hold into a charge (in one step under the pool's lock);
+    ``cancel()`` gives it back. Either may be called once; a reservation left alone holds
+    its money until the stage closes.
+    """
+
+    __slots__ = ("_done", "_stage", "tokens", "usd")
+
+    usd: Decimal
+    tokens: int
+    _stage: StageBudget
+    _done: bool
+
+    def __init__(self) -> None:
+        raise ConfigurationError("a Reservation is made by stage.reserve(usd, tokens=...)")
+
+    @classmethod
+    def _create(cls, stage: StageBudget, usd: Decimal, tokens: int) -> Reservation:
+        self = object.__new__(cls)
+        self._stage = stage
+        self.usd = usd
+        self.tokens = tokens
+        self._done = False
+        return self
+
+    def commit(
+        self, usd: Money | None = None, *, tokens: int | None = None, label: str | None = None
+    ) -> None:
+        """Charge the stage (the held amounts, or the given ones) and release the hold.
+
+        Raises:
+            BudgetExceeded: as :meth:`StageBudget.charge` (only when charging more than held).
+            RuntimeError: the reservation was already committed or cancelled.
+        """
+        self._finish("commit")
+        self._stage._pool._charge(
+            self._stage,
+            self.usd if usd is None else usd,
+            self.tokens if tokens is None else tokens,
+            label,
+            held=(self.usd, self.tokens),
+        )
+
+    def cancel(self) -> None:
+        """Give the held money back to the stage (idempotent)."""
+        if self._done:
+            return
+        self._done = True
+        pool = self._stage._pool
+        with pool._lock:
+            if not self._stage._closed:  # a closed stage already gave every hold back
+                pool._unhold(self._stage, self.usd, self.tokens)
+
+    def _finish(self, what: str) -> None:
+        if self._done:
+            raise RuntimeError(
+                f"this Reservation of {_fmt_usd(self.usd)} on stage {self._stage._name!r} was"
+                f" already settled; each reservation is committed or cancelled once ({what})"
+            )
+        self._done = True
+
+    def __repr__(self) -> str:
+        state = "settled" if self._done else "held"
+        return (
+            f"<Reservation {_fmt_usd(self.usd)} tokens={self.tokens}"
+            f" on {self._stage._name!r} {state}>"
+        )
+
+
+# -- the ambient stage ----------------------------------------------------------------------------
+
+# The stage whose block is running in this task's context. Tasks created inside the block copy
+# the context, so calls made in asyncio.gather children are charged to it too.
+_AMBIENT: ContextVar[StageBudget | None] = ContextVar("agentrig_stage_budget", default=None)
+
+
+def _reset_ambient(token: Token[StageBudget | None]) -> None:
+    try:
+        _AMBIENT.reset(token)
+    except ValueError:  # exited in another context than it was entered in: just clear it
+        _AMBIENT.set(None)
+
+
+def current_stage_budget() -> StageBudget | None:
+    """The stage budget whose ``pool.acquire(...)`` block the calling task is in, if any.
+
+    Model calls made through the provider SDKs inside such a block are charged to it
+    (see ``docs/providers.md``), without the app passing ``budget=``.
+    """
+    stage = _AMBIENT.get()
+    if stage is not None and stage._closed:
+        return None
+    return stage

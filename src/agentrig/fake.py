@@ -36,11 +36,25 @@ Each call to ``agent.run(prompt)`` is answered by the first of these that applie
 The answer is chosen synchronously when the call starts, so concurrent calls to one agent are
 answered in the order they were made, whatever order they finish in.
 
+Chat requests and SDK calls
+---------------------------
+Every call is answered from a :class:`~agentrig.FakeRequest` (``agentrig.chat``): for
+``run(prompt)`` one user message; for an SDK request (``agentrig.providers``) the whole
+conversation, tools and schema. The request *is* the prompt as a ``str`` (the last user text),
+so rules and callables written for ``run`` keep working. A reply may be text, a
+:class:`~agentrig.ToolCall` or a list of them, or structured output (a dict or pydantic model);
+see ``agentrig.chat`` for how each is checked. SDK requests are routed to agents by
+:meth:`FakeModel.route` (``model=`` / ``system=`` of :meth:`FakeModel.agent`). Ambient stage
+budgets (:func:`agentrig.budget.current_stage_budget`) apply to SDK calls; ``run`` charges only
+the ``budget=`` it is given, as before.
+
 Failures
 --------
 ``error=`` (on an agent or a rule) takes an exception instance (raised as a fresh copy each
 call), an exception class (instantiated with a message naming the agent and call), or a
-built-in failure: ``"rate_limit"`` / :func:`rate_limit` raises
+built-in failure: ``"overloaded"`` / ``"server_error"`` / :func:`server_error` raise
+:class:`~agentrig.FakeServerError` (529 / 500) after the latency, ``"rate_limit"`` /
+:func:`rate_limit` raises
 :class:`~agentrig.FakeRateLimitError` at once (a 429 costs no time; ``retry_after`` is on the
 error), ``"timeout"`` / :func:`timeout` waits the call's latency (or ``after=`` seconds) in
 virtual time and then raises :class:`~agentrig.FakeTimeoutError`. Every other failure also
@@ -67,7 +81,9 @@ Budgets
 -------
 ``run(prompt, budget=stage)`` charges the call's cost and tokens to ``stage`` with the label
 ``"model.call <agent>"``. With ``check_budget=True`` (default) a call whose exact cost the
-budget cannot afford (``stage.can_afford``) is refused *before* it is made: it raises
+budget cannot afford is refused *before* it is made — on a :class:`~agentrig.StageBudget`
+atomically: the cost is held (``stage.reserve``) from the check until the charge, so concurrent
+calls on one stage can never together spend past its cap — it raises
 :class:`~agentrig.BudgetExceeded`, takes no time and spends nothing, so a budget is never
 overspent by a fake. If the charge still fails after the call (another task spent the money
 in the meantime, or a budget without ``can_afford``), the budget records the spend as refused
@@ -75,9 +91,10 @@ in the meantime, or a budget without ``can_afford``), the budget records the spe
 
 Tracing
 -------
-Every call is one span named ``"model.call"`` (through ``tracer=``, else
+Every call is one span named ``"chat {model}"`` (through ``tracer=``, else
 :func:`agentrig.tracing.default_tracer`, so it lands in the active recording) with the
-OpenTelemetry GenAI attributes ``gen_ai.operation.name="chat"``, ``gen_ai.agent.name``,
+OpenTelemetry GenAI attributes ``gen_ai.operation.name="chat"``, ``gen_ai.provider.name``
+(``"agentrig"``), ``gen_ai.agent.name``,
 ``gen_ai.request.model``, ``gen_ai.usage.input_tokens``, ``gen_ai.usage.output_tokens``, plus
 ``agentrig.cost_usd`` (a float), and the text as ``agentrig.prompt`` and ``agentrig.reply``
 (attributes, not events, so a changed reply reads as a text drift of that span). A failure is
@@ -95,38 +112,54 @@ from __future__ import annotations
 import asyncio
 import copy
 import decimal
+import hashlib
+import json
 import math
 import re
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Final, Literal, TypeAlias
+from typing import Any, Final, Literal, TypeAlias
 
 from agentrig._errors import (
     BudgetExceeded,
     ConfigurationError,
     FakeRateLimitError,
+    FakeServerError,
     FakeTimeoutError,
     ScriptExhausted,
+    ScriptMismatch,
     UnscriptedCall,
 )
 from agentrig._secrets import redact_secrets
 from agentrig._types import Budget, Money
-from agentrig.budget import _to_usd
+from agentrig.budget import Reservation, StageBudget, _to_usd, current_stage_budget
+from agentrig.chat import (
+    FakeRequest,
+    ToolCall,
+    canonical_json,
+    example_for_schema,
+    validate_against_schema,
+)
 from agentrig.mutate import hook as _mutation
+from agentrig.recording import active_recording
 from agentrig.tracing import (
     AGENTRIG_COST_USD,
     ERROR_TYPE,
     GEN_AI_AGENT_NAME,
     GEN_AI_OPERATION_NAME,
+    GEN_AI_PROVIDER_NAME,
+    GEN_AI_REQUEST_MAX_TOKENS,
     GEN_AI_REQUEST_MODEL,
+    GEN_AI_RESPONSE_FINISH_REASONS,
     GEN_AI_USAGE_INPUT_TOKENS,
     GEN_AI_USAGE_OUTPUT_TOKENS,
     OPERATION_CHAT,
     Tracer,
     default_tracer,
+    model_call_span_name,
 )
 
 __all__ = [
@@ -134,6 +167,7 @@ __all__ = [
     "AGENTRIG_REPLY",
     "DEFAULT_MODEL",
     "DEFAULT_PRICES",
+    "PROVIDER_NAME",
     "SPAN_NAME",
     "FakeAgent",
     "FakeCall",
@@ -141,33 +175,52 @@ __all__ = [
     "FakeReply",
     "Price",
     "RateLimit",
+    "ServerError",
     "Timeout",
     "count_tokens",
+    "overloaded",
     "rate_limit",
+    "server_error",
     "timeout",
 ]
 
-#: The name of the span every model call opens.
-SPAN_NAME: Final = "model.call"
+#: The operation of the span every model call opens; the span is named
+#: ``"chat {gen_ai.request.model}"`` (:func:`agentrig.tracing.model_call_span_name`).
+SPAN_NAME: Final = "chat"
+#: ``gen_ai.provider.name`` of calls the fake answers itself.
+PROVIDER_NAME: Final = "agentrig"
 #: Span attribute holding the prompt of a model call.
 AGENTRIG_PROMPT: Final = "agentrig.prompt"
 #: Span attribute holding the reply text of a model call.
 AGENTRIG_REPLY: Final = "agentrig.reply"
 #: The model agents use unless told otherwise.
 DEFAULT_MODEL: Final = "fake-model"
+#: OpenTelemetry GenAI opt-in content attributes, set on SDK calls (JSON-like values).
+GEN_AI_INPUT_MESSAGES: Final = "gen_ai.input.messages"
+GEN_AI_OUTPUT_MESSAGES: Final = "gen_ai.output.messages"
+GEN_AI_SYSTEM_INSTRUCTIONS: Final = "gen_ai.system_instructions"
+GEN_AI_TOOL_DEFINITIONS: Final = "gen_ai.tool.definitions"
+#: agentrig's own: the SDK asked for a streamed reply.
+AGENTRIG_STREAM: Final = "agentrig.stream"
 
 #: A latency: virtual seconds, or a function of the reply's output tokens returning them.
 Latency: TypeAlias = "float | int | Callable[[int], float]"
-#: A reply: a fixed text, or a function of the prompt returning the text.
-Reply: TypeAlias = "str | Callable[[str], str]"
-#: What a rule matches on: a substring, a compiled regex, or a predicate on the prompt.
-Matcher: TypeAlias = "str | re.Pattern[str] | Callable[[str], bool]"
+#: What a reply is: text, a tool call (or a list: parallel calls), or structured output (a
+#: dict/list or a pydantic model).
+ReplyValue: TypeAlias = "str | ToolCall | Sequence[ToolCall] | Mapping[str, Any] | Any"
+#: A reply: a value, or a function of the request (a :class:`~agentrig.FakeRequest`, which is
+#: also the prompt as a str) returning one.
+Reply: TypeAlias = "ReplyValue | Callable[[FakeRequest], ReplyValue]"
+#: What a rule matches on: a substring, a compiled regex, or a predicate on the request.
+Matcher: TypeAlias = "str | re.Pattern[str] | Callable[[FakeRequest], bool]"
 #: An injected failure.
 ErrorSpec: TypeAlias = (
-    "BaseException | type[BaseException] | Literal['rate_limit', 'timeout'] | RateLimit | Timeout"
+    "BaseException | type[BaseException]"
+    " | Literal['rate_limit', 'timeout', 'overloaded', 'server_error']"
+    " | RateLimit | Timeout | ServerError"
 )
-# An injected failure once "rate_limit"/"timeout" strings are resolved.
-_Failure: TypeAlias = "BaseException | type[BaseException] | RateLimit | Timeout"
+# An injected failure once the strings are resolved.
+_Failure: TypeAlias = "BaseException | type[BaseException] | RateLimit | Timeout | ServerError"
 Exhausted = Literal["raise", "repeat_last", "cycle"]
 _EXHAUSTED: tuple[str, ...] = ("raise", "repeat_last", "cycle")
 
@@ -248,20 +301,47 @@ class Price:
         return _CTX.divide(total, _THOUSAND)
 
 
-#: Default prices (USD per 1k input / output tokens), as published by the providers in 2025.
+#: Default prices (USD per 1k input / output tokens, base tier), as published by the
+#: providers (figures cross-checked with the ``genai-prices`` data, 2026-12). A dated variant
+#: (``gpt-4o-mini-2024-07-18``, ``claude-haiku-4-5-20251001``) is priced as its base name.
 #: ``fake-model`` is priced like a typical frontier model so that costs look realistic.
 #: Override or extend with ``FakeModel(prices={...})``.
 DEFAULT_PRICES: Final[Mapping[str, Price]] = MappingProxyType(
     {
         DEFAULT_MODEL: Price("0.0025", "0.01"),
+        # OpenAI
+        "gpt-5.5": Price("0.01", "0.045"),
+        "gpt-5.2": Price("0.00175", "0.014"),
+        "gpt-5.1": Price("0.00125", "0.01"),
+        "gpt-5": Price("0.00125", "0.01"),
+        "gpt-5-mini": Price("0.00025", "0.002"),
+        "gpt-5-nano": Price("0.00005", "0.0004"),
         "gpt-4o": Price("0.0025", "0.01"),
         "gpt-4o-mini": Price("0.00015", "0.0006"),
         "gpt-4.1": Price("0.002", "0.008"),
         "gpt-4.1-mini": Price("0.0004", "0.0016"),
+        "gpt-4.1-nano": Price("0.0001", "0.0004"),
+        "o3": Price("0.002", "0.008"),
         "o3-mini": Price("0.0011", "0.0044"),
-        "claude-3-5-haiku": Price("0.0008", "0.004"),
-        "claude-sonnet-4": Price("0.003", "0.015"),
+        "o4-mini": Price("0.0011", "0.0044"),
+        # Anthropic
+        "claude-opus-5-5": Price("0.004", "0.02"),
+        "claude-opus-5": Price("0.005", "0.025"),
+        "claude-sonnet-5-5": Price("0.002", "0.01"),
+        "claude-sonnet-5": Price("0.002", "0.01"),
+        "claude-haiku-5-5": Price("0.0005", "0.0025"),
+        "claude-opus-4-8": Price("0.005", "0.025"),
+        "claude-opus-4-7": Price("0.005", "0.025"),
+        "claude-opus-4-6": Price("0.005", "0.025"),
+        "claude-opus-4-5": Price("0.005", "0.025"),
+        "claude-opus-4-1": Price("0.015", "0.075"),
         "claude-opus-4": Price("0.015", "0.075"),
+        "claude-sonnet-4-6": Price("0.003", "0.015"),
+        "claude-sonnet-4-5": Price("0.003", "0.015"),
+        "claude-sonnet-4": Price("0.003", "0.015"),
+        "claude-haiku-4-5": Price("0.001", "0.005"),
+        "claude-3-5-haiku": Price("0.0008", "0.004"),
+        # Google
         "gemini-2.0-flash": Price("0.0001", "0.0004"),
     }
 )
@@ -314,6 +394,36 @@ class Timeout:
             _check_seconds(self.after, "after")
 
 
+@dataclass(frozen=True, slots=True)
+class ServerError:
+    """An injected provider error after the call's latency: HTTP 500, or 529 (overloaded).
+
+    Raises :class:`~agentrig.FakeServerError` from ``run``; an SDK client receives the HTTP
+    status with ``retry-after: <retry_after>`` (and retries it, as it would in production;
+    the header keeps the SDK's randomly jittered backoff out of the virtual timings).
+    """
+
+    status: int = 500
+    retry_after: float = 1.0
+
+    def __post_init__(self) -> None:
+        _check_seconds(self.retry_after, "retry_after")
+        if self.status not in (500, 502, 503, 529):
+            raise ConfigurationError(
+                f"ServerError `status` must be 500, 502, 503 or 529, got {self.status!r}"
+            )
+
+
+def overloaded() -> ServerError:
+    """An "overloaded" failure (Anthropic's 529) for ``error=`` (same as ``"overloaded"``)."""
+    return ServerError(529)
+
+
+def server_error(*, status: int = 500, retry_after: float = 1.0) -> ServerError:
+    """A server failure (HTTP 500 by default) for ``error=`` (same as ``"server_error"``)."""
+    return ServerError(status, retry_after)
+
+
 def rate_limit(*, retry_after: float = 1.0) -> RateLimit:
     """A rate-limit failure for ``error=`` (``error="rate_limit"`` is ``rate_limit()``).
 
@@ -332,6 +442,17 @@ def timeout(*, after: float | None = None) -> Timeout:
         deep = fake_model.agent("deep", error=timeout(after=60))   # 60 virtual s, then raises
     """
     return Timeout(after=None if after is None else _check_seconds(after, "after"))
+
+
+# A dated snapshot or alias of a model: gpt-4o-2024-08-06, claude-haiku-4-5-20251001, ...-latest.
+_VARIANT_RE = re.compile(r"-(\d{4}-\d{2}-\d{2}|\d{8}|latest)$")
+
+
+def is_variant_of(model: str, name: str) -> bool:
+    """Whether ``model`` is ``name`` or a dated variant of it (``name-2025-01-31``,
+    ``name-20250131``, ``name-latest``), not another model sharing a prefix (``gpt-4o-mini``
+    is no variant of ``gpt-4o``)."""
+    return model == name or _VARIANT_RE.sub("", model) == name
 
 
 def _check_seconds(value: object, param: str) -> float:
@@ -356,21 +477,35 @@ def _check_error(value: object, param: str) -> _Failure:
         return RateLimit()
     if value == "timeout":
         return Timeout()
-    if isinstance(value, (BaseException, RateLimit, Timeout)):
+    if value == "overloaded":
+        return ServerError(529)
+    if value == "server_error":
+        return ServerError(500)
+    if isinstance(value, (BaseException, RateLimit, Timeout, ServerError)):
         return value
     if isinstance(value, type) and issubclass(value, BaseException):
         return value
     raise ConfigurationError(
         f"`{param}` must be an exception instance or class, 'rate_limit', 'timeout',"
-        f" rate_limit(...) or timeout(...), got {value!r}"
+        f" 'overloaded', 'server_error', rate_limit(...), timeout(...) or server_error(...),"
+        f" got {value!r}"
     )
 
 
 def _check_reply(value: object, param: str) -> Reply:
-    if isinstance(value, str) or callable(value):
+    if _is_reply_value(value) or callable(value):
+        if (
+            isinstance(value, (list, tuple))
+            and any(isinstance(v, ToolCall) for v in value)
+            and not all(isinstance(v, ToolCall) for v in value)
+        ):
+            raise ConfigurationError(
+                f"`{param}`: a list of tool calls must hold only ToolCall objects, got {value!r}"
+            )
         return value
     raise ConfigurationError(
-        f"`{param}` must be a str or a callable prompt -> str, got {type(value).__name__} {value!r}"
+        f"`{param}` must be a str or a callable request -> reply, a ToolCall (or a list of"
+        f" them), a dict or a pydantic model, got {type(value).__name__} {value!r}"
     )
 
 
@@ -410,6 +545,9 @@ class FakeReply:
     agent: str
     latency: float
     call: int
+    tool_calls: tuple[ToolCall, ...] = ()
+    structured: Any = None
+    finish_reason: str = "stop"
 
     def __str__(self) -> str:
         return self.text
@@ -433,6 +571,8 @@ class FakeCall:
         t: the loop time when the call started (virtual under agentrig's loop).
         answered_by: which part of the script answered: ``"rule #1 (substring 'x')"``,
             ``"error="``, ``"replies[0]"``, ``"reply="``, ``"default"``, ...
+        request: the :class:`~agentrig.FakeRequest` (messages, tools, schema, ...).
+        tool_calls: the tool calls the reply made (empty for a text reply).
     """
 
     agent: str
@@ -447,6 +587,8 @@ class FakeCall:
     latency: float
     t: float
     answered_by: str
+    request: FakeRequest | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
 
     @property
     def tokens(self) -> int:
@@ -477,7 +619,7 @@ class _Rule:
             text = f"callable {getattr(m, '__qualname__', type(m).__qualname__)}"
         return text
 
-    def matches(self, prompt: str) -> bool:
+    def matches(self, prompt: FakeRequest) -> bool:
         m = self.matcher
         if isinstance(m, str):
             return m in prompt
@@ -491,7 +633,7 @@ class _Step:
     """How one call will be answered (chosen synchronously when it starts)."""
 
     source: str
-    text: str | None = None
+    text: ReplyValue | None = None  # named text for agentrig mutate's hook
     error: _Failure | None = None
     latency: Latency | None = None
 
@@ -519,7 +661,7 @@ class FakeModel:
         latency: the default latency of every call, in virtual seconds, or a function of the
             reply's output tokens, or a mapping from model name to either (models not in it
             take 0).
-        tracer: the tracer for the ``"model.call"`` spans; default
+        tracer: the tracer for the ``"chat {model}"`` spans; default
             :func:`~agentrig.tracing.default_tracer` (looked up at each call).
         tokenizer: a function ``text -> int`` replacing :func:`count_tokens`.
         check_budget: refuse a call the ``budget=`` cannot afford before making it (see the
@@ -590,7 +732,7 @@ class FakeModel:
         # The call log: one slot per call, reserved when the call starts (so the log is in
         # call order, not completion order), filled when it ends.
         self._log: list[FakeCall | None] = []
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._check_price(model, "model")
 
     def __repr__(self) -> str:
@@ -601,8 +743,16 @@ class FakeModel:
 
     # -- configuration ----------------------------------------------------------------------
 
+    def _price_key(self, model: str) -> str | None:
+        """The price-table key for ``model``: itself, or the name it is a dated variant of
+        (``gpt-4o-mini-2024-07-18`` is priced as ``gpt-4o-mini``)."""
+        if model in self._prices:
+            return model
+        base = _VARIANT_RE.sub("", model)
+        return base if base in self._prices else None
+
     def _check_price(self, model: str, param: str) -> None:
-        if model not in self._prices:
+        if self._price_key(model) is None:
             known = ", ".join(sorted(self._prices))
             raise ConfigurationError(
                 f"FakeModel has no price for {param} {model!r} (known: {known}); pass"
@@ -618,7 +768,9 @@ class FakeModel:
     def price(self, model: str) -> Price:
         """The price of ``model`` (raises ConfigurationError naming the known models)."""
         self._check_price(model, "model")
-        return self._prices[model]
+        key = self._price_key(model)
+        assert key is not None
+        return self._prices[key]
 
     def count_tokens(self, text: str) -> int:
         """Tokens of ``text`` under this model's tokenizer."""
@@ -634,20 +786,23 @@ class FakeModel:
         name: str,
         *,
         reply: Reply | None = None,
-        replies: Sequence[str] | None = None,
+        replies: Sequence[Reply] | None = None,
         exhausted: Exhausted = "raise",
         error: ErrorSpec | None = None,
         fail_times: int | None = None,
         latency: Latency | None = None,
-        model: str | None = None,
+        model: str | re.Pattern[str] | None = None,
+        system: str | re.Pattern[str] | None = None,
         strict: bool | None = None,
     ) -> FakeAgent:
         """Make a scripted agent (see the module notes for the order script steps answer in).
 
         Args:
             name: the agent's name, unique within this FakeModel (``gen_ai.agent.name``).
-            reply: a fixed reply text, or a callable ``prompt -> str``.
-            replies: replies used one per call, in order.
+            reply: a fixed reply (text, :class:`~agentrig.ToolCall` or a list of them, a dict
+                or pydantic model for structured output), or a callable ``request -> reply``
+                (the :class:`~agentrig.FakeRequest` is also the prompt as a ``str``).
+            replies: replies (or callables) used one per call, in order.
             exhausted: what happens once ``replies`` ran out and no ``reply=`` is given:
                 ``"raise"`` (:class:`~agentrig.ScriptExhausted`), ``"repeat_last"``, ``"cycle"``.
             error: a failure for every call (or the first ``fail_times`` calls): an exception
@@ -657,6 +812,11 @@ class FakeModel:
             latency: virtual seconds per call, or a function of output tokens; default the
                 FakeModel's latency for the agent's model.
             model: the model name (must have a price); default the FakeModel's ``model``.
+                Given explicitly, the agent also answers SDK calls for that model (the exact
+                name, or a dated variant ``<model>-2025-...``; a compiled ``re.Pattern`` is
+                searched in the requested model).
+            system: answer SDK calls whose system prompt contains this substring (or matches
+                this ``re.Pattern``); with ``model=`` too, both must match.
             strict: override the FakeModel's ``strict`` for this agent.
 
         Returns:
@@ -674,24 +834,35 @@ class FakeModel:
                 " another name"
             )
         who = f"agent {name!r}"
-        agent_model = self.model if model is None else model
+        agent_model = self.model if model is None or isinstance(model, re.Pattern) else model
         if not isinstance(agent_model, str) or not agent_model:
-            raise ConfigurationError(f"{who}: `model` must be a non-empty str, got {model!r}")
+            raise ConfigurationError(
+                f"{who}: `model` must be a non-empty str or a re.Pattern, got {model!r}"
+            )
         self._check_price(agent_model, f"{who}'s model")
+        if system is not None and not (
+            isinstance(system, re.Pattern) or (isinstance(system, str) and system)
+        ):
+            raise ConfigurationError(
+                f"{who}: `system` must be a non-empty str or a re.Pattern, got {system!r}"
+            )
         if reply is not None:
             reply = _check_reply(reply, "reply")
-        reply_list: tuple[str, ...] | None = None
+        reply_list: tuple[Reply, ...] | None = None
         if replies is not None:
             if isinstance(replies, str) or not isinstance(replies, Sequence):
                 raise ConfigurationError(
-                    f"{who}: `replies` must be a sequence of str (one per call), got"
+                    f"{who}: `replies` must be a sequence of replies (one per call), got"
                     f" {replies!r}; for one fixed reply use reply="
                 )
-            for i, text in enumerate(replies):
-                if not isinstance(text, str):
+            for i, item in enumerate(replies):
+                if not (_is_reply_value(item) or callable(item)):
                     raise ConfigurationError(
-                        f"{who}: replies[{i}] must be a str, got {type(text).__name__} {text!r}"
+                        f"{who}: replies[{i}] must be a str, a ToolCall (or a list of them), a"
+                        " dict, a pydantic model or a callable request -> reply, got"
+                        f" {type(item).__name__} {item!r}"
                     )
+                _check_reply(item, f"replies[{i}]")
             reply_list = tuple(replies)
         if exhausted not in _EXHAUSTED:
             raise ConfigurationError(
@@ -732,8 +903,63 @@ class FakeModel:
             latency=agent_latency,
             strict=self.strict if strict is None else strict,
         )
+        made._route_model = model
+        made._route_system = system
         self._agents[name] = made
         return made
+
+    # -- SDK calls --------------------------------------------------------------------------
+
+    def route(self, request: FakeRequest) -> FakeAgent:
+        """The agent that answers an SDK request (see the routing notes in the module doc).
+
+        The first agent, in creation order, whose ``model=``/``system=`` match; else the
+        default agent named after the requested model (created on first use, with the
+        default reply), or, in strict mode, :class:`~agentrig.UnscriptedCall`.
+        """
+        for made in self._agents.values():
+            if made._routes(request):
+                return made
+        existing = self._agents.get(request.model)
+        if existing is not None:
+            return existing
+        if self.strict:
+            lines = [
+                "FakeModel (strict) has no agent for this request:",
+                request.describe(),
+                "Agents and what they answer:",
+            ]
+            lines += [f"  {a.name!r}: {a.describe_route()}" for a in self._agents.values()]
+            if not self._agents:
+                lines.append("  (none)")
+            lines.append(
+                f"Add fake_model.agent('<name>', model={request.model!r}, reply=...) or"
+                " system='<part of the system prompt>', or use strict=False for a default reply."
+            )
+            raise UnscriptedCall("\n".join(lines))
+        self._check_price(request.model, "the requested model")
+        with self._lock:
+            found = self._agents.get(request.model)
+            if found is None:
+                found = self.agent(request.model, model=request.model)
+                found._route_model = None  # a default agent: it never claims other requests
+        return found
+
+    async def respond(self, request: FakeRequest, *, budget: Budget | None = None) -> FakeReply:
+        """Answer an SDK request: route it, charge ``budget`` (default the ambient stage).
+
+        The ambient stage is :func:`agentrig.budget.current_stage_budget`: the
+        ``pool.acquire(...)`` block the calling task is in.
+        """
+        made = self.route(request)
+        stage = budget if budget is not None else current_stage_budget()
+        return await _drive_async(made._call(request, stage, wire=True))
+
+    def respond_sync(self, request: FakeRequest, *, budget: Budget | None = None) -> FakeReply:
+        """:meth:`respond` for sync clients: the same answer, taking no (virtual) time."""
+        made = self.route(request)
+        stage = budget if budget is not None else current_stage_budget()
+        return _drive_sync(made._call(request, stage, wire=True))
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -801,6 +1027,8 @@ class FakeAgent:
         "_lock",
         "_replies",
         "_reply",
+        "_route_model",
+        "_route_system",
         "_state",
         "model",
         "name",
@@ -812,7 +1040,9 @@ class FakeAgent:
     model: str
     strict: bool
     _reply: Reply | None
-    _replies: tuple[str, ...] | None
+    _replies: tuple[Reply, ...] | None
+    _route_model: str | re.Pattern[str] | None
+    _route_system: str | re.Pattern[str] | None
     _exhausted: Exhausted
     _error: _Failure | None
     _fail_times: int | None
@@ -833,7 +1063,7 @@ class FakeAgent:
         name: str,
         model: str,
         reply: Reply | None,
-        replies: tuple[str, ...] | None,
+        replies: tuple[Reply, ...] | None,
         exhausted: Exhausted,
         error: _Failure | None,
         fail_times: int | None,
@@ -851,6 +1081,8 @@ class FakeAgent:
         self._error = error
         self._fail_times = fail_times
         self._latency = latency
+        self._route_model = None
+        self._route_system = None
         self._state = _State()
         # Guards the script state. Reentrant, and never the FakeModel's lock: script callables
         # run under it and may read fake_model.calls or agent.call_count.
@@ -949,8 +1181,11 @@ class FakeAgent:
             UnscriptedCall: strict mode and nothing in the script answered.
             BudgetExceeded: the budget cannot afford the call (refused before it is made), or
                 the charge broke a cap (the spend is recorded all the same).
-            FakeRateLimitError, FakeTimeoutError, or the exception given as ``error=``.
+            FakeRateLimitError, FakeTimeoutError, FakeServerError, or the exception given
+                as ``error=``.
             ConfigurationError: a non-str prompt, or a script callable returned a bad value.
+            ScriptMismatch: the script answered with a ToolCall (``run`` offers no tools) or
+                structured output that does not fit.
         """
         # A script error points at the caller's line; these frames' locals (the raw prompt,
         # with any secret in it) are not printed with ``-l``.
@@ -960,30 +1195,50 @@ class FakeAgent:
                 f"FakeModel agent {self.name!r}: the prompt must be a str, got"
                 f" {type(prompt).__name__} {prompt!r}"
             )
+        request = FakeRequest.from_prompt(prompt, model=self.model)
+        return await _drive_async(self._call(request, budget))
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _call(
+        self, request: FakeRequest, budget: Budget | None, *, wire: bool = False
+    ) -> Generator[float, None, FakeReply]:
+        """One call, as a generator that yields the virtual seconds to wait.
+
+        The async driver (:func:`_drive_async`) sleeps them; the sync driver
+        (:func:`_drive_sync`, for sync SDK clients) does not. Every model call of every kind
+        goes through here, so there is one span builder and one call-log entry per call.
+        """
         fake = self._fake
         tracer = fake.tracer if fake.tracer is not None else default_tracer()
-        loop = asyncio.get_running_loop()
-        started = loop.time()
+        now = _clock()
+        started = now()
         slot = fake._reserve_slot()
         with self._lock:
             self._state.calls += 1
             n = self._state.calls
-        text: str | None = None
+        model = request.model
+        answer: _Answer | None = None
         usd = _ZERO
         in_tokens = out_tokens = 0
         source = "?"
         charging = False  # set just before budget.charge: from then on the spend is recorded
+        reservation: Reservation | None = None
         error: BaseException | None = None
-        attributes = {
+        prompt = request.prompt
+        attributes: dict[str, object] = {
             GEN_AI_OPERATION_NAME: OPERATION_CHAT,
+            GEN_AI_PROVIDER_NAME: PROVIDER_NAME,
             GEN_AI_AGENT_NAME: self.name,
-            GEN_AI_REQUEST_MODEL: self.model,
+            GEN_AI_REQUEST_MODEL: model,
             AGENTRIG_PROMPT: prompt,
         }
+        if wire:
+            attributes.update(_request_attributes(request))
         try:
-            with tracer.span(SPAN_NAME, attributes=attributes) as span:
+            with tracer.span(model_call_span_name(model), attributes=attributes) as span:
                 try:
-                    step = self._choose(prompt, n)  # synchronous: call order decides
+                    step = self._choose(request, n)  # synchronous: call order decides
                     step = _mutation.call_step(self.name, n, step)  # agentrig mutate's switch
                     source = step.source
                     latency_spec = step.latency
@@ -993,31 +1248,35 @@ class FakeAgent:
                         latency_spec = fake._default_latency(self.model)
                     latency_spec = _mutation.call_latency(self.name, n, latency_spec)
                     if step.error is not None:
-                        raise await self._fail(step.error, latency_spec, n)
-                    assert step.text is not None
-                    text = step.text
-                    in_tokens = fake.count_tokens(prompt)
-                    out_tokens = fake.count_tokens(text)
-                    usd = fake.price(self.model).cost(in_tokens, out_tokens)
+                        raise (yield from self._fail(step.error, latency_spec, n))
+                    answer = self._answer(step, request, n)
+                    in_tokens = request.count_tokens(fake.count_tokens)
+                    out_tokens = answer.output_tokens(fake.count_tokens)
+                    usd = fake.price(model).cost(in_tokens, out_tokens)
                     if budget is not None and fake.check_budget:
-                        self._precheck(budget, usd, in_tokens + out_tokens, n, prompt)
+                        reservation = self._precheck(budget, usd, in_tokens + out_tokens, n, prompt)
                     seconds = self._seconds(latency_spec, out_tokens)
-                    span.set_attributes(
-                        {
-                            GEN_AI_USAGE_INPUT_TOKENS: in_tokens,
-                            GEN_AI_USAGE_OUTPUT_TOKENS: out_tokens,
-                            AGENTRIG_COST_USD: float(usd),
-                            AGENTRIG_REPLY: text,
-                        }
-                    )
+                    done: dict[str, object] = {
+                        GEN_AI_USAGE_INPUT_TOKENS: in_tokens,
+                        GEN_AI_USAGE_OUTPUT_TOKENS: out_tokens,
+                        AGENTRIG_COST_USD: float(usd),
+                        AGENTRIG_REPLY: answer.reply_text,
+                    }
+                    if wire:
+                        done.update(_answer_attributes(answer))
+                    span.set_attributes(done)
                     if seconds:
-                        await asyncio.sleep(seconds)
+                        yield seconds
                     if budget is not None:
                         charging = True
-                        budget.charge(
-                            usd, tokens=in_tokens + out_tokens, label=f"model.call {self.name}"
-                        )
+                        label = f"model.call {self.name}"
+                        if reservation is not None:
+                            reservation.commit(label=label)
+                        else:
+                            budget.charge(usd, tokens=in_tokens + out_tokens, label=label)
                 except BaseException as exc:
+                    if reservation is not None and not charging:
+                        reservation.cancel()
                     if not charging:  # nothing was spent: say so on the span
                         span.set_attributes(
                             {
@@ -1035,15 +1294,15 @@ class FakeAgent:
             # One log entry per call, failed or not; a failed call logs its text, tokens and
             # cost only if it was charged (the spend happened).
             spent = error is None or charging
-            elapsed = loop.time() - started
+            elapsed = now() - started
             fake._fill_slot(
                 slot,
                 FakeCall(
                     agent=self.name,
-                    model=self.model,
+                    model=model,
                     call=n,
                     prompt=prompt,
-                    text=text if spent else None,
+                    text=answer.text if spent and answer is not None else None,
                     error=error,
                     input_tokens=in_tokens if spent else 0,
                     output_tokens=out_tokens if spent else 0,
@@ -1051,30 +1310,34 @@ class FakeAgent:
                     latency=elapsed,
                     t=started,
                     answered_by=source,
+                    request=request,
+                    tool_calls=answer.tool_calls if spent and answer is not None else (),
                 ),
             )
-        assert text is not None
+        assert answer is not None
         return FakeReply(
-            text=text,
+            text=answer.text,
             tokens=in_tokens + out_tokens,
             input_tokens=in_tokens,
             output_tokens=out_tokens,
             usd=usd,
-            model=self.model,
+            model=model,
             agent=self.name,
             latency=elapsed,
             call=n,
+            tool_calls=answer.tool_calls,
+            structured=answer.structured,
+            finish_reason=answer.finish_reason,
         )
 
-    # -- internals --------------------------------------------------------------------------
-
-    def _choose(self, prompt: str, n: int) -> _Step:
+    def _choose(self, request: FakeRequest, n: int) -> _Step:
         """Pick the script step that answers call ``n`` (see the module notes for the order)."""
         __tracebackhide__ = True  # (see run)
+        prompt = request.prompt
         with self._lock:
             state = self._state
             for i, rule in enumerate(state.rules, start=1):
-                if rule.remaining == 0 or not rule.matches(prompt):
+                if rule.remaining == 0 or not rule.matches(request):
                     continue
                 if rule.remaining is not None:
                     rule.remaining -= 1
@@ -1083,7 +1346,7 @@ class FakeAgent:
                     return _Step(source, error=rule.error, latency=rule.latency)
                 assert rule.reply is not None
                 return _Step(
-                    source, text=self._text(rule.reply, prompt, source), latency=rule.latency
+                    source, text=self._value(rule.reply, request, source), latency=rule.latency
                 )
             if self._error is not None and (
                 self._fail_times is None or state.failures < self._fail_times
@@ -1095,14 +1358,17 @@ class FakeAgent:
                 i = state.reply_index
                 if i < len(replies):
                     state.reply_index += 1
-                    return _Step(f"replies[{i}]", text=replies[i])
+                    source = f"replies[{i}]"
+                    return _Step(source, text=self._value(replies[i], request, source))
                 if self._reply is None:
                     if self._exhausted == "repeat_last":
-                        return _Step(f"replies[{len(replies) - 1}] (repeat_last)", text=replies[-1])
+                        source = f"replies[{len(replies) - 1}] (repeat_last)"
+                        return _Step(source, text=self._value(replies[-1], request, source))
                     if self._exhausted == "cycle":
                         j = (i - len(replies)) % len(replies)
                         state.reply_index += 1
-                        return _Step(f"replies[{j}] (cycle)", text=replies[j])
+                        source = f"replies[{j}] (cycle)"
+                        return _Step(source, text=self._value(replies[j], request, source))
                     raise ScriptExhausted(
                         f"FakeModel agent {self.name!r} has no reply left for call #{n}"
                         f" (prompt {_preview(prompt)!r}): its {len(replies)} replies=[...] were"
@@ -1110,21 +1376,103 @@ class FakeAgent:
                         " on(...), or pass exhausted='repeat_last' or 'cycle'"
                     )
             if self._reply is not None:
-                return _Step("reply=", text=self._text(self._reply, prompt, "reply="))
+                return _Step("reply=", text=self._value(self._reply, request, "reply="))
             if self.strict:
-                raise UnscriptedCall(self._unscripted_message(prompt, n))
+                raise UnscriptedCall(self._unscripted_message(request, n))
+            if request.schema is not None:
+                return _Step("default", text=_Structured(example_for_schema(request.schema)))
             return _Step("default", text=f"[{self.name}] reply to: {_preview(prompt)}")
 
-    def _text(self, reply: Reply, prompt: str, source: str) -> str:
-        if isinstance(reply, str):
+    def _value(self, reply: Reply, request: FakeRequest, source: str) -> ReplyValue:
+        """The reply value a script step gives (a callable is called with the request)."""
+        if not callable(reply) or isinstance(reply, (ToolCall, type)):
             return reply
-        text = reply(prompt)
-        if not isinstance(text, str):
+        value = reply(request)
+        if callable(value) or not _is_reply_value(value):
             raise ConfigurationError(
-                f"FakeModel agent {self.name!r}: the {source} callable must return a str,"
-                f" returned {type(text).__name__} {text!r}"
+                f"FakeModel agent {self.name!r}: the {source} callable must return a str (or a"
+                " ToolCall, a list of ToolCalls, a dict or a pydantic model), returned"
+                f" {type(value).__name__} {value!r}"
             )
-        return text
+        return value
+
+    def _answer(self, step: _Step, request: FakeRequest, n: int) -> _Answer:
+        """Turn a reply value into text / tool calls / structured output, checked."""
+        value = step.text
+        where = f"FakeModel agent {self.name!r} call #{n} ({step.source})"
+        if isinstance(value, str):
+            if request.schema is not None:
+                try:
+                    parsed = json.loads(value)
+                except ValueError:
+                    raise ScriptMismatch(
+                        f"{where} replied with text {_preview(value)!r}, but the app asked for"
+                        f" structured output ({request.schema_name or 'a JSON schema'}); reply"
+                        " with a dict or a pydantic model (or JSON text) that fits the schema"
+                    ) from None
+                validate_against_schema(parsed, request.schema, what=f"{where}: the reply")
+                return _Answer(text=value, structured=parsed)
+            return _Answer(text=value)
+        calls = _as_tool_calls(value)
+        if calls is not None:
+            return _Answer(text="", tool_calls=self._check_calls(calls, request, where))
+        if isinstance(value, _Structured):
+            value = value.value
+        data = _structured_data(value)
+        if request.schema is not None:
+            validate_against_schema(data, request.schema, what=f"{where}: the structured reply")
+        return _Answer(text=canonical_json(data), structured=data)
+
+    def _check_calls(
+        self, calls: tuple[ToolCall, ...], request: FakeRequest, where: str
+    ) -> tuple[ToolCall, ...]:
+        if request.api == "run":
+            raise ScriptMismatch(
+                f"{where} replied with a ToolCall, but agent.run(prompt) offers no tools; tool"
+                " calls answer SDK chat requests that offer tools (see docs/providers.md)"
+            )
+        out = []
+        for index, call in enumerate(calls):
+            tool = request.tool(call.name)
+            if tool is None:
+                offered = ", ".join(request.tool_names) or "none"
+                raise ScriptMismatch(
+                    f"{where} calls tool {call.name!r}, which the app did not offer (offered:"
+                    f" {offered}); script a ToolCall for one of the offered tools"
+                )
+            if tool.parameters:
+                validate_against_schema(
+                    dict(call.arguments),
+                    tool.parameters,
+                    what=f"{where}: the arguments of ToolCall({call.name!r})",
+                )
+            if call.id is None:
+                call = ToolCall(
+                    call.name, call.arguments, id=self._tool_call_id(call, request, index)
+                )
+            out.append(call)
+        return tuple(out)
+
+    def _tool_call_id(self, call: ToolCall, request: FakeRequest, index: int) -> str:
+        """A tool call id from content, not from a counter.
+
+        Concurrent requests can reach the fake in an order decided by threads (openai's async
+        client computes its platform headers in a worker thread on its first requests), so a
+        counter would make ids, and the snapshots quoting them, differ between runs. Unique
+        within a conversation: the agent, the conversation's length and last user text, the
+        call and its place in the reply go into the hash.
+        """
+        key = canonical_json(
+            [
+                self.name,
+                len(request.messages),
+                request.prompt,
+                call.name,
+                dict(call.arguments),
+                index,
+            ]
+        )
+        return "call_" + hashlib.sha256(key.encode()).hexdigest()[:16]
 
     def _unscripted_message(self, prompt: str, n: int) -> str:
         lines = [
@@ -1139,6 +1487,8 @@ class FakeAgent:
                 lines.append(f"  rule #{i}: {rule.describe()}{used}")
         else:
             lines.append("It has no rules.")
+        if isinstance(prompt, FakeRequest) and prompt.api != "run":
+            lines.append("The request: " + prompt.describe())
         lines.append(
             "Add a rule with agent.on('<part of the prompt>', reply=...), give the agent"
             " reply=... or replies=[...], or create the FakeModel with strict=False to get"
@@ -1146,8 +1496,10 @@ class FakeAgent:
         )
         return "\n".join(lines)
 
-    async def _fail(self, spec: _Failure, latency: Latency, n: int) -> BaseException:
-        """Wait as the failure requires and return the exception to raise."""
+    def _fail(
+        self, spec: _Failure, latency: Latency, n: int
+    ) -> Generator[float, None, BaseException]:
+        """Wait as the failure requires (by yielding seconds) and return the exception."""
         where = f"FakeModel agent {self.name!r} (call #{n})"
         if isinstance(spec, RateLimit):
             return FakeRateLimitError(
@@ -1158,13 +1510,20 @@ class FakeAgent:
         if isinstance(spec, Timeout):
             seconds = spec.after if spec.after is not None else self._seconds(latency, 0)
             if seconds:
-                await asyncio.sleep(seconds)
+                yield seconds
             return FakeTimeoutError(
                 f"{where} timed out after {seconds:g}s (injected by the script)"
             )
         seconds = self._seconds(latency, 0)
         if seconds:
-            await asyncio.sleep(seconds)
+            yield seconds
+        if isinstance(spec, ServerError):
+            what = "is overloaded" if spec.status == 529 else "had a server error"
+            return FakeServerError(
+                f"{where} {what} (HTTP {spec.status}, injected by the script)",
+                status=spec.status,
+                retry_after=spec.retry_after,
+            )
         if isinstance(spec, BaseException):
             try:
                 return copy.copy(spec)  # a fresh object: tracebacks must not pile up
@@ -1190,10 +1549,19 @@ class FakeAgent:
                 f" {output_tokens} output tokens; it must return finite, non-negative seconds"
             ) from None
 
-    def _precheck(self, budget: Budget, usd: Decimal, tokens: int, n: int, prompt: str) -> None:
-        can_afford = getattr(budget, "can_afford", None)
-        if not callable(can_afford) or can_afford(usd, tokens=tokens):
-            return
+    def _precheck(
+        self, budget: Budget, usd: Decimal, tokens: int, n: int, prompt: str
+    ) -> Reservation | None:
+        """Refuse a call the budget cannot afford; hold its cost on a StageBudget (atomic)."""
+        reservation: Reservation | None = None
+        if isinstance(budget, StageBudget):
+            reservation = budget.reserve(usd, tokens=tokens)
+            if reservation is not None:
+                return reservation
+        else:
+            can_afford = getattr(budget, "can_afford", None)
+            if not callable(can_afford) or can_afford(usd, tokens=tokens):
+                return None
         left = getattr(budget, "remaining_usd", None)
         detail = f" (it has ${left} left)" if isinstance(left, Decimal) else ""
         name = getattr(budget, "name", None)
@@ -1205,3 +1573,173 @@ class FakeAgent:
             " max_tokens=), give the pool more, or check_budget=False on the FakeModel to"
             " make the call and let the charge be refused"
         )
+
+    def _routes(self, request: FakeRequest) -> bool:
+        """Whether this agent claims an SDK request (its ``model=``/``system=`` match)."""
+        if self._route_model is None and self._route_system is None:
+            return False
+        m = self._route_model
+        if m is not None:
+            if isinstance(m, re.Pattern):
+                if m.search(request.model) is None:
+                    return False
+            elif not is_variant_of(request.model, m):
+                return False
+        s = self._route_system
+        if s is not None:
+            system = request.system or ""
+            if isinstance(s, re.Pattern):
+                return s.search(system) is not None
+            return s in system
+        return True
+
+    def describe_route(self) -> str:
+        """How this agent claims SDK calls, for messages."""
+        parts = []
+        if isinstance(self._route_model, re.Pattern):
+            parts.append(f"model regex {self._route_model.pattern!r}")
+        elif self._route_model is not None:
+            parts.append(f"model {self._route_model!r}")
+        if isinstance(self._route_system, re.Pattern):
+            parts.append(f"system regex {self._route_system.pattern!r}")
+        elif self._route_system is not None:
+            parts.append(f"system containing {self._route_system!r}")
+        return " and ".join(parts) or "no model=/system= (answers agent.run only)"
+
+
+# -- drivers, answers and attributes ------------------------------------------------------
+
+
+async def _drive_async(call: Generator[float, None, FakeReply]) -> FakeReply:
+    """Run a call, sleeping (virtual time under agentrig) wherever it yields seconds."""
+    to_throw: BaseException | None = None
+    while True:
+        try:
+            seconds = call.throw(to_throw) if to_throw is not None else call.send(None)
+        except StopIteration as stop:
+            result: FakeReply = stop.value
+            return result
+        to_throw = None
+        try:
+            await asyncio.sleep(seconds)
+        except BaseException as exc:  # cancellation: let the call record it, then re-raise
+            to_throw = exc
+
+
+def _drive_sync(call: Generator[float, None, FakeReply]) -> FakeReply:
+    """Run a call without waiting: a sync client blocks the thread the loop advances on."""
+    while True:
+        try:
+            call.send(None)
+        except StopIteration as stop:
+            result: FakeReply = stop.value
+            return result
+
+
+def _clock() -> Callable[[], float]:
+    """The time source of a call: the running loop's clock, else the recording's loop."""
+    try:
+        return asyncio.get_running_loop().time
+    except RuntimeError:
+        pass
+    rec = active_recording()
+    if rec is not None and rec.now() is not None:
+
+        def recorded() -> float:
+            t = rec.now()
+            return 0.0 if t is None else t
+
+        return recorded
+    return lambda: 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Structured:
+    """A structured reply produced by FakeModel itself (the default for a schema)."""
+
+    value: object
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    text: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    structured: object = None
+
+    @property
+    def finish_reason(self) -> str:
+        return "tool_calls" if self.tool_calls else "stop"
+
+    @property
+    def reply_text(self) -> str:
+        if not self.tool_calls:
+            return self.text
+        return "\n".join(f"{c.name}({c.arguments_json})" for c in self.tool_calls)
+
+    def output_tokens(self, count: Callable[[str], int]) -> int:
+        total = count(self.text)
+        for call in self.tool_calls:
+            total += count(call.name) + count(call.arguments_json)
+        return total
+
+
+def _as_tool_calls(value: object) -> tuple[ToolCall, ...] | None:
+    if isinstance(value, ToolCall):
+        return (value,)
+    if isinstance(value, (list, tuple)) and value and all(isinstance(v, ToolCall) for v in value):
+        return tuple(value)
+    return None
+
+
+def _structured_data(value: object) -> object:
+    dump = getattr(value, "model_dump", None)
+    if callable(dump) and not isinstance(value, type):
+        return dump(mode="json")
+    return value
+
+
+def _is_reply_value(value: object) -> bool:
+    if isinstance(value, (str, ToolCall, Mapping, list, tuple, _Structured)):
+        return True
+    return callable(getattr(value, "model_dump", None)) and not isinstance(value, type)
+
+
+def _request_attributes(request: FakeRequest) -> dict[str, object]:
+    out: dict[str, object] = {
+        GEN_AI_PROVIDER_NAME: request.provider,
+        GEN_AI_INPUT_MESSAGES: [m.to_otel() for m in request.messages],
+    }
+    if request.system is not None:
+        out[GEN_AI_SYSTEM_INSTRUCTIONS] = request.system
+    if request.tools:
+        out[GEN_AI_TOOL_DEFINITIONS] = [
+            {"type": "function", "name": t.name, "parameters": dict(t.parameters)}
+            for t in request.tools
+        ]
+    max_tokens = request.params.get("max_tokens", request.params.get("max_output_tokens"))
+    if isinstance(max_tokens, int):
+        out[GEN_AI_REQUEST_MAX_TOKENS] = max_tokens
+    if request.stream:
+        out[AGENTRIG_STREAM] = True
+    return out
+
+
+def _answer_attributes(answer: _Answer) -> dict[str, object]:
+    parts: list[dict[str, object]] = []
+    if answer.text:
+        parts.append({"type": "text", "content": answer.text})
+    for call in answer.tool_calls:
+        parts.append(
+            {
+                "type": "tool_call",
+                "id": call.id,
+                "name": call.name,
+                "arguments": dict(call.arguments),
+            }
+        )
+    return {
+        GEN_AI_RESPONSE_FINISH_REASONS: [answer.finish_reason],
+        GEN_AI_OUTPUT_MESSAGES: [
+            {"role": "assistant", "parts": parts, "finish_reason": answer.finish_reason}
+        ],
+    }

@@ -100,6 +100,7 @@ AGENTRIG_FIXTURES = frozenset(
         "decision_log",
         "agent_recording",
         "agent_snapshot",
+        "llm_cassette",
         "_agentrig_recording",
     }
 )
@@ -231,6 +232,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="let --snapshot-update create and rewrite agentrig snapshots even when the CI"
         " environment variable is set (a CI run otherwise never blesses its own drift)",
     )
+    group.addoption(
+        "--agentrig-otlp",
+        dest="agentrig_otlp",
+        metavar="DIR",
+        default=None,
+        help="write each agentrig test's normalized run as OTLP/JSON (one file per test) under DIR",
+    )
     from agentrig.plugin.mutate import add_options as add_mutate_options
 
     add_mutate_options(group)
@@ -270,6 +278,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type="linelist",
         default=[],
     )
+    from agentrig.plugin import cassettes
+
+    cassettes.add_options(group, parser)
+    parser.addini(
+        "agentrig_provider_hosts",
+        "more LLM provider hosts the network guard refuses inside agentrig tests (besides"
+        " api.openai.com, api.anthropic.com, ...)",
+        type="linelist",
+        default=[],
+    )
     parser.addini(
         "agentrig_stall_timeout",
         "real seconds a virtual-time loop with nothing to do waits before raising StallError"
@@ -296,11 +314,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 #: The ini keys ``pytest_addoption`` registers; any other ``agentrig_*`` key is a typo.
 INI_KEYS = (
+    "agentrig_cassette_ignore",
+    "agentrig_cassette_latency_quantum",
     "agentrig_drop",
     "agentrig_fail_on",
     "agentrig_float_digits",
     "agentrig_keep",
     "agentrig_mask",
+    "agentrig_provider_hosts",
     "agentrig_secret_patterns",
     "agentrig_seed",
     "agentrig_snapshot_dir",
@@ -327,6 +348,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_STATE] = state
     state.secrets_cm = _activate_secret_patterns(config)
     config.pluginmanager.register(_SessionPlugin(state), "agentrig-session")
+    from agentrig.plugin.providers import ProvidersPlugin
+
+    config.pluginmanager.register(ProvidersPlugin(config, _uses_agentrig), "agentrig-providers")
     config.pluginmanager.register(LoopPlugin(_virtual_loop_factory(config)), "agentrig-loop")
     from agentrig.plugin.runid import RunIdPlugin
 
@@ -348,6 +372,24 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     if config.pluginmanager.hasplugin("asyncio") and is_strict_mode(config):
         config.pluginmanager.register(StrictModeMarker(), "agentrig-strict-mode")
+    from agentrig.plugin import cassettes
+
+    cassettes.check_options(config, ci=_ci_enabled())
+    config.pluginmanager.register(cassettes.CassettePlugin(config), "agentrig-cassettes")
+    if _otel_importable():
+        from agentrig.plugin.otel import OtelPlugin
+
+        config.pluginmanager.register(OtelPlugin(config), "agentrig-otel")
+
+
+def _otel_importable() -> bool:
+    """Whether opentelemetry-sdk is installed (found without importing it)."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("opentelemetry.sdk") is not None
+    except ImportError:  # no ``opentelemetry`` package at all
+        return False
 
 
 def _activate_secret_patterns(config: pytest.Config) -> Any:

@@ -199,7 +199,7 @@ class TimekeepingPlugin:
             base = _int_seed(marker["seed"], "`seed`")
         elif self.randomly_active:
             return None
-        digest = hashlib.sha256(f"{base}:{item.nodeid}".encode()).digest()
+        digest = hashlib.sha256(f"{base}:{item.nodeid}".encode("utf-8", "surrogateescape")).digest()
         return base, int.from_bytes(digest[:8], "big")
 
     def _wall_clock_for(self, marker: dict[str, Any]) -> tuple[str, Any]:
