@@ -59,7 +59,7 @@ def test_review_walks_each_drift_with_its_roots_and_obeys_the_keys(
     assert "[1/3] snapshots/tests/test_review_app/test_agent[a].json" in out
     assert "(tests/test_review_app.py::test_agent[a])" in out
     assert "agentrig drift: 1 root change (text 1)" in out
-    assert "[text] model.call · agentrig.reply: 'old a' → 'new reply a'" in out
+    assert "[text] chat fake-model · agentrig.reply: 'old a' → 'new reply a'" in out
     assert "unknown key 'x'" in out
     assert "reviewed 3 of 3: 1 accepted, 1 rejected, 1 left for later" in out
     assert snap("a").read_bytes() != before["a"] and not received("a").exists()

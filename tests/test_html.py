@@ -113,7 +113,8 @@ def test_expanding_a_root_shows_its_consequences(browser: Any, tmp_path: Path) -
     root.locator("summary").click()
     assert consequences.first.is_visible()
     assert any(
-        "pipeline › review › model.call · agentrig.prompt" in consequences.nth(i).inner_text()
+        "invoke_agent review › chat fake-model · agentrig.prompt"
+        in consequences.nth(i).inner_text()
         for i in range(consequences.count())
     )
     assert opened.errors == []
