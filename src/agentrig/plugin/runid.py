@@ -26,9 +26,12 @@ class RunIdPlugin:
 
     def __init__(self, config: pytest.Config) -> None:
         inherited = getattr(config, "workerinput", {}).get(_WORKER_KEY)
-        run_id = inherited or (
-            time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(4)
-        )
+        if not inherited:
+            # sortable to the nanosecond: two sessions in one second still order by time
+            now = time.time_ns()
+            stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now // 1_000_000_000))
+            inherited = f"{stamp}.{now % 1_000_000_000:09d}Z-{secrets.token_hex(3)}"
+        run_id = inherited
         config.stash[RUN_ID_KEY] = run_id
         self.run_id = run_id
 
