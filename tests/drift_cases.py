@@ -60,7 +60,7 @@ def changed_reply() -> tuple[Doc, Doc]:
     """README's first test; the draft agent writes a longer report."""
     return record(_readme_pipeline()), record(
         _readme_pipeline(
-            draft_reply=lambda p: f"a much longer report on {p[:20]} and recycling plants"
+            draft_reply=lambda p: f"a much longer report on {p[:20]} and related matters"
         )
     )
 

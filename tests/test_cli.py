@@ -318,7 +318,8 @@ def test_diff_with_an_unreadable_file_in_a_folder_exits_2(
 
 
 def _show(path: Path, capsys: pytest.CaptureFixture[str]) -> str:
-    assert main(["show", str(path)]) == 0
+    # at a 100-column width (piped, the default is no limit: tests/test_cli_pipes.py)
+    assert main(["show", str(path), "--width", "100"]) == 0
     out = capsys.readouterr().out
     assert max(len(line) for line in out.splitlines()) <= 100
     return out
@@ -495,12 +496,14 @@ def test_accept_dry_run_lists_the_files_and_moves_nothing(
 def test_accept_promotes_received_files_and_the_suite_passes_again(
     project: pytest.Pytester, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    received = RECEIVED.read_bytes()
+    stamped = loads(RECEIVED.read_bytes())
     assert main(["accept"]) == 0
     out = capsys.readouterr().out
     assert f"accepted  {SNAPSHOT.as_posix()}" in out
     assert "accepted 1 snapshot" in out
-    assert SNAPSHOT.read_bytes() == received
+    # the snapshot is the received document without its run stamp
+    del stamped["received"]
+    assert SNAPSHOT.read_bytes() == dumps(stamped)
     assert not RECEIVED.exists()
     _pytest(project).assert_outcomes(passed=2)
     assert main(["accept"]) == 0
@@ -542,7 +545,10 @@ def test_accept_finds_the_snapshot_folder_from_the_ini(
     received = _write_snapshot(tmp_path / "golden" / "t" / "test_x.received.json", _supervisor())
     (tmp_path / "sub").mkdir()
     monkeypatch.chdir(tmp_path / "sub")
-    assert main(["accept"]) == 0
+    # written by hand, so without a run stamp: stale unless asked for
+    assert main(["accept"]) == 1
+    assert "it carries no run stamp" in capsys.readouterr().out
+    assert main(["accept", "--stale"]) == 0
     assert "new snapshot" in capsys.readouterr().out
     assert (tmp_path / "golden" / "t" / "test_x.json").exists()
     assert not received.exists()

@@ -17,11 +17,13 @@ LAYER = {
     "_files": 0,
     "_types": 0,
     "_models": 0,
+    "_layout": 1,
     "_ci": 1,
     "clock": 1,
     "mutate": 1,
     "normalize": 1,
     "drift": 1,
+    "html": 1,
     "recording": 2,
     "wallclock": 2,
     "_jsonl": 3,
@@ -46,7 +48,12 @@ LAYER = {
     "tools": 5,
 }
 # Primitives may use each other (a BudgetPool waits with a Deadline).
-SAME_LAYER_OK = {("budget", "deadline"), ("drift", "normalize"), ("_errors", "_secrets")}
+SAME_LAYER_OK = {
+    ("budget", "deadline"),
+    ("drift", "normalize"),
+    ("html", "drift"),
+    ("_errors", "_secrets"),
+}
 PYTEST_FREE = {name for name, layer in LAYER.items() if layer <= 6}
 
 

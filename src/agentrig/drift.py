@@ -71,6 +71,7 @@ __all__ = [
     "DriftReport",
     "Tolerance",
     "compare",
+    "timeline_labels",
 ]
 
 DriftClass: TypeAlias = Literal["structure", "decision", "text", "usage-cost", "timing", "error"]
@@ -761,6 +762,15 @@ def _labels(nodes: Sequence[_Node]) -> list[str]:
             parts.append(f"#{seen[key]}")
         labels.append(f"{n.name}[{' '.join(parts)}]" if parts else n.name)
     return labels
+
+
+def timeline_labels(items: Sequence[Any]) -> list[str]:
+    """The labels reports give the items of one timeline (``model.call[agent=web]``).
+
+    Joined by ``' › '`` down the tree they make :attr:`Change.path`, so other views of a run
+    (the HTML timeline) can point at the same places.
+    """
+    return _labels([_Node(x) for x in items])
 
 
 _Step: TypeAlias = tuple[str, int, int]  # ("pair" | "moved" | "removed" | "added", i, j)

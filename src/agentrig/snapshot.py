@@ -441,6 +441,15 @@ def received_path(snapshot_location: str) -> str:
     return snapshot_location[: -len(SNAPSHOT_SUFFIX)] + RECEIVED_SUFFIX
 
 
+#: The HTML timeline of a drifted test, beside its received file.
+HTML_SUFFIX = ".received.html"
+
+
+def html_path(snapshot_location: str) -> str:
+    """Where the HTML timeline of a drift goes: ``<stem>.received.html`` beside the snapshot."""
+    return snapshot_location[: -len(SNAPSHOT_SUFFIX)] + HTML_SUFFIX
+
+
 # -- files ----------------------------------------------------------------------------------------
 
 
@@ -503,6 +512,7 @@ class AssertionOptions:
             every file that differs, tolerated drift included).
         color: colour the drift report (a terminal that supports it).
         update_refused: why ``--snapshot-update`` was not honoured for this test (CI gate).
+        run_id: the session's run id, stamped into received files (``plugin/runid.py``).
         verbose: pytest's verbosity; 2 or more (``-vv``) lists every consequence under its
             root in the failure message.
     """
@@ -514,6 +524,7 @@ class AssertionOptions:
     update_refused: str | None = None
     seed_note: str | None = None  # the test's random seed, when not the default
     verbose: int = 0
+    run_id: str | None = None
 
 
 OutcomeStatus = Literal["passed", "tolerated", "drift", "missing", "error", "created", "updated"]
@@ -536,6 +547,8 @@ class SnapshotOutcome:
     error: str | None = None
     #: The drift report as text (no colour), as the failure shows it.
     report: str | None = None
+    #: The HTML timeline written beside the received file (a drift only).
+    html: str | None = None
     changes: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
@@ -548,6 +561,48 @@ class SnapshotOutcome:
 
 #: Per test item: the outcomes of its snapshot assertions (read by the plugin's report hooks).
 OUTCOMES_KEY = pytest.StashKey[list[SnapshotOutcome]]()
+_RUN_NOTED = pytest.StashKey[bool]()
+#: The top-level key of a received file that says where it came from (``agentrig accept``
+#: reads it and strips it before the document becomes a snapshot).
+RECEIVED_KEY = "received"
+#: pytest's cache key holding the id of the latest session that compared snapshots.
+RUN_CACHE_KEY = "agentrig/run"
+
+
+def _received_payload(data: bytes, location: str, nodeid: str, run_id: str | None) -> bytes:
+    """The received document, stamped with its run and the digest of the snapshot it was
+    compared against (``None``: there was none)."""
+    import hashlib
+
+    from agentrig.normalize import dumps, loads
+
+    try:
+        doc = loads(data, source="the received recording")
+    except SnapshotError:
+        return data
+    try:
+        digest: str | None = hashlib.sha256(Path(location).read_bytes()).hexdigest()
+    except OSError:
+        digest = None
+    test = nodeid.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    doc[RECEIVED_KEY] = {"run": run_id, "snapshot_sha256": digest, "test": redact_secrets(test)}
+    try:
+        return dumps(doc)
+    except (TypeError, ValueError):
+        return data
+
+
+def _note_run(config: pytest.Config, run_id: str | None) -> None:
+    """Tell ``agentrig accept`` which session compared snapshots last: pytest's cache key
+    ``agentrig/run`` (``.pytest_cache/v/agentrig/run``), once per session and worker. Without
+    a cache (``-p no:cacheprovider``) accept takes the newest run stamped in the files."""
+    if run_id is None or config.stash.get(_RUN_NOTED, False):
+        return
+    config.stash[_RUN_NOTED] = True
+    cache = getattr(config, "cache", None)
+    if cache is not None:
+        with suppress(OSError):
+            cache.set(RUN_CACHE_KEY, run_id)
 
 
 def _counts(report: DriftReport, *, failing: bool) -> dict[str, int]:
@@ -581,6 +636,7 @@ class AgentrigSnapshotExtension(AbstractSyrupyExtension):
         self._location = location
         self._report = None
         self._compare_error = None
+        self.last_documents: tuple[dict[str, Any], dict[str, Any]] | None = None
 
     @property
     def last_report(self) -> DriftReport | None:
@@ -784,8 +840,9 @@ class AgentrigSnapshotExtension(AbstractSyrupyExtension):
                 "unchanged. Free disk space or make the folder writable, then re-run with "
                 "--snapshot-update"
             ) from None
-        with suppress(FileNotFoundError):
-            os.unlink(received_path(location))
+        for stale in (received_path(location), html_path(location)):
+            with suppress(FileNotFoundError):
+                os.unlink(stale)
 
     def delete_snapshots(self, *, snapshot_location: str, snapshot_names: set[str]) -> None:
         settings = current_settings()
@@ -799,7 +856,11 @@ class AgentrigSnapshotExtension(AbstractSyrupyExtension):
             return  # its test was skipped this session: not unused
         if not settings.may_delete(folder, stem):
             return  # its test did not finish, or the session stopped early: not unused
-        for path in (snapshot_location, received_path(snapshot_location)):
+        for path in (
+            snapshot_location,
+            received_path(snapshot_location),
+            html_path(snapshot_location),
+        ):
             with suppress(FileNotFoundError):
                 os.unlink(path)
         _prune_empty_dirs(Path(snapshot_location).parent, settings.snapshot_root)
@@ -864,6 +925,7 @@ class AgentrigSnapshotExtension(AbstractSyrupyExtension):
         source = settings.display(self._location) if self._location else "the snapshot"
         expected = loads(snapshot_data, source=source)
         received = loads(serialized_data, source="the received recording")
+        self.last_documents = (expected, received)
         return compare(expected, received, config=self._options.drift_config)
 
     def diff_lines(
@@ -1052,20 +1114,60 @@ class AgentrigSnapshotAssertion(SnapshotAssertion):
             outcome.error = redact_secrets(str(result.exception) or type(result.exception).__name__)
         failed = status in ("drift", "missing", "error")
         data = result.asserted_data
+        item = self.test_location.item
+        config = item.config if isinstance(item, pytest.Item) else None
+        run_id = self.agentrig_options.run_id
+        if write and config is not None:
+            _note_run(config, run_id)
         if failed and isinstance(data, (bytes, str)):
             outcome.received = settings.display(received)
             if write:
                 payload = data.encode("utf-8") if isinstance(data, str) else data
+                payload = _received_payload(payload, location, self.test_location.nodeid, run_id)
                 try:
                     atomic_write(Path(received), payload)
                 except OSError as exc:
                     outcome.received = None
                     why = f"received file not written: {exc.strerror or type(exc).__name__}"
                     outcome.error = f"{outcome.error} ({why})" if outcome.error else why
+                else:
+                    self._write_html(outcome, location, ext)
+            elif status == "drift":
+                outcome.html = settings.display(html_path(location))
         elif write and not failed:
-            with suppress(FileNotFoundError, OSError):
-                os.unlink(received)
+            for path in (received, html_path(location)):
+                with suppress(FileNotFoundError, OSError):
+                    os.unlink(path)
         return outcome
+
+    def _write_html(
+        self, outcome: SnapshotOutcome, location: str, ext: AgentrigSnapshotExtension
+    ) -> None:
+        """The drift's HTML timeline beside the received file (a drift with a report only)."""
+        report, docs = ext.last_report, ext.last_documents
+        target = html_path(location)
+        if outcome.status != "drift" or report is None or docs is None:
+            with suppress(FileNotFoundError, OSError):
+                os.unlink(target)  # a stale page of an earlier drift would mislead
+            return
+        from agentrig.html import render_html
+
+        settings = current_settings()
+        page = render_html(
+            docs[0],
+            docs[1],
+            report,
+            title=self.test_location.nodeid.encode("utf-8", "surrogateescape").decode(
+                "utf-8", "replace"
+            ),
+            snapshot_name=outcome.snapshot,
+            received_name=outcome.received or "",
+        )
+        try:
+            atomic_write(Path(target), page.encode("utf-8", "replace"))
+        except (OSError, ValueError):
+            return  # the text report says everything; the page is a convenience
+        outcome.html = settings.display(target)
 
     def _failure_message(
         self, outcome: SnapshotOutcome, result: AssertionResult, ext: AgentrigSnapshotExtension
@@ -1102,6 +1204,8 @@ class AgentrigSnapshotAssertion(SnapshotAssertion):
             lines.append(f"    {command}")
         if outcome.received:
             lines.append(f"Received recording written to {outcome.received}")
+        if outcome.html:
+            lines.append(f"HTML timeline: {outcome.html}")
         elif outcome.error and outcome.status != "error":
             lines.append(f"Note: {outcome.error}")
         if options.update_refused:

@@ -225,7 +225,7 @@ def test_sigkill_during_agentrig_accept_loses_neither_version(tmp_path: Path) ->
     old = {f"tests/test_x/test_{n:03d}.json": _doc(n, "old") for n in range(count)}
     new = {k: _doc(int(k[-8:-5]), "new") for k in old}
     state = {**old, **{k[:-5] + ".received.json": v for k, v in new.items()}}
-    command = [sys.executable, "-m", "agentrig", "accept", str(root)]
+    command = [sys.executable, "-m", "agentrig", "accept", "--stale", str(root)]  # unstamped
     env = _env()
 
     _restore(root, state)

@@ -173,10 +173,11 @@ def test_no_secret_reaches_snapshot_received_file_report_or_terminal(
     assert set(files) == {
         "tests/test_secret_app/test_secrets.json",
         "tests/test_secret_app/test_secrets.received.json",
+        "tests/test_secret_app/test_secrets.received.html",  # the HTML timeline, redacted too
     }
     for name, data in files.items():
         _assert_no_secret(name, data.decode("utf-8"))
-        assert b"<redacted>" in data
+        assert (b"&lt;redacted&gt;" if name.endswith(".html") else b"<redacted>") in data
     report = (rig.path / "report.json").read_text(encoding="utf-8")
     assert json.loads(report)["summary"]["drift"] == 1
     _assert_no_secret("the JSON report", report)

@@ -26,6 +26,7 @@ import argparse
 import contextlib
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -339,7 +340,17 @@ def _find_project(
     if isinstance(value, list):
         value = value[0] if value else None
     snapshot_dir = str(value).strip() if value is not None else ""
-    return _Project(root, root / (snapshot_dir or DEFAULT_SNAPSHOT_DIR))
+    return _Project(root, _snapshot_folder(root, snapshot_dir))
+
+
+def _snapshot_folder(root: Path, value: str | None) -> Path:
+    """The plugin's own rule (``agentrig._layout``): never a folder the plugin would refuse."""
+    from agentrig._layout import snapshot_folder
+
+    try:
+        return snapshot_folder(root, value)
+    except ConfigurationError as exc:
+        raise _Unusable(str(exc)) from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -468,9 +479,34 @@ def _cmd_diff(ns: argparse.Namespace, out: TextIO) -> int:
     diffs = _diff_paths(a, b, _diff_config(ns))
     drifted = any(d.status in ("drift", "added", "removed") for d in diffs)
     status = EXIT_DRIFT if drifted else EXIT_OK
+    try:
+        _write_diff(ns, out, a, b, diffs, drifted)
+    except BrokenPipeError:
+        # `agentrig diff A B | head`: the reader left early; the verdict still stands.
+        _silence_stdout(out)
+    return status
+
+
+def _silence_stdout(out: TextIO) -> None:
+    """After the reader of the process's stdout left: no error when the interpreter exits
+    and flushes it (an in-process caller's own stream is left alone)."""
+    if out is sys.__stdout__:
+        with contextlib.suppress(OSError, ValueError):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - interpreter exit flushes it
+
+
+def _write_diff(
+    ns: argparse.Namespace,
+    out: TextIO,
+    a: Path,
+    b: Path,
+    diffs: Sequence[_FileDiff],
+    drifted: bool,
+) -> None:
     if ns.json:
         out.write(_diff_json(a, b, diffs, drifted).decode("utf-8"))
-        return status
+        out.flush()
+        return
 
     color = _use_color(ns.color, out)
     if not a.is_dir():
@@ -483,7 +519,8 @@ def _cmd_diff(ns: argparse.Namespace, out: TextIO) -> int:
             out.write(
                 report.render(color=color, max_changes=ns.max_changes, verbose=ns.verbose) + "\n"
             )
-        return status
+        out.flush()
+        return
 
     for d in diffs:
         if d.status == "added":
@@ -507,7 +544,7 @@ def _cmd_diff(ns: argparse.Namespace, out: TextIO) -> int:
             f"{_plural(len(diffs), 'snapshot')}: {n['drift']} drifted, {n['added']} added, "
             f"{n['removed']} removed, {n['tolerated']} tolerated, {n['same']} unchanged\n"
         )
-    return status
+    out.flush()
 
 
 # --------------------------------------------------------------------------------------------
@@ -873,6 +910,16 @@ def _render_show(doc: Mapping[str, Any], source: str, width: int) -> list[str]:
     return [_clip(line.rstrip(), width) for line in lines]
 
 
+def _show_width(asked: int | None, out: TextIO) -> int:
+    """``--width``, else the terminal's width, else (piped: ``| less -S``, a file) no limit."""
+    if asked is not None:
+        return asked
+    isatty = getattr(out, "isatty", None)
+    if isatty is not None and isatty():
+        return max(40, shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns)
+    return sys.maxsize
+
+
 def _cmd_show(ns: argparse.Namespace, out: TextIO) -> int:
     path = Path(ns.file)
     if path.name.endswith(CASSETTE_SUFFIX):
@@ -893,9 +940,9 @@ def _cmd_show(ns: argparse.Namespace, out: TextIO) -> int:
 
         out.write(dumps_otlp(doc).decode("utf-8"))
         return EXIT_OK
-    if ns.width < 40:
+    if ns.width is not None and ns.width < 40:
         raise _Unusable(f"--width must be at least 40 columns, got {ns.width}")
-    for line in _render_show(doc, _display(path), ns.width):
+    for line in _render_show(doc, _display(path), _show_width(ns.width, out)):
         out.write(line + "\n")
     return EXIT_OK
 
@@ -905,90 +952,10 @@ def _cmd_show(ns: argparse.Namespace, out: TextIO) -> int:
 # --------------------------------------------------------------------------------------------
 
 
-def _received_files(targets: Sequence[Path]) -> list[Path]:
-    """The received files ``targets`` name: folders searched, snapshots mapped to theirs."""
-    found: dict[Path, None] = {}
-    for target in targets:
-        if target.is_dir():
-            for path in sorted(target.rglob("*" + RECEIVED_SUFFIX)):
-                if path.is_file() and not path.name.startswith("."):
-                    found[path] = None
-        elif _is_received(target):
-            if not target.is_file():
-                raise _Unusable(f"no such file: {_display(target)}")
-            found[target] = None
-        elif target.name.endswith(SNAPSHOT_SUFFIX) and target.is_file():
-            received = _received_of(target)
-            if not received.is_file():
-                raise _Unusable(
-                    f"nothing to accept for {_display(target)}: there is no {received.name} "
-                    "beside it"
-                )
-            found[received] = None
-        elif not target.exists():
-            raise _Unusable(f"no such file or folder: {_display(target)}")
-        else:
-            raise _Unusable(
-                f"{_display(target)} is neither a folder, a snapshot (*{SNAPSHOT_SUFFIX}) nor a "
-                f"received file (*{RECEIVED_SUFFIX})"
-            )
-    return list(found)
-
-
-def _accept_targets(ns: argparse.Namespace) -> list[Path]:
-    if ns.paths:
-        return [Path(p) for p in ns.paths]
-    project = _find_project(rootdir=Path(ns.rootdir) if ns.rootdir else None)
-    if not project.snapshot_dir.is_dir():
-        raise _Unusable(
-            f"no snapshot folder at {_display(project.snapshot_dir)} (rootdir "
-            f"{_display(project.rootdir)}); run agentrig inside the project, or give the paths "
-            "to accept"
-        )
-    return [project.snapshot_dir]
-
-
 def _cmd_accept(ns: argparse.Namespace, out: TextIO) -> int:
-    targets = _accept_targets(ns)
-    received = _received_files(targets)
-    if not received:
-        where = ", ".join(_display(t) for t in targets)
-        out.write(f"nothing to accept: no *{RECEIVED_SUFFIX} files under {where}\n")
-        return EXIT_OK
+    from agentrig.cli.accept import cmd_accept
 
-    # Read and check every file first: one that is not a snapshot stops the command before
-    # anything has moved.
-    plan: list[tuple[Path, Path, str]] = []
-    for path in received:
-        new = _load(path)
-        snapshot = _snapshot_of(path)
-        if not snapshot.exists():
-            what = "new snapshot"
-        else:
-            try:
-                old = _load(snapshot)
-            except _Unusable:
-                what = "replaces an unreadable snapshot"
-            else:
-                report = compare(old, new)
-                what = _change_summary(report) if report.changes else "no semantic change"
-        plan.append((path, snapshot, what))
-
-    verb = "would accept" if ns.dry_run else "accepted"
-    for path, snapshot, what in plan:
-        if not ns.dry_run:
-            try:
-                os.replace(path, snapshot)  # atomic: a reader sees the old file or the new one
-            except OSError as exc:
-                raise _Unusable(
-                    f"cannot move {_display(path)} over {_display(snapshot)}: {exc.strerror or exc}"
-                ) from None
-        out.write(f"{verb}  {_display(snapshot)}  {what}\n")
-    if ns.dry_run:
-        out.write(f"dry run: {_plural(len(plan), 'snapshot')} would be accepted; nothing moved\n")
-    else:
-        out.write(f"accepted {_plural(len(plan), 'snapshot')}\n")
-    return EXIT_OK
+    return cmd_accept(ns, out)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1063,7 +1030,7 @@ def _update_project(scan: _PytestArgs) -> _Project:
         settings = _pytest_config_in(config) if config.is_file() else None
         root = Path(scan.rootdir).resolve() if scan.rootdir else config.parent
         value = scan.overrides.get(SNAPSHOT_DIR_INI, (settings or {}).get(SNAPSHOT_DIR_INI))
-        return _Project(root, root / (str(value).strip() if value else DEFAULT_SNAPSHOT_DIR))
+        return _Project(root, _snapshot_folder(root, str(value) if value else None))
     dirs: list[Path] = []
     for arg in scan.paths:
         path = Path(arg.split("::", 1)[0])
@@ -1102,6 +1069,37 @@ def _describe_update(key: str, before: bytes, after: bytes, *, color: bool) -> l
     return lines
 
 
+def _outcomes_file() -> Path:
+    import tempfile
+
+    handle, name = tempfile.mkstemp(prefix="agentrig-update-", suffix=".json")
+    os.close(handle)
+    os.unlink(name)  # the session writes it atomically; absent = the session never got there
+    return Path(name)
+
+
+def _ran_snapshots(outcomes: Path, rootdir: Path, folder: Path) -> set[str] | None:
+    """The snapshots (relative to ``folder``) that the update session compared or wrote."""
+    try:
+        rows = orjson.loads(outcomes.read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return None
+    finally:
+        with contextlib.suppress(OSError):
+            outcomes.unlink()
+    ran: set[str] = set()
+    for row in rows if isinstance(rows, list) else []:
+        shown = row.get("snapshot") if isinstance(row, dict) else None
+        if not isinstance(shown, str):
+            continue
+        path = Path(shown) if Path(shown).is_absolute() else Path.cwd() / shown
+        for base in (path, rootdir / shown):
+            with contextlib.suppress(ValueError):
+                ran.add(base.resolve().relative_to(folder.resolve()).as_posix())
+                break
+    return ran
+
+
 def _cmd_update(ns: argparse.Namespace, pytest_args: list[str], out: TextIO) -> int:
     scan = _scan_pytest_args(pytest_args)
     project = _update_project(scan)
@@ -1119,6 +1117,8 @@ def _cmd_update(ns: argparse.Namespace, pytest_args: list[str], out: TextIO) -> 
         env[_RESTRICT_ENV] = "1"
     if ns.force:
         command.append("--agentrig-force-update")
+    outcomes_file = _outcomes_file()
+    env["AGENTRIG_UPDATE_OUTCOMES"] = str(outcomes_file)
     command += pytest_args
     shown = shlex.join(["python", *command[1:]])
     out.write(f"agentrig update: {shown}\n")
@@ -1135,7 +1135,13 @@ def _cmd_update(ns: argparse.Namespace, pytest_args: list[str], out: TextIO) -> 
     created = sorted(after.keys() - before.keys())
     deleted = sorted(before.keys() - after.keys())
     updated = sorted(k for k in after.keys() & before.keys() if after[k] != before[k])
-    unchanged = len(after.keys() & before.keys()) - len(updated)
+    ran = _ran_snapshots(outcomes_file, project.rootdir, folder)
+    # unchanged: compared this run and left as they were (not: every file that was not hit)
+    unchanged = (
+        len((after.keys() & before.keys() & ran) - set(updated))
+        if ran is not None
+        else (len(after.keys() & before.keys()) - len(updated))
+    )
     out.write(f"\nagentrig update: snapshots under {_display(folder)}\n")
     for key in sorted([*created, *deleted, *updated]):
         if key in before and key in after:
@@ -1189,6 +1195,7 @@ commands:
   diff A B               semantic drift between two snapshot files or two folders
   show FILE              a snapshot (or *.received.json) as a tree, timeline and tables
   accept [PATHS]         promote *.received.json files over their snapshots
+  review [PATHS]         walk the drifted snapshots: accept, reject, skip or quit
   mutate [PYTEST ARGS]   how strong is the suite: mutants of the fakes, score, survivors
 
 exit statuses: 0 success / no drift, 1 drift (diff) or score below --min-score (mutate),
@@ -1230,7 +1237,7 @@ _SHOW_DESCRIPTION: Final = """\
 A snapshot (or *.received.json) rendered for a person: the span tree with virtual start
 times and durations; model calls with agent, model, tokens, cost and reply; decisions, budget
 moves and bus traffic in time order inside the span they happened in; then a table of the
-model calls and the budget totals per stage. Lines fit a 100-column terminal.
+model calls and the budget totals per stage. Lines fit the terminal; piped, nothing is cut.
 """
 
 _SHOW_EPILOG: Final = """\
@@ -1243,10 +1250,14 @@ examples:
 
 _ACCEPT_DESCRIPTION: Final = f"""\
 Promote *.received.json files (written by the plugin beside a snapshot whose test drifted)
-over their snapshots, listing each with what changed. Every file is read and checked before
-the first one moves; each move is an os.replace (atomic). PATHS are folders, received files
-or snapshot files; by default the project's snapshot folder (ini {SNAPSHOT_DIR_INI}, else
-{DEFAULT_SNAPSHOT_DIR}/ at the rootdir, found as pytest finds it).
+over their snapshots, listing each with what changed. Only the received files of the latest
+pytest run are taken, while their snapshot is the one they were compared with; stale ones are
+named with the command that refreshes them (--stale takes them anyway, exit status 1 when any
+was skipped). Every file and target is checked before the first one moves (a folder or a
+non-agentrig file where a snapshot should be: nothing moves); each write is atomic.
+PATHS are folders, received files or snapshot files; by default the project's snapshot
+folder (ini {SNAPSHOT_DIR_INI}, else {DEFAULT_SNAPSHOT_DIR}/ at the rootdir, found as pytest
+finds it).
 """
 
 _ACCEPT_EPILOG: Final = """\
@@ -1254,6 +1265,21 @@ examples:
   agentrig accept --dry-run        what would change
   agentrig accept                  every received file under the snapshot folder
   agentrig accept snapshots/tests/test_app/test_pipeline.received.json
+"""
+
+
+_REVIEW_DESCRIPTION: Final = """\
+Walk the drifted snapshots (fresh *.received.json files, as accept takes them) one at a time:
+each shows its drift report (root changes, consequence counts), then a key read from standard
+input decides: a accept, r reject (delete the received file), s skip, q quit. --accept and
+--reject decide every one without asking (for scripts and agents).
+"""
+
+_REVIEW_EPILOG: Final = """\
+examples:
+  agentrig review                  one at a time, keys on stdin
+  agentrig review --reject         throw every received file away
+  printf 'a\\ns\\n' | agentrig review   accept the first, skip the second
 """
 
 
@@ -1360,9 +1386,9 @@ def _build_parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     show.add_argument(
         "--width",
         type=int,
-        default=DEFAULT_WIDTH,
+        default=None,
         metavar="N",
-        help=f"cut lines at N columns (default {DEFAULT_WIDTH})",
+        help="cut lines at N columns (default: the terminal's width; no limit when piped)",
     )
 
     accept = sub.add_parser(
@@ -1378,6 +1404,28 @@ def _build_parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     )
     accept.add_argument(
         "--rootdir", metavar="DIR", help="the project's rootdir (default: found as pytest does)"
+    )
+    accept.add_argument(
+        "--stale",
+        action="store_true",
+        help="also take received files of older runs, of snapshots changed since, or unstamped",
+    )
+    review = sub.add_parser(
+        "review",
+        help="walk the drifted snapshots one at a time: accept, reject, skip or quit",
+        description=_REVIEW_DESCRIPTION,
+        epilog=_REVIEW_EPILOG,
+        formatter_class=_Formatter,
+    )
+    review.add_argument("paths", nargs="*", metavar="PATHS", help="what to review")
+    decide = review.add_mutually_exclusive_group()
+    decide.add_argument("--accept", action="store_true", help="accept every one, without asking")
+    decide.add_argument("--reject", action="store_true", help="reject every one, without asking")
+    review.add_argument(
+        "--rootdir", metavar="DIR", help="the project's rootdir (default: found as pytest does)"
+    )
+    review.add_argument(
+        "--stale", action="store_true", help="also review received files of older runs"
     )
     from agentrig.cli import cassettes
 
@@ -1427,6 +1475,10 @@ def _run(args: list[str], out: TextIO) -> int:
         return _cmd_diff(ns, out)
     if ns.command == "show":
         return _cmd_show(ns, out)
+    if ns.command == "review":
+        from agentrig.cli.review import cmd_review
+
+        return cmd_review(ns, out)
     if ns.command == "cassettes":
         from agentrig.cli import cassettes
 

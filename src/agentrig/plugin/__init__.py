@@ -51,6 +51,7 @@ Implementation notes
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import warnings
@@ -220,6 +221,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="write the agentrig drift summary (drifted tests, classes, counts, spend) as JSON"
         " to PATH, merged across xdist workers",
     )
+    from agentrig.plugin import html as _html_plugin
+
+    _html_plugin.addoption(group)
     group.addoption(
         "--agentrig-force-update",
         dest="agentrig_force_update",
@@ -348,6 +352,15 @@ def pytest_configure(config: pytest.Config) -> None:
 
     config.pluginmanager.register(ProvidersPlugin(config, _uses_agentrig), "agentrig-providers")
     config.pluginmanager.register(LoopPlugin(_virtual_loop_factory(config)), "agentrig-loop")
+    from agentrig.plugin.runid import RunIdPlugin
+
+    config.pluginmanager.register(RunIdPlugin(config), "agentrig-run-id")
+    if config.option.agentrig_html:
+        from agentrig.plugin.html import HtmlIndexPlugin
+
+        config.pluginmanager.register(
+            HtmlIndexPlugin(config, config.option.agentrig_html), "agentrig-html"
+        )
     from agentrig.plugin.timekeeping import TimekeepingPlugin
 
     config.pluginmanager.register(TimekeepingPlugin(config, _uses_agentrig), "agentrig-timekeeping")
@@ -430,25 +443,13 @@ def _snapshot_root(config: pytest.Config) -> Path:
     Snapshots are committed with the project, and unused-snapshot clean-up deletes files
     under this folder: it may be neither the rootdir itself nor anywhere outside it.
     """
-    root = Path(config.rootpath)
-    raw = str(config.getini("agentrig_snapshot_dir") or "").strip()
-    if "\x00" in raw or any(ord(c) < 32 for c in raw):
-        raise pytest.UsageError(
-            f"agentrig_snapshot_dir = {raw!r} holds a control character (NUL, a newline...); "
-            "give a plain folder name such as 'snapshots'"
-        )
-    folder = Path(os.path.normpath(root / (raw or "snapshots")))
+    from agentrig._errors import ConfigurationError
+    from agentrig._layout import snapshot_folder
+
     try:
-        rel = folder.relative_to(os.path.normpath(root))
-    except ValueError:
-        rel = None
-    if rel is None or not rel.parts:
-        where = "is the rootdir itself" if rel is not None else "is outside the rootdir"
-        raise pytest.UsageError(
-            f"agentrig_snapshot_dir = {raw!r} {where} ({root}); snapshots need a folder of "
-            "their own inside the project, e.g. 'snapshots' or 'tests/snapshots'"
-        )
-    return folder.absolute()
+        return snapshot_folder(Path(config.rootpath), str(config.getini("agentrig_snapshot_dir")))
+    except ConfigurationError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def _check_report_path(config: pytest.Config) -> None:
@@ -506,6 +507,10 @@ def _ensure_settings(state: _State) -> SnapshotSettings:
             "(a CI run must never bless its own drift): record them locally and commit them, "
             "or pass --agentrig-force-update to allow it here."
         )
+        if os.environ.get(UPDATE_OUTCOMES_ENV):  # run by `agentrig update`: its own flag
+            state.update_refused = state.update_refused.replace(
+                "pass --agentrig-force-update", "run `agentrig update --force`"
+            )
     settings = SnapshotSettings(
         rootdir=root,
         snapshot_root=snapshot_root,
@@ -978,6 +983,7 @@ def agent_snapshot(
     ``assert agent_recording == agent_snapshot``; ``agent_snapshot(name="draft")`` for more
     than one snapshot per test. A mismatch fails with agentrig's drift report.
     """
+    from agentrig.plugin.runid import RUN_ID_KEY
     from agentrig.snapshot import AgentrigSnapshotAssertion, AssertionOptions, syrupy_session
 
     config = request.config
@@ -1002,6 +1008,7 @@ def agent_snapshot(
         update_refused=refused,
         seed_note=_seed_note(item),
         verbose=config.get_verbosity(pytest.Config.VERBOSITY_ASSERTIONS),
+        run_id=config.stash.get(RUN_ID_KEY, None),
     )
     return AgentrigSnapshotAssertion.create(
         config=config,
@@ -1218,6 +1225,7 @@ class _SessionPlugin:
             if output is not None and state.settings is not None:
                 output["agentrig"] = True
             return
+        _write_update_outcomes(state)
         path = state.config.option.agentrig_report
         if path:
             try:
@@ -1267,6 +1275,28 @@ def _classes(counts: dict[str, Any]) -> str:
     return ", ".join(f"{cls} {n}" for cls, n in sorted(counts.items()))
 
 
+#: Set by ``agentrig update``: where the session writes every snapshot outcome as JSON (so the
+#: command counts what ran), and a sign that the command prints the per-snapshot lines itself.
+UPDATE_OUTCOMES_ENV = "AGENTRIG_UPDATE_OUTCOMES"
+
+
+def _write_update_outcomes(state: _State) -> None:
+    target = os.environ.get(UPDATE_OUTCOMES_ENV)
+    if not target:
+        return
+    import json
+
+    from agentrig.snapshot import atomic_write
+
+    rows = [
+        {"nodeid": nodeid, "snapshot": snap.get("snapshot"), "status": snap.get("status")}
+        for nodeid in sorted(state.results)
+        for snap in state.results[nodeid].snapshots
+    ]
+    with contextlib.suppress(OSError):
+        atomic_write(Path(target), json.dumps(rows, sort_keys=True).encode("utf-8"))
+
+
 def _roots_detail(snap: dict[str, Any]) -> str:
     """``root text 1 (+21 consequences)``; older payloads without roots show leaf counts."""
     roots = snap.get("root_counts")
@@ -1308,8 +1338,11 @@ def _summary_lines(state: _State) -> list[tuple[str, dict[str, bool]]]:
         result = state.results[nodeid]
         for snap in result.snapshots:
             status = str(snap.get("status"))
-            if status in ("passed", "created"):
-                if status == "created":
+            if status in ("passed", "created") or (
+                status == "updated" and os.environ.get(UPDATE_OUTCOMES_ENV)
+            ):
+                # (under `agentrig update`, which lists each updated snapshot itself, once)
+                if status != "passed":
                     totals[status] = totals.get(status, 0) + 1
                 continue
             totals[status] = totals.get(status, 0) + 1
