@@ -63,8 +63,9 @@ sys.path.insert(0, str(HERE))
 import suites  # noqa: E402  (a sibling module of this script)
 
 WORKLOADS = HERE / "workloads.py"
-ALL_FIGURES = (1, 2, 3, 4, 5, 6, 7)
+ALL_FIGURES = (1, 2, 3, 4, 5, 6, 7, 8)
 SDK_CALLS = HERE / "sdk_calls.py"
+OTEL_WORKLOAD = HERE / "otel_capture.py"
 #: Suites above this many tests run fewer rounds and record their snapshots with ``-n 2``.
 LARGE_SUITE = 1_000
 SUBPROCESS_TIMEOUT_S = 900  # looptime hangs forever when no timer is pending: never wait more
@@ -1020,6 +1021,52 @@ def render(
     return "\n".join(out) + "\n"
 
 
+# -- figure 8: OpenTelemetry capture ---------------------------------------------------------
+
+
+def figure_otel_capture(ctx: Context) -> Figure:
+    """10,000 SDK spans in one agentrig test: with capture, idle processor, SDK alone."""
+    n, rounds = (1_000, 1) if ctx.smoke else (10_000, 7)
+    fig = Figure(
+        7,
+        f"OpenTelemetry capture: {n:,} instrumented spans in one test",
+        ["how", "median CPU per run", "min–max", "per span", "added per span"],
+    )
+    log(f"figure 8: {rounds} rounds x 3 ways x {n} spans")
+    out = run_json(
+        [sys.executable, str(OTEL_WORKLOAD), "--spans", str(n), "--rounds", str(rounds)],
+        ctx.env,
+    )
+    fig.raw = out
+    base = stats(out["samples"]["sdk"])
+    labels = {
+        "sdk": "SDK provider alone (baseline)",
+        "idle": "+ agentrig processor, no recording",
+        "capture": "+ capture into the test's recording",
+    }
+    for key, label in labels.items():
+        st = stats(out["samples"][key])
+        added = (st["median"] - base["median"]) / n * 1e6
+        fig.rows.append(
+            [
+                label,
+                ms(st["median"]),
+                span_ms(st),
+                f"{st['median'] / n * 1e6:.1f} µs",
+                "—" if key == "sdk" else f"{added:.1f} µs",
+            ]
+        )
+    if not ctx.smoke:
+        fig.verdicts.append(("capture adds <= 20 µs per span", out["per_span_capture_us"] <= 20))
+    fig.notes.append(
+        f"{out['captured']:,} spans captured per run (the {n:,} plus their parent); rounds "
+        "interleave the three ways; CPU time of the workload process (time.process_time), "
+        "since on a shared machine wall time mostly measures waiting for a core. The SDK's own "
+        "cost per span is the first row: capture's share is the last column against it."
+    )
+    return fig
+
+
 FIGURES: dict[int, Callable[[Context], Figure]] = {
     1: figure_virtual_time,
     2: figure_snapshot_path,
@@ -1028,6 +1075,7 @@ FIGURES: dict[int, Callable[[Context], Figure]] = {
     5: figure_startup,
     6: figure_xdist,
     7: figure_sdk_calls,
+    8: figure_otel_capture,
 }
 
 

@@ -165,16 +165,22 @@ def test_diff_of_drifted_snapshots_exits_1_and_lists_every_change(
     )
     assert main(["diff", str(pipeline_snapshot), str(drifted), "--color", "never"]) == 1
     out = capsys.readouterr().out
-    assert "[text] pipeline › draft › model.call · agentrig.reply" in out
+    assert (
+        "[text] invoke_workflow pipeline › invoke_agent draft › chat fake-model · agentrig.reply"
+        in out
+    )
     assert "'a different report'" in out
     # The review stage got the new draft as its prompt: folded under the reply, counted...
     assert "+21 consequences: prompts 1, tokens 9, cost 11" in out
-    assert "pipeline › review › model.call · agentrig.prompt" not in out
+    assert "invoke_agent review › chat fake-model · agentrig.prompt" not in out
     assert "\x1b[" not in out
     # ... and listed with -vv: every leaf change, not just the first.
     assert main(["diff", str(pipeline_snapshot), str(drifted), "--color", "never", "-vv"]) == 1
     out = capsys.readouterr().out
-    assert "↳ [text] pipeline › review › model.call · agentrig.prompt" in out
+    assert (
+        "↳ [text] invoke_workflow pipeline › invoke_agent review › chat fake-model"
+        " · agentrig.prompt" in out
+    )
 
 
 def test_diff_json_is_machine_readable(
@@ -326,17 +332,21 @@ def test_show_pipeline_renders_the_tree_calls_decisions_and_budget(
     assert lines[0] == "agentrig snapshot  test_pipeline"
     assert "run: 6.000 s virtual" in out
     # The span tree, with virtual start and duration, stages in time order.
-    research = next(i for i, line in enumerate(lines) if line.endswith("├─ research"))
-    draft = next(i for i, line in enumerate(lines) if line.endswith("├─ draft"))
+    research = next(i for i, line in enumerate(lines) if line.endswith("├─ invoke_agent research"))
+    draft = next(i for i, line in enumerate(lines) if line.endswith("├─ invoke_agent draft"))
     assert research < draft
     assert lines[draft].split()[:2] == ["2.000", "3.000"]
     # A model call: agent, model, tokens, cost and the reply.
-    call = next(line for line in lines if "model.call  draft" in line)
-    assert "draft · fake-model  5→5 tok  $0.0000" in call
+    call = next(line for line in lines if "chat fake-model  draft" in line)
+    assert "draft  5→5 tok  $0.0000" in call
     assert '→ "report on' in call  # the reply, cut to fit 100 columns
     # Decisions interleaved inside their stage, after the call that led to them.
     decision = next(i for i, line in enumerate(lines) if "◆ stage_complete  stage=draft" in line)
-    assert draft < decision < next(i for i, line in enumerate(lines) if "├─ review" in line)
+    assert (
+        draft
+        < decision
+        < next(i for i, line in enumerate(lines) if "├─ invoke_agent review" in line)
+    )
     # The tables.
     assert "Model calls (3)" in out
     budget = out.split("Budget by stage")[1].splitlines()
@@ -349,7 +359,7 @@ def test_show_broadcast_marks_the_failed_agent(
 ) -> None:
     path = _write_snapshot(tmp_path / "test_broadcast.json", _broadcast())
     out = _show(path, capsys)
-    assert "├─ web  ✗ TimeoutError: search timed out" in out
+    assert "├─ invoke_agent web  ✗ TimeoutError: search timed out" in out
     assert "◆ agent_failed" in out
     assert "Model calls (4)" in out
     for agent in ("forums", "papers", "web", "synth"):
@@ -362,8 +372,8 @@ def test_show_supervisor_shows_each_round(
 ) -> None:
     path = _write_snapshot(tmp_path / "test_supervisor.json", _supervisor())
     out = _show(path, capsys)
-    assert out.count("model.call  writer") == 2
-    assert out.count("model.call  critic") == 2
+    assert out.count("chat fake-model  writer") == 2
+    assert out.count("chat fake-model  critic") == 2
     assert "◆ draft_reviewed  approved=false" in out
     assert "◆ supervisor_finished  outcome=approved" in out
     assert "(no budget activity recorded)" in out
@@ -552,7 +562,10 @@ def test_update_after_an_injected_drift_rerecords_and_prints_the_change(
     assert "--snapshot-update" in out
     assert "1 deselected" in out
     assert f"updated   {SNAPSHOT.relative_to('snapshots').as_posix()}" in out
-    assert "[text] pipeline › research › model.call · agentrig.reply:" in out
+    assert (
+        "[text] invoke_workflow pipeline › invoke_agent research › chat fake-model"
+        " · agentrig.reply:" in out
+    )
     assert "'notes about batteries' → 'notes about recycling'" in out
     assert "total: 1 updated, 0 created, 0 deleted, 0 unchanged" in out
     assert not RECEIVED.exists()

@@ -46,24 +46,35 @@ def test_a_changed_reply_is_one_text_root_with_its_ripple_counted() -> None:
     (root,) = report.roots
     assert (root.drift_class, root.where) == (
         "text",
-        "pipeline › draft › model.call · agentrig.reply",
+        "invoke_workflow pipeline › invoke_agent draft › chat fake-model · agentrig.reply",
     )
     lines = report.render().splitlines()
     assert lines[0] == (
         "agentrig drift: 1 root change (text 1) + 21 consequences; 22 changes, 22 failing"
     )
-    assert lines[1] == "  first divergence: t=2.0 s, pipeline › draft › model.call · agentrig.reply"
+    assert lines[1] == (
+        "  first divergence: t=2.0 s, invoke_workflow pipeline › invoke_agent draft"
+        " › chat fake-model · agentrig.reply"
+    )
     assert lines[3] == "      +21 consequences: prompts 1, tokens 9, cost 11"
     # the next stage's prompt quotes the reply: a consequence, listed with -vv
     folded = {c.where for c in report.consequences(root)}
-    assert "pipeline › review › model.call · agentrig.prompt" in folded
-    assert "↳ [text] pipeline › review › model.call · agentrig.prompt" in report.render(verbose=2)
+    assert (
+        "invoke_workflow pipeline › invoke_agent review › chat fake-model · agentrig.prompt"
+        in folded
+    )
+    assert (
+        "↳ [text] invoke_workflow pipeline › invoke_agent review › chat fake-model"
+        " · agentrig.prompt" in report.render(verbose=2)
+    )
 
 
 def test_an_inserted_stage_is_one_root_and_the_time_shift_one_phrase() -> None:
     report = compare(*pair("inserted stage", inserted_stage))
     (root,) = report.roots
-    assert root.render() == "[structure] pipeline › plan: added span 'plan'"
+    assert root.render() == (
+        "[structure] invoke_workflow pipeline › invoke_agent plan: added span 'invoke_agent plan'"
+    )
     line = report.render().splitlines()[3]
     assert line.endswith("everything after it starts 2.0 s later (19 times)")
     # nothing after the insertion is mis-paired: research stays research
@@ -74,7 +85,10 @@ def test_a_swap_of_two_stages_is_one_move() -> None:
     report = compare(*pair("swapped stages", swapped_stages))
     (root,) = report.roots
     assert root.op == "reordered" and root.drift_class == "structure"
-    assert root.path in ("pipeline › research", "pipeline › draft")
+    assert root.path in (
+        "invoke_workflow pipeline › invoke_agent research",
+        "invoke_workflow pipeline › invoke_agent draft",
+    )
 
 
 def test_money_quoted_in_messages_is_usage_cost_not_error_or_decision() -> None:

@@ -543,9 +543,10 @@ def test_every_call_is_a_model_call_span_with_genai_attributes_prompt_and_reply(
     with rec.activate():
         call(agent, "query")
     (span,) = rec.spans
-    assert span.name == "model.call"
+    assert span.name == "chat fake-model"
     assert span.attributes == {
         "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": "agentrig",
         "gen_ai.agent.name": "research",
         "gen_ai.request.model": "fake-model",
         "gen_ai.usage.input_tokens": 1,
@@ -577,7 +578,7 @@ def test_spans_go_through_the_given_tracer() -> None:
     agent = FakeModel(tracer=tracer).agent("a", reply="x")
     call(agent, "q")
     (span,) = tracer.finished_spans
-    assert span.name == "model.call" and span.attributes["agentrig.reply"] == "x"
+    assert span.name == "chat fake-model" and span.attributes["agentrig.reply"] == "x"
 
 
 def test_call_log_is_in_call_order_not_completion_order() -> None:

@@ -33,12 +33,17 @@ LAYER = {
     "chat": 4,
     "fake": 5,
     "patterns": 6,
+    "cassette": 6,
     "providers": 6,
     "snapshot": 7,
     "plugin": 8,
     "cli": 8,
     "__init__": 9,
     "__main__": 10,
+    "_semconv": 0,
+    "otlp": 1,
+    "otel": 5,
+    "tools": 5,
 }
 # Primitives may use each other (a BudgetPool waits with a Deadline).
 SAME_LAYER_OK = {("budget", "deadline"), ("drift", "normalize"), ("_errors", "_secrets")}

@@ -23,6 +23,7 @@ from agentrig import clock
 from agentrig._errors import ConfigurationError, SnapshotError, SnapshotFormatError
 from agentrig.normalize import FORMAT_VERSION, NormalizeRules, dumps, loads, normalize
 from agentrig.recording import Entry, Recording, SpanEvent, SpanRecord
+from agentrig.tracing import SEMCONV_VERSION
 
 # --- helpers --------------------------------------------------------------------------------
 
@@ -126,7 +127,8 @@ def broadcast(order: list[str], *, ids: dict[str, int] | None = None) -> dict[st
 
 def test_document_has_a_format_header_name_and_timeline() -> None:
     doc = normalize(raw([span(1, "pipeline", seq=1)]))
-    assert doc["agentrig"] == {"format": FORMAT_VERSION} == {"format": 1}
+    assert doc["agentrig"] == {"format": FORMAT_VERSION, "semconv": SEMCONV_VERSION}
+    assert FORMAT_VERSION == 1
     assert doc["name"] == "test"
     assert [i["span"] for i in timeline(doc)] == ["pipeline"]
 
@@ -942,7 +944,7 @@ def test_dumps_is_sorted_indented_utf8_with_a_trailing_newline() -> None:
     doc = normalize(raw([span(1, "s", seq=1, attributes={"b": "é", "a": 1})]))
     data = dumps(doc)
     assert data.endswith(b"}\n") and not data.endswith(b"\n\n")
-    assert data.startswith(b'{\n  "agentrig": {\n    "format": 1\n  },\n  "name"')
+    assert data.startswith(b'{\n  "agentrig": {\n    "format": 1,\n    "semconv": "')
     assert "é".encode() in data
     text = data.decode()
     assert text.index('"a": 1') < text.index('"b": "')

@@ -59,6 +59,12 @@ def tree(rec: Recording, parent: int | None = None, depth: int = 0) -> list[str]
     return lines
 
 
+def step(rec: Recording, name: str) -> SpanRecord:
+    """The one span of a supervisor step (its agent's span carries ``agentrig.step``)."""
+    (span,) = [s for s in rec.spans if s.attributes.get("agentrig.step") == name]
+    return span
+
+
 def decisions(rec: Recording) -> list[tuple[str, dict[str, Any]]]:
     out = []
     for data in rec.decisions:
@@ -128,13 +134,13 @@ def test_pipeline_runs_stages_in_order_each_on_the_previous_output() -> None:
     assert result.usd == pool.spent_usd == sum(c.usd for c in fake.calls)
     assert result.tokens == sum(c.tokens for c in fake.calls)
     assert tree(rec) == [
-        "pipeline",
-        "  research",
-        "    model.call",
-        "  draft",
-        "    model.call",
-        "  review",
-        "    model.call",
+        "invoke_workflow pipeline",
+        "  invoke_agent research",
+        "    chat fake-model",
+        "  invoke_agent draft",
+        "    chat fake-model",
+        "  invoke_agent review",
+        "    chat fake-model",
     ]
     assert [d for d, _ in decisions(rec)] == [
         "stage_complete",
@@ -143,8 +149,8 @@ def test_pipeline_runs_stages_in_order_each_on_the_previous_output() -> None:
         "pipeline_complete",
     ]
     assert decisions(rec)[0] == ("stage_complete", {"stage": "research", "tokens": 6, "usd": 0.006})
-    assert only(rec, "pipeline").end == 6.0
-    assert only(rec, "research").attributes["gen_ai.agent.name"] == "research"
+    assert only(rec, "invoke_workflow pipeline").end == 6.0
+    assert only(rec, "invoke_agent research").attributes["gen_ai.agent.name"] == "research"
 
 
 def test_pipeline_prompts_from_templates_callables_and_a_default() -> None:
@@ -196,8 +202,8 @@ def test_pipeline_halts_cleanly_when_the_pool_is_exhausted_mid_pipeline() -> Non
     assert halted[0]["stage"] == "review" and halted[0]["reason"] == "budget_exhausted"
     assert "nothing" in halted[0]["message"]
     assert [d for d, _ in decisions(rec)] == ["stage_complete", "stage_complete", "pipeline_halted"]
-    assert only(rec, "review").status == "error"
-    assert only(rec, "pipeline").attributes["agentrig.halted_at"] == "review"
+    assert only(rec, "invoke_agent review").status == "error"
+    assert only(rec, "invoke_workflow pipeline").attributes["agentrig.halted_at"] == "review"
 
 
 def test_pipeline_halts_when_a_call_would_break_its_stage_cap() -> None:
@@ -289,7 +295,7 @@ def test_broadcast_synthesizes_the_survivors_and_records_the_failures() -> None:
     assert result["papers"].error is not None and not result["papers"].ok
     assert editor.calls[0].prompt == default_synthesis_prompt("topic", result.survivors)
     assert editor.calls[0].prompt.endswith("[forums] forum posts\n[news] headlines")
-    span = only(rec, "broadcast")
+    span = only(rec, "invoke_workflow broadcast")
     assert [(e.name, e.attributes["agent"], e.attributes["error_type"]) for e in span.events] == [
         ("agent_failed", "papers", "TimeoutError"),
         ("agent_failed", "blogs", "FakeRateLimitError"),
@@ -304,20 +310,20 @@ def test_broadcast_synthesizes_the_survivors_and_records_the_failures() -> None:
         ),
     ]
     assert tree(rec) == [
-        "broadcast",
-        "  forums",
-        "    model.call",
-        "  papers",
-        "    model.call",
-        "  news",
-        "    model.call",
-        "  blogs",
-        "    model.call",
-        "  aggregate",
-        "    model.call",
+        "invoke_workflow broadcast",
+        "  invoke_agent forums",
+        "    chat fake-model",
+        "  invoke_agent papers",
+        "    chat fake-model",
+        "  invoke_agent news",
+        "    chat fake-model",
+        "  invoke_agent blogs",
+        "    chat fake-model",
+        "  invoke_agent editor",
+        "    chat fake-model",
     ]
-    assert only(rec, "papers").status == "error"
-    assert only(rec, "aggregate").start == 3.0  # after the slowest agent
+    assert only(rec, "invoke_agent papers").status == "error"
+    assert only(rec, "invoke_agent editor").start == 3.0  # after the slowest agent
 
 
 def test_broadcast_result_does_not_depend_on_completion_order() -> None:
@@ -330,7 +336,7 @@ def test_broadcast_result_does_not_depend_on_completion_order() -> None:
             return await run_broadcast(agents, "topic", aggregator=editor)
 
         result, rec = recorded(main())
-        events = [e.attributes for e in only(rec, "broadcast").events]
+        events = [e.attributes for e in only(rec, "invoke_workflow broadcast").events]
         return result.succeeded, result.failed, editor.calls[0].prompt, decisions(rec), events
 
     assert once((1.0, 2.0, 3.0)) == once((3.0, 2.0, 1.0))
@@ -363,7 +369,7 @@ def test_broadcast_where_every_agent_fails_raises_all_agents_failed() -> None:
         "agent_failed",
         "broadcast_failed",
     ]
-    assert only(rec, "broadcast").status == "error"
+    assert only(rec, "invoke_workflow broadcast").status == "error"
 
 
 def test_broadcast_records_a_failing_aggregator_and_propagates_its_error() -> None:
@@ -450,17 +456,25 @@ def test_supervisor_approves_on_the_second_review() -> None:
         ("supervisor_finished", {"outcome": "approved", "revisions": 1, "reviews": 2}),
     ]
     assert tree(rec) == [
-        "supervisor",
-        "  draft",
-        "    model.call",
-        "  review",
-        "    model.call",
-        "  revise",
-        "    model.call",
-        "  review",
-        "    model.call",
+        "invoke_workflow supervisor",
+        "  invoke_agent writer",
+        "    chat fake-model",
+        "  invoke_agent editor",
+        "    chat fake-model",
+        "  invoke_agent writer",
+        "    chat fake-model",
+        "  invoke_agent editor",
+        "    chat fake-model",
     ]
-    assert only(rec, "supervisor").attributes["agentrig.outcome"] == "approved"
+    assert [
+        s.attributes.get("agentrig.step") for s in rec.spans if "agentrig.step" in s.attributes
+    ] == [
+        "draft",
+        "review",
+        "revise",
+        "review",
+    ]
+    assert only(rec, "invoke_workflow supervisor").attributes["agentrig.outcome"] == "approved"
 
 
 def test_supervisor_stops_at_max_revisions() -> None:
@@ -496,7 +510,7 @@ def test_supervisor_hits_the_hard_deadline_in_virtual_time() -> None:
         {"outcome": "deadline", "revisions": 0, "reviews": 1, "error_type": "DeadlineExceeded"},
     )
     assert rec.entries_of("deadline.expired")[0].data["at"] == 120.0
-    assert only(rec, "revise").status == "error"
+    assert step(rec, "revise").status == "error"
 
 
 def test_supervisor_accepts_a_deadline_object_and_a_custom_approval_test() -> None:

@@ -41,7 +41,8 @@ README = ROOT / "README.md"
 CI_DOC = ROOT / "docs" / "ci.md"
 
 _FENCE_RE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```[ \t]*$", re.M | re.S)
-_COMMENT_RE = re.compile(r"<!--\s*(not-tested|drift-excerpt):?(.*?)-->\s*\Z", re.S)
+# The note may not contain "-->": a match must not start at an earlier comment and run on.
+_COMMENT_RE = re.compile(r"<!--\s*(not-tested|drift-excerpt):?((?:(?!-->).)*)-->\s*\Z", re.S)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from agentrig.tracing import (
     OPERATION_CHAT,
     Tracer,
     default_tracer,
+    model_call_span_name,
 )
 
 
@@ -87,7 +88,7 @@ class ChatAgent:
                                   r.usage.prompt_tokens, r.usage.completion_tokens)
 
         usd_per_1k: (input, output) prices in USD per 1k tokens.
-        tracer: where the ``model.call`` spans go.
+        tracer: where the ``chat {model}`` spans go.
     """
 
     def __init__(
@@ -115,7 +116,7 @@ class ChatAgent:
             GEN_AI_AGENT_NAME: self.name,
             GEN_AI_REQUEST_MODEL: self.model,
         }
-        with tracer.span("model.call", attributes=attributes) as span:
+        with tracer.span(model_call_span_name(self.model), attributes=attributes) as span:
             done = await self._complete(self.model, self.system, prompt)
             usd = (done.input_tokens * self._price_in + done.output_tokens * self._price_out) / 1000
             span.set_attributes(

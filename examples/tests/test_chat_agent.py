@@ -35,7 +35,7 @@ async def test_the_chat_agent_charges_and_traces_a_real_style_call(
 
     assert (out.text, out.tokens, out.usd) == ("gpt-4o says hi", 120, Decimal("0.00045"))
     assert pool.spent_usd == Decimal("0.00045")
-    (span,) = agent_recording.spans_named("model.call")
+    (span,) = agent_recording.spans_named("chat gpt-4o")
     assert span.attributes["gen_ai.request.model"] == "gpt-4o"
     assert span.attributes["gen_ai.usage.input_tokens"] == 100
     assert span.attributes["agentrig.cost_usd"] == 0.00045

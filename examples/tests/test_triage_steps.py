@@ -60,7 +60,7 @@ async def test_context_broadcast_notes_a_failing_lookup_and_merges_the_others(
 
     assert (context.succeeded, context.failed) == (("kb", "status"), ("orders",))
     assert context.output is not None and context.output.startswith("Context from 2 sources")
-    (span,) = agent_recording.spans_named("context")
+    (span,) = agent_recording.spans_named("invoke_workflow context")
     assert [(e.name, e.attributes["agent"]) for e in span.events] == [("agent_failed", "orders")]
     (failed,) = [d for d in agent_recording.decisions if d["decision"] == "agent_failed"]
     assert failed["error_type"] == "FakeRateLimitError"

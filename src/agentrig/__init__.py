@@ -3,7 +3,8 @@
 The curated public namespace. Submodules with public API of their own: ``agentrig.clock``,
 ``agentrig.recording``, ``agentrig.normalize``, ``agentrig.drift``, ``agentrig.patterns``,
 ``agentrig.fake``, ``agentrig.tracing``, ``agentrig.chat``, ``agentrig.providers`` (the SDK
-interception seam).
+interception seam), ``agentrig.otel`` (OpenTelemetry capture) and ``agentrig.otlp`` (OTLP/JSON
+export).
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ if TYPE_CHECKING:
         BudgetError,
         BudgetExceeded,
         BudgetExhausted,
+        CassetteError,
+        CassetteFormatError,
+        CassetteMiss,
         ConfigurationError,
         DeadlineExceeded,
         DecisionLogError,
@@ -54,7 +58,8 @@ if TYPE_CHECKING:
     from agentrig.fake import FakeAgent, FakeCall, FakeModel, FakeReply, Price
     from agentrig.normalize import FORMAT_VERSION, NormalizeRules, normalize
     from agentrig.recording import Recording, active_recording
-    from agentrig.tracing import Span, Tracer, current_span, default_tracer
+    from agentrig.tools import ToolExecution, tool
+    from agentrig.tracing import SEMCONV_VERSION, Span, Tracer, current_span, default_tracer
 
 __version__ = "0.1.0"
 
@@ -73,6 +78,9 @@ _EXPORTS: dict[str, str] = {
     "BudgetExhausted": "agentrig._errors",
     "BudgetPool": "agentrig.budget",
     "BudgetStatistics": "agentrig.budget",
+    "CassetteError": "agentrig._errors",
+    "CassetteFormatError": "agentrig._errors",
+    "CassetteMiss": "agentrig._errors",
     "Change": "agentrig.drift",
     "ConfigurationError": "agentrig._errors",
     "DRIFT_CLASSES": "agentrig.drift",
@@ -105,6 +113,7 @@ _EXPORTS: dict[str, str] = {
     "ScriptExhausted": "agentrig._errors",
     "ScriptMismatch": "agentrig._errors",
     "SnapshotError": "agentrig._errors",
+    "SEMCONV_VERSION": "agentrig.tracing",
     "SnapshotFormatError": "agentrig._errors",
     "Span": "agentrig.tracing",
     "StageBudget": "agentrig.budget",
@@ -113,6 +122,7 @@ _EXPORTS: dict[str, str] = {
     "Tool": "agentrig.chat",
     "ToolCall": "agentrig.chat",
     "ToolResult": "agentrig.chat",
+    "ToolExecution": "agentrig.tools",
     "Tracer": "agentrig.tracing",
     "UnscriptedCall": "agentrig._errors",
     "UnsupportedEndpoint": "agentrig._errors",
@@ -125,6 +135,7 @@ _EXPORTS: dict[str, str] = {
     "normalize": "agentrig.normalize",
     "read_decision_log": "agentrig.decisions",
     "run": "agentrig.clock",
+    "tool": "agentrig.tools",
 }
 
 
@@ -144,6 +155,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "DRIFT_CLASSES",
     "FORMAT_VERSION",
+    "SEMCONV_VERSION",
     "Agent",
     "AgentReply",
     "AgentRigError",
@@ -155,6 +167,9 @@ __all__ = [
     "BudgetExhausted",
     "BudgetPool",
     "BudgetStatistics",
+    "CassetteError",
+    "CassetteFormatError",
+    "CassetteMiss",
     "Change",
     "ConfigurationError",
     "Deadline",
@@ -192,6 +207,7 @@ __all__ = [
     "Tolerance",
     "Tool",
     "ToolCall",
+    "ToolExecution",
     "ToolResult",
     "Tracer",
     "UnscriptedCall",
@@ -205,4 +221,5 @@ __all__ = [
     "normalize",
     "read_decision_log",
     "run",
+    "tool",
 ]

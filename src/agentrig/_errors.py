@@ -25,8 +25,11 @@ The tree::
     ├── AllAgentsFailed                      every agent of a broadcast failed
     ├── DecisionLogError                     a decision log cannot be written or read
     ├── RecordingError (ValueError)          a recorded value cannot be normalized
-    └── SnapshotError                        a snapshot file is unusable
-        └── SnapshotFormatError              wrong or unknown format version
+    ├── SnapshotError                        a snapshot file is unusable
+    │   └── SnapshotFormatError              wrong or unknown format version
+    └── CassetteError (ValueError)           a cassette file is unusable
+        ├── CassetteFormatError              wrong or unknown cassette format version
+        └── CassetteMiss (LookupError)       replay found no recorded answer to a call
 
     AgentrigWarning (UserWarning)            a test cannot get what agentrig promises (e.g. a
                                              virtual clock) and runs anyway; says why and the fix
@@ -45,6 +48,9 @@ __all__ = [
     "BudgetError",
     "BudgetExceeded",
     "BudgetExhausted",
+    "CassetteError",
+    "CassetteFormatError",
+    "CassetteMiss",
     "ConfigurationError",
     "DeadlineExceeded",
     "DecisionLogError",
@@ -206,6 +212,18 @@ class SnapshotError(AgentRigError):
 
 class SnapshotFormatError(SnapshotError):
     """A snapshot has a format version this agentrig cannot compare against."""
+
+
+class CassetteError(AgentRigError, ValueError):
+    """A cassette file is unreadable, malformed, or holds what looks like a secret."""
+
+
+class CassetteFormatError(CassetteError):
+    """A cassette has a format version this agentrig cannot read."""
+
+
+class CassetteMiss(CassetteError, LookupError):
+    """Replay found no recorded answer to a model call (it never falls back to a live call)."""
 
 
 class AgentrigWarning(UserWarning):

@@ -1,16 +1,24 @@
-"""Reading a file that must be a regular file: never block on a FIFO, a socket or a device.
+"""Files agentrig reads and commits: regular files only, atomic writes.
 
-``open()`` on a FIFO waits for a writer forever (and a test's Runner swallows the first
+Reading: ``open()`` on a FIFO waits for a writer forever (and a test's Runner swallows the first
 Ctrl-C), so a named pipe where a snapshot should be would hang pytest and ``agentrig show``.
 The file is opened non-blocking and checked with ``fstat`` before a byte is read.
+
+Writing: a reader (another xdist worker, an interrupted run, ``git add``) must see the old file
+or the new one, never half of one: write a temporary file in the same folder, fsync it,
+``os.replace`` it over the target, then fsync the folder so that the rename itself survives a
+power cut.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import stat
+from contextlib import suppress
+from pathlib import Path
 
-__all__ = ["NotARegularFile", "read_regular_file"]
+__all__ = ["NotARegularFile", "atomic_write", "fsync_dir", "read_regular_file"]
 
 
 class NotARegularFile(OSError):
@@ -39,3 +47,37 @@ def read_regular_file(path: str | os.PathLike[str]) -> bytes:
     finally:
         if fd >= 0:
             os.close(fd)
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (a no-op where folders cannot be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # Windows cannot open folders; the rename is durable enough there
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically: temp file in the same folder, fsync, replace."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # The name is cut so that a 255-byte file name still has a valid temporary name.
+    tmp = path.parent / f".{path.name[:40]}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+    # os.open with 0o666 honours the umask (mkstemp would force 0o600 on a committed file).
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(tmp)
+        raise
+    fsync_dir(path.parent)

@@ -91,9 +91,10 @@ in the meantime, or a budget without ``can_afford``), the budget records the spe
 
 Tracing
 -------
-Every call is one span named ``"model.call"`` (through ``tracer=``, else
+Every call is one span named ``"chat {model}"`` (through ``tracer=``, else
 :func:`agentrig.tracing.default_tracer`, so it lands in the active recording) with the
-OpenTelemetry GenAI attributes ``gen_ai.operation.name="chat"``, ``gen_ai.agent.name``,
+OpenTelemetry GenAI attributes ``gen_ai.operation.name="chat"``, ``gen_ai.provider.name``
+(``"agentrig"``), ``gen_ai.agent.name``,
 ``gen_ai.request.model``, ``gen_ai.usage.input_tokens``, ``gen_ai.usage.output_tokens``, plus
 ``agentrig.cost_usd`` (a float), and the text as ``agentrig.prompt`` and ``agentrig.reply``
 (attributes, not events, so a changed reply reads as a text drift of that span). A failure is
@@ -158,6 +159,7 @@ from agentrig.tracing import (
     OPERATION_CHAT,
     Tracer,
     default_tracer,
+    model_call_span_name,
 )
 
 __all__ = [
@@ -165,6 +167,7 @@ __all__ = [
     "AGENTRIG_REPLY",
     "DEFAULT_MODEL",
     "DEFAULT_PRICES",
+    "PROVIDER_NAME",
     "SPAN_NAME",
     "FakeAgent",
     "FakeCall",
@@ -181,8 +184,11 @@ __all__ = [
     "timeout",
 ]
 
-#: The name of the span every model call opens.
-SPAN_NAME: Final = "model.call"
+#: The operation of the span every model call opens; the span is named
+#: ``"chat {gen_ai.request.model}"`` (:func:`agentrig.tracing.model_call_span_name`).
+SPAN_NAME: Final = "chat"
+#: ``gen_ai.provider.name`` of calls the fake answers itself.
+PROVIDER_NAME: Final = "agentrig"
 #: Span attribute holding the prompt of a model call.
 AGENTRIG_PROMPT: Final = "agentrig.prompt"
 #: Span attribute holding the reply text of a model call.
@@ -655,7 +661,7 @@ class FakeModel:
         latency: the default latency of every call, in virtual seconds, or a function of the
             reply's output tokens, or a mapping from model name to either (models not in it
             take 0).
-        tracer: the tracer for the ``"model.call"`` spans; default
+        tracer: the tracer for the ``"chat {model}"`` spans; default
             :func:`~agentrig.tracing.default_tracer` (looked up at each call).
         tokenizer: a function ``text -> int`` replacing :func:`count_tokens`.
         check_budget: refuse a call the ``budget=`` cannot afford before making it (see the
@@ -1222,6 +1228,7 @@ class FakeAgent:
         prompt = request.prompt
         attributes: dict[str, object] = {
             GEN_AI_OPERATION_NAME: OPERATION_CHAT,
+            GEN_AI_PROVIDER_NAME: PROVIDER_NAME,
             GEN_AI_AGENT_NAME: self.name,
             GEN_AI_REQUEST_MODEL: model,
             AGENTRIG_PROMPT: prompt,
@@ -1229,7 +1236,7 @@ class FakeAgent:
         if wire:
             attributes.update(_request_attributes(request))
         try:
-            with tracer.span(SPAN_NAME, attributes=attributes) as span:
+            with tracer.span(model_call_span_name(model), attributes=attributes) as span:
                 try:
                     step = self._choose(request, n)  # synchronous: call order decides
                     step = _mutation.call_step(self.name, n, step)  # agentrig mutate's switch

@@ -171,6 +171,7 @@ from agentrig._errors import (
 )
 from agentrig._secrets import REDACTED as _REDACTED
 from agentrig._secrets import redact_secrets as _redact_secrets
+from agentrig._semconv import SEMCONV_VERSION, upgrade_attributes
 
 if TYPE_CHECKING:
     from agentrig.recording import Recording
@@ -1084,6 +1085,8 @@ class _Normalizer:
             attrs = self.top(
                 attributes, f"{scope}.attributes" if scope else None, f"span {nm!r} attribute"
             )
+            if type(attrs) is dict:
+                attrs = upgrade_attributes(attrs)  # older GenAI names read as current ones
             if attrs:
                 body["attributes"] = attrs
         evs = []
@@ -1695,7 +1698,8 @@ def normalize(
         rules: extra drop / mask / redact rules (see :class:`NormalizeRules`).
 
     Returns:
-        A new dict of JSON data (the input is not modified): ``{"agentrig": {"format": 1},
+        A new dict of JSON data (the input is not modified): ``{"agentrig": {"format": 1,
+        "semconv": ...},
         "name": ..., "timeline": [...]}``. Write it with :func:`dumps`.
 
     Raises:
@@ -1785,7 +1789,7 @@ def normalize(
         ordered_roots, _ = norm.order(roots)
 
     doc: dict[str, Any] = {
-        "agentrig": {"format": FORMAT_VERSION},
+        "agentrig": {"format": FORMAT_VERSION, "semconv": SEMCONV_VERSION},
         "name": norm.string(name) if isinstance(name, str) else norm.top(name, None),
         "timeline": norm.emit(ordered_roots, None, 0),
     }
@@ -1897,7 +1901,28 @@ def loads(data: bytes | str, *, source: str | None = None) -> dict[str, Any]:
     _check_header(doc, where)
     _check_shape(doc, where)
     _check_depth(doc, where)
+    _upgrade_names(doc)
     return doc
+
+
+def _upgrade_names(doc: dict[str, Any]) -> None:
+    """Read older GenAI attribute names as the current ones (``agentrig._semconv``), in place.
+
+    A snapshot recorded with an older instrumentation then compares equal to a run of its
+    upgrade; only the names move, values stay.
+    """
+    stack = [doc.get("timeline")]
+    while stack:
+        timeline = stack.pop()
+        if not isinstance(timeline, list):
+            continue
+        for item in timeline:
+            if not isinstance(item, dict) or "span" not in item:
+                continue
+            attrs = item.get("attributes")
+            if type(attrs) is dict:
+                item["attributes"] = upgrade_attributes(attrs)
+            stack.append(item.get("timeline"))
 
 
 def _check_depth(doc: dict[str, Any], where: str) -> None:

@@ -28,7 +28,7 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -51,6 +51,7 @@ __all__ = [
     "current_span_id",
     "entry_to_dict",
     "json_default",
+    "set_parent_hook",
     "span_to_dict",
 ]
 
@@ -123,6 +124,25 @@ _active: ContextVar[Recording | None] = ContextVar("agentrig_active_recording", 
 # Plain ``threading.Thread`` workers do not inherit context variables; they fall back to this.
 _process_fallback: list[Recording] = []
 _fallback_lock = threading.Lock()
+
+
+# Another source of "the current span": agentrig.otel installs one so that agentrig spans and
+# entries made inside a captured OpenTelemetry span nest under it. Called with the recording,
+# the agentrig current span id and what asks ("span" or "entry"); returns the parent to use.
+ParentHook = Callable[["Recording", "int | None", str], "int | None"]
+_parent_hook: ParentHook | None = None
+
+
+def set_parent_hook(hook: ParentHook | None) -> None:
+    """Install (or, with ``None``, remove) the hook that may refine the current span."""
+    global _parent_hook
+    _parent_hook = hook
+
+
+def _current_parent(rec: Recording, what: str) -> int | None:
+    sid = current_span_id.get()
+    hook = _parent_hook
+    return sid if hook is None else hook(rec, sid, what)
 
 
 def active_recording() -> Recording | None:
@@ -306,7 +326,7 @@ class Recording:
         span_id: int | Literal["current"] | None = "current",
     ) -> Entry:
         """Append one timeline entry, attributed to the current span unless told otherwise."""
-        sid = current_span_id.get() if span_id == "current" else span_id
+        sid = _current_parent(self, "entry") if span_id == "current" else span_id
         t = self.now()
         wall = time.time()
         with self._lock:
@@ -322,7 +342,7 @@ class Recording:
         attributes: dict[str, Any] | None = None,
     ) -> SpanRecord:
         """Open a span record (the tracer calls this; it does not set the current span)."""
-        pid = current_span_id.get() if parent_id == "current" else parent_id
+        pid = _current_parent(self, "span") if parent_id == "current" else parent_id
         t = self.now()
         wall = time.time()
         with self._lock:
@@ -347,6 +367,41 @@ class Recording:
             rec.end = t
             rec.end_seq = next(self._seq)
             rec.wall_end = time.time()
+
+    def fold_span(self, span_id: int, into: int) -> None:
+        """Merge span ``span_id`` into span ``into``: one span where two described one thing.
+
+        ``into`` gains the attributes it lacks and the events; the folded span's child spans
+        and entries move to it; the folded span leaves the recording. (``agentrig.otel`` folds
+        agentrig's model-call span into an instrumentation's span of the same call.)
+
+        Raises:
+            KeyError: either span is not in this recording.
+        """
+        with self._lock:
+            child = self._spans_by_id[span_id]
+            target = self._spans_by_id[into]
+            for key, value in child.attributes.items():
+                target.attributes.setdefault(key, value)
+            target.events.extend(child.events)
+            if child.status == "error" and target.status != "error":
+                target.status, target.status_message = child.status, child.status_message
+            if target.error is None:
+                target.error = child.error
+            # Everything of the folded span came after it: search from the end (it is recent).
+            idx = len(self.spans) - 1
+            while self.spans[idx] is not child:
+                idx -= 1
+            for span in self.spans[idx + 1 :]:
+                if span.parent_id == span_id:
+                    span.parent_id = into
+            del self.spans[idx]
+            del self._spans_by_id[span_id]
+            for entry in reversed(self.entries):
+                if entry.seq < child.seq:
+                    break
+                if entry.span_id == span_id:
+                    entry.span_id = into
 
     def span(self, span_id: int) -> SpanRecord:
         """The span with this id (raises ``KeyError`` naming the id)."""

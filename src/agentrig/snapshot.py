@@ -80,7 +80,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import secrets
 import shlex
 import stat
 import threading
@@ -98,8 +97,9 @@ from syrupy.extensions.base import AbstractSyrupyExtension
 from syrupy.location import PyTestLocation
 
 from agentrig._errors import SnapshotError
-from agentrig._files import NotARegularFile, read_regular_file
+from agentrig._files import NotARegularFile, atomic_write, read_regular_file
 from agentrig._secrets import redact_secrets
+from agentrig.cassette import CASSETTE_SUFFIX
 from agentrig.mutate.hook import mutating
 
 if TYPE_CHECKING:
@@ -125,6 +125,7 @@ __all__ = [
     "SnapshotOutcome",
     "SnapshotSettings",
     "activate_settings",
+    "atomic_write",
     "current_settings",
     "is_snapshot_file",
     "received_path",
@@ -425,10 +426,12 @@ def _owned_by(stem: str, bases: set[str] | None) -> bool:
 
 
 def is_snapshot_file(filename: str) -> bool:
-    """True for a snapshot file name (not a received file, a temporary file or anything else)."""
+    """True for a snapshot file name (not a received file, a cassette, a temporary file or
+    anything else)."""
     return (
         filename.endswith(SNAPSHOT_SUFFIX)
         and not filename.endswith(RECEIVED_SUFFIX)
+        and not filename.endswith(CASSETTE_SUFFIX)
         and not filename.startswith(".")
     )
 
@@ -439,39 +442,6 @@ def received_path(snapshot_location: str) -> str:
 
 
 # -- files ----------------------------------------------------------------------------------------
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # Windows cannot open folders; the rename is durable enough there
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically: temp file in the same folder, fsync, replace."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # The name is cut so that a 255-byte file name still has a valid temporary name.
-    tmp = path.parent / f".{path.name[:40]}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-    # os.open with 0o666 honours the umask (mkstemp would force 0o600 on a committed file).
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
 
 
 def _os_problem(exc: OSError, path: str, settings: SnapshotSettings) -> str:

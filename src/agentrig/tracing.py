@@ -62,6 +62,40 @@ import orjson
 from agentrig._errors import AgentRigError, ConfigurationError
 from agentrig._jsonl import _DEFAULT, _Default, _JsonlAppender, _keep_for, _now
 from agentrig._secrets import redact_secrets
+from agentrig._semconv import (
+    GEN_AI_AGENT_ID,
+    GEN_AI_AGENT_NAME,
+    GEN_AI_OPERATION_NAME,
+    GEN_AI_PROVIDER_NAME,
+    GEN_AI_REQUEST_MAX_TOKENS,
+    GEN_AI_REQUEST_MODEL,
+    GEN_AI_RESPONSE_FINISH_REASONS,
+    GEN_AI_RESPONSE_MODEL,
+    GEN_AI_SYSTEM,
+    GEN_AI_TOOL_CALL_ARGUMENTS,
+    GEN_AI_TOOL_CALL_ID,
+    GEN_AI_TOOL_CALL_RESULT,
+    GEN_AI_TOOL_DESCRIPTION,
+    GEN_AI_TOOL_NAME,
+    GEN_AI_TOOL_TYPE,
+    GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
+    GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+    GEN_AI_USAGE_INPUT_TOKENS,
+    GEN_AI_USAGE_OUTPUT_TOKENS,
+    GEN_AI_WORKFLOW_NAME,
+    OPERATION_CHAT,
+    OPERATION_EXECUTE_TOOL,
+    OPERATION_INVOKE_AGENT,
+    OPERATION_INVOKE_WORKFLOW,
+    OPERATION_TEXT_COMPLETION,
+    SEMCONV_SCHEMA_URL,
+    SEMCONV_VERSION,
+    agent_span_name,
+    model_call_span_name,
+    operation_span_name,
+    tool_span_name,
+    workflow_span_name,
+)
 from agentrig.recording import (
     Recording,
     SpanEvent,
@@ -86,47 +120,42 @@ __all__ = [
     "GEN_AI_RESPONSE_FINISH_REASONS",
     "GEN_AI_RESPONSE_MODEL",
     "GEN_AI_SYSTEM",
+    "GEN_AI_TOOL_CALL_ARGUMENTS",
+    "GEN_AI_TOOL_CALL_ID",
+    "GEN_AI_TOOL_CALL_RESULT",
+    "GEN_AI_TOOL_DESCRIPTION",
+    "GEN_AI_TOOL_NAME",
+    "GEN_AI_TOOL_TYPE",
+    "GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS",
+    "GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS",
     "GEN_AI_USAGE_INPUT_TOKENS",
     "GEN_AI_USAGE_OUTPUT_TOKENS",
+    "GEN_AI_WORKFLOW_NAME",
     "OPERATION_CHAT",
     "OPERATION_EXECUTE_TOOL",
     "OPERATION_INVOKE_AGENT",
+    "OPERATION_INVOKE_WORKFLOW",
     "OPERATION_TEXT_COMPLETION",
+    "SEMCONV_SCHEMA_URL",
+    "SEMCONV_VERSION",
     "Span",
     "SpanStatus",
     "Tracer",
+    "agent_span_name",
     "current_span",
     "default_tracer",
+    "model_call_span_name",
+    "operation_span_name",
+    "tool_span_name",
+    "workflow_span_name",
 ]
 
 # -- attribute names: OpenTelemetry GenAI semantic conventions --------------------------------
 # https://opentelemetry.io/docs/specs/semconv/gen-ai/ (now maintained in the
-# open-telemetry/semantic-conventions-genai repository). Span names for model calls follow the
-# same conventions: "{gen_ai.operation.name} {gen_ai.request.model}", e.g. "chat gpt-4o".
+# open-telemetry/semantic-conventions-genai repository). The names live in agentrig._semconv
+# (normalization reads them too); these are their public homes. Span names follow the same
+# conventions, "{gen_ai.operation.name} {name}": use the *_span_name helpers.
 
-#: Human-readable name of the agent (``"research"``).
-GEN_AI_AGENT_NAME: Final = "gen_ai.agent.name"
-#: Unique identifier of the agent, when it has one beyond its name.
-GEN_AI_AGENT_ID: Final = "gen_ai.agent.id"
-#: The operation: one of the ``OPERATION_*`` values below.
-GEN_AI_OPERATION_NAME: Final = "gen_ai.operation.name"
-#: The GenAI provider (``"openai"``, ``"anthropic"``, ...). Replaces ``gen_ai.system``.
-GEN_AI_PROVIDER_NAME: Final = "gen_ai.provider.name"
-#: Deprecated by the conventions in favour of :data:`GEN_AI_PROVIDER_NAME`; kept for backends
-#: that still read it.
-GEN_AI_SYSTEM: Final = "gen_ai.system"
-#: The model a request asked for.
-GEN_AI_REQUEST_MODEL: Final = "gen_ai.request.model"
-#: The maximum number of tokens the request allowed.
-GEN_AI_REQUEST_MAX_TOKENS: Final = "gen_ai.request.max_tokens"
-#: The model that actually answered.
-GEN_AI_RESPONSE_MODEL: Final = "gen_ai.response.model"
-#: Why generation stopped, one reason per choice (``["stop"]``).
-GEN_AI_RESPONSE_FINISH_REASONS: Final = "gen_ai.response.finish_reasons"
-#: Tokens in the prompt.
-GEN_AI_USAGE_INPUT_TOKENS: Final = "gen_ai.usage.input_tokens"
-#: Tokens in the completion.
-GEN_AI_USAGE_OUTPUT_TOKENS: Final = "gen_ai.usage.output_tokens"
 #: The class of error that ended the operation (general OpenTelemetry attribute).
 ERROR_TYPE: Final = "error.type"
 #: Attribute names of an ``"exception"`` event (general OpenTelemetry conventions).
@@ -134,12 +163,6 @@ EXCEPTION_TYPE: Final = "exception.type"
 EXCEPTION_MESSAGE: Final = "exception.message"
 #: agentrig's own: what the call cost, in US dollars (a float).
 AGENTRIG_COST_USD: Final = "agentrig.cost_usd"
-
-#: Well-known values of ``gen_ai.operation.name``.
-OPERATION_CHAT: Final = "chat"
-OPERATION_TEXT_COMPLETION: Final = "text_completion"
-OPERATION_INVOKE_AGENT: Final = "invoke_agent"
-OPERATION_EXECUTE_TOOL: Final = "execute_tool"
 
 SpanStatus = Literal["unset", "ok", "error"]
 _STATUSES: tuple[str, ...] = get_args(SpanStatus)

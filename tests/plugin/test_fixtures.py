@@ -212,7 +212,7 @@ async def test_all(fake_model, budget_pool, deadline, event_bus, tracer, decisio
         pass
     kinds = {e.kind for e in agent_recording.entries}
     assert {"bus.emit", "budget.acquire", "budget.charge", "decision"} <= kinds
-    assert [s.name for s in agent_recording.spans] == ["stage", "model.call"]
+    assert [s.name for s in agent_recording.spans] == ["stage", "chat fake-model"]
 
 def test_recordings_are_per_test(agent_recording):
     assert agent_recording.entries == [] and agent_recording.spans == []

@@ -7,6 +7,8 @@ import json
 import pytest
 from agentrig_project import Project
 
+from agentrig.tracing import SEMCONV_VERSION
+
 EXPECTED_FILES = [
     "tests/test_app/test_agents[alpha].json",
     "tests/test_app/test_agents[beta].json",
@@ -24,7 +26,7 @@ def test_update_records_one_json_file_per_test_mirroring_the_test_path(project: 
     result.assert_outcomes(passed=5)
     assert sorted(project.snapshot_files()) == EXPECTED_FILES
     doc = json.loads(project.snapshot("tests/test_app/test_pipeline.json").read_text())
-    assert doc["agentrig"] == {"format": 1}
+    assert doc["agentrig"] == {"format": 1, "semconv": SEMCONV_VERSION}
     assert doc["name"] == "tests/test_app.py::test_pipeline"
 
 
@@ -88,8 +90,9 @@ def test_drift_fails_with_every_change_its_class_and_place_and_keeps_the_snapsho
         [
             "*The recording drifted from snapshot snapshots/tests/test_app/test_pipeline.json",
             "*agentrig drift: 1 root change (text 1) + 17 consequences; 18 changes, 18 failing",
-            "*first divergence: t=0.0 s, pipeline › model.call[[]agent=research] · agentrig.reply",
-            "*[[]text] pipeline › model.call[[]agent=research] · agentrig.reply:"
+            "*first divergence: t=0.0 s, pipeline › chat fake-model[[]agent=research]"
+            " · agentrig.reply",
+            "*[[]text] pipeline › chat fake-model[[]agent=research] · agentrig.reply:"
             " 'notes about X' → 'notes about Y, revised'",
             "*+17 consequences: prompts 1, replies 1, tokens 7, cost 8",
             "*(-vv lists every consequence under its root)",
@@ -102,8 +105,8 @@ def test_drift_fails_with_every_change_its_class_and_place_and_keeps_the_snapsho
     verbose = recorded.run("-vv")
     verbose.stdout.fnmatch_lines(
         [
-            "*[[]text] pipeline › model.call[[]agent=research] · agentrig.reply:*",
-            "*↳ [[]text] pipeline › model.call[[]agent=draft] · agentrig.prompt:*",
+            "*[[]text] pipeline › chat fake-model[[]agent=research] · agentrig.reply:*",
+            "*↳ [[]text] pipeline › chat fake-model[[]agent=draft] · agentrig.prompt:*",
         ]
     )
     # syrupy's own one-hunk diff is not what is shown

@@ -43,7 +43,7 @@ def _usage_error(rig: Rig, *args: str) -> str:
         (
             "agentrig_secret_pattern = acct-\\d+",
             "unknown agentrig ini option: agentrig_secret_pattern "
-            "(did you mean agentrig_secret_patterns?); valid options: agentrig_drop, ",
+            "(did you mean agentrig_secret_patterns?); valid options: agentrig_",
         ),
         ("agentrig_snapshots = golden", "(did you mean agentrig_snapshot_dir?)"),
         ("agentrig_colour = yes", "unknown agentrig ini option: agentrig_colour; valid options"),

@@ -8,8 +8,9 @@ complete new one (and for ``accept``, a snapshot still old keeps its received fi
 a later run never sees a torn file. Temporary files a killed writer leaves are hidden
 (``.<name>.<pid>.<hex>.tmp``) and are never taken for snapshots.
 
-Budget: each scenario stops after ``KILLS`` kills or ``BUDGET_S`` seconds of killing,
-whichever comes first (10-20 s each on a 2-core machine, ~40 s for both at worst).
+Each scenario makes exactly ``KILLS`` kills, whatever the machine's speed (a wall-clock budget
+made the count, and so the test, depend on the load; the timing of a kill is relative to the
+run it interrupts).
 """
 
 from __future__ import annotations
@@ -30,8 +31,7 @@ import pytest
 from agentrig.normalize import dumps, normalize
 from agentrig.snapshot import is_snapshot_file
 
-KILLS = 14
-BUDGET_S = 15.0
+KILLS = 10
 TESTS = 40
 
 APP = f"""
@@ -175,15 +175,12 @@ def test_sigkill_during_snapshot_update_leaves_each_file_old_or_new(project: Pat
 
     kill = _kill_at([*PYTEST, "--snapshot-update"], project, _env("new"), first_written, 0.06)
     rng = random.Random(20240611)
-    started = time.monotonic()
     outcomes: list[tuple[int, int]] = []  # (files new, files old) after each kill
-    kills = 0
-    while kills < KILLS and time.monotonic() - started < BUDGET_S:
+    for kills in range(KILLS):
         _restore(root, old)
         first_stat = first.stat()
         # Odd kills: a random moment of the whole run; even kills: inside the write window.
         kill(rng.uniform(0, full * 1.1) if kills % 2 else None)
-        kills += 1
         now = _snapshot_files(root)
         assert now.keys() == old.keys(), "a snapshot file went missing or appeared"
         for key, data in now.items():
@@ -192,7 +189,6 @@ def test_sigkill_during_snapshot_update_leaves_each_file_old_or_new(project: Pat
             assert leftover.name.endswith(".tmp") and not is_snapshot_file(leftover.name)
         outcomes.append((sum(now[k] == new[k] for k in now), sum(now[k] == old[k] for k in now)))
 
-    assert kills >= 6, f"only {kills} kills fitted in the time budget"
     mixed = [o for o in outcomes if o[0] and o[1]]
     assert len(mixed) >= 2, f"too few kills landed while files were replaced: {outcomes}"
 
@@ -242,13 +238,10 @@ def test_sigkill_during_agentrig_accept_loses_neither_version(tmp_path: Path) ->
     # Moving 300 files takes milliseconds: kill within 5 ms of the first move.
     kill = _kill_at(command, tmp_path, env, lambda: not first_received.exists(), 0.005)
     rng = random.Random(7)
-    begun = time.monotonic()
-    kills = 0
     moved_counts: list[int] = []
-    while kills < KILLS and time.monotonic() - begun < BUDGET_S:
+    for kills in range(KILLS):
         _restore(root, state)
         kill(rng.uniform(0, full * 1.1) if kills % 2 else None)
-        kills += 1
         moved = 0
         for key in old:
             snapshot = root / key
@@ -263,7 +256,6 @@ def test_sigkill_during_agentrig_accept_loses_neither_version(tmp_path: Path) ->
         assert not _hidden_leftovers(root)
         moved_counts.append(moved)
 
-    assert kills >= 6, f"only {kills} kills fitted in the time budget"
     midway = [m for m in moved_counts if 0 < m < count]
     assert len(midway) >= 2, f"too few kills landed while files were moved: {moved_counts}"
     # Accepting again finishes the job.

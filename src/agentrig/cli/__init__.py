@@ -6,6 +6,7 @@ Usage::
     agentrig diff A B                  semantic drift between two snapshots or two folders
     agentrig show FILE                 a snapshot as a readable tree, timeline and tables
     agentrig accept [PATHS...]         promote *.received.json files over their snapshots
+    agentrig cassettes [PATH]          list recorded model calls; --prune drops unused ones
 
 Every subcommand has ``--help`` with an example. :func:`main` takes the arguments and returns
 the exit status, so it is called from tests in-process (``main(["diff", a, b])``) exactly as the
@@ -41,6 +42,7 @@ from agentrig._ci import github_annotation
 from agentrig._errors import ConfigurationError, SnapshotError
 from agentrig._files import NotARegularFile, read_regular_file
 from agentrig._secrets import redact_secrets
+from agentrig.cassette import CASSETTE_SUFFIX
 from agentrig.drift import DriftConfig, DriftReport, compare
 from agentrig.normalize import dumps, loads
 
@@ -222,7 +224,12 @@ def _snapshot_files(folder: Path) -> Iterator[Path]:
     """The snapshot files (not received files) under ``folder``, sorted."""
     for path in sorted(folder.rglob("*" + SNAPSHOT_SUFFIX)):
         # Dot files are the plugin's temporary files, mid-write.
-        if path.is_file() and not _is_received(path) and not path.name.startswith("."):
+        if (
+            path.is_file()
+            and not _is_received(path)
+            and not path.name.endswith(CASSETTE_SUFFIX)
+            and not path.name.startswith(".")
+        ):
             yield path
 
 
@@ -384,7 +391,7 @@ def _folder_snapshots(folder: Path) -> dict[str, Path]:
     found: dict[str, Path] = {}
     received: dict[str, Path] = {}
     for path in folder.rglob("*" + SNAPSHOT_SUFFIX):
-        if not path.is_file() or path.name.startswith("."):
+        if not path.is_file() or path.name.startswith(".") or path.name.endswith(CASSETTE_SUFFIX):
             continue
         rel = path.relative_to(folder)
         if _is_received(path):
@@ -531,6 +538,8 @@ _HIDDEN_SPAN_ATTRIBUTES: Final = frozenset(
         "gen_ai.response.model",
         "gen_ai.system",
         "gen_ai.provider.name",
+        "gen_ai.workflow.name",
+        "span.kind",
         "error.type",
     }
 )
@@ -614,7 +623,7 @@ def _span_label(span: Mapping[str, Any]) -> str:
     if _is_model_call(span):
         head = agent or "?"
         model = attrs.get("gen_ai.request.model")
-        if model is not None:
+        if model is not None and name != f"chat {model}":  # the GenAI span name says it
             head += f" · {model}"
         parts.append(head)
         tin = attrs.get("gen_ai.usage.input_tokens")
@@ -623,7 +632,7 @@ def _span_label(span: Mapping[str, Any]) -> str:
             parts.append(f"{_fmt_int(tin)}→{_fmt_int(tout)} tok")
         if "agentrig.cost_usd" in attrs:
             parts.append(_fmt_usd(attrs["agentrig.cost_usd"]))
-    elif agent is not None and agent != name:
+    elif agent is not None and agent != name and not name.endswith(f" {agent}"):
         parts.append(f"[{agent}]")
     error = _error_text(span)
     if error:
@@ -866,9 +875,23 @@ def _render_show(doc: Mapping[str, Any], source: str, width: int) -> list[str]:
 
 def _cmd_show(ns: argparse.Namespace, out: TextIO) -> int:
     path = Path(ns.file)
+    if path.name.endswith(CASSETTE_SUFFIX):
+        from agentrig.cli import cassettes
+
+        try:
+            return cassettes.show(path, _display(path), out, ns.width, as_json=ns.json)
+        except (ConfigurationError, OSError, ValueError) as exc:  # CassetteError is a ValueError
+            raise _Unusable(str(exc)) from None
     doc = _load(path)
+    if ns.json and ns.otlp:
+        raise _Unusable("give --json or --otlp, not both")
     if ns.json:
         out.write(dumps(doc).decode("utf-8"))
+        return EXIT_OK
+    if ns.otlp:
+        from agentrig.otlp import dumps_otlp
+
+        out.write(dumps_otlp(doc).decode("utf-8"))
         return EXIT_OK
     if ns.width < 40:
         raise _Unusable(f"--width must be at least 40 columns, got {ns.width}")
@@ -1215,6 +1238,7 @@ examples:
   agentrig show snapshots/tests/test_app/test_pipeline.json
   agentrig show snapshots/tests/test_app/test_pipeline.received.json | less -S
   agentrig show snapshots/tests/test_app/test_pipeline.json --json
+  agentrig show snapshots/tests/test_app/test_pipeline.json --otlp > pipeline.otlp.json
 """
 
 _ACCEPT_DESCRIPTION: Final = f"""\
@@ -1328,6 +1352,12 @@ def _build_parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     show.add_argument("file", metavar="FILE", help="a snapshot or received file")
     show.add_argument("--json", action="store_true", help="print the normalized document")
     show.add_argument(
+        "--otlp",
+        action="store_true",
+        help="print the run as OpenTelemetry OTLP/JSON (an ExportTraceServiceRequest) for any"
+        " OTel backend or viewer",
+    )
+    show.add_argument(
         "--width",
         type=int,
         default=DEFAULT_WIDTH,
@@ -1349,6 +1379,9 @@ def _build_parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     accept.add_argument(
         "--rootdir", metavar="DIR", help="the project's rootdir (default: found as pytest does)"
     )
+    from agentrig.cli import cassettes
+
+    cassettes.add_parser(sub, _Formatter)
     # Listed here for `agentrig --help`; `agentrig mutate ...` is dispatched before parsing.
     sub.add_parser("mutate", help="mutation score of the suite: mutants, survivors, a CI gate")
     return parser, update
@@ -1394,6 +1427,10 @@ def _run(args: list[str], out: TextIO) -> int:
         return _cmd_diff(ns, out)
     if ns.command == "show":
         return _cmd_show(ns, out)
+    if ns.command == "cassettes":
+        from agentrig.cli import cassettes
+
+        return cassettes.run(ns, out)
     return _cmd_accept(ns, out)
 
 

@@ -11,12 +11,42 @@ from agentrig._errors import ConfigurationError
 from agentrig._types import Agent, AgentReply, Budget, Money
 from agentrig.budget import BudgetPool
 from agentrig.decisions import DecisionLog
-from agentrig.tracing import Tracer, default_tracer
+from agentrig.tracing import (
+    GEN_AI_AGENT_NAME,
+    GEN_AI_OPERATION_NAME,
+    GEN_AI_WORKFLOW_NAME,
+    OPERATION_INVOKE_AGENT,
+    OPERATION_INVOKE_WORKFLOW,
+    Tracer,
+    agent_span_name,
+    default_tracer,
+    workflow_span_name,
+)
 
 __all__: list[str] = []
 
 #: Span attribute naming the pattern a span belongs to.
 PATTERN_ATTRIBUTE = "agentrig.pattern"
+#: Span attribute naming a pattern's step when the agent's name alone does not say it.
+STEP_ATTRIBUTE = "agentrig.step"
+
+
+def workflow_span(pattern: str, name: str) -> tuple[str, dict[str, Any]]:
+    """Span name and attributes of a pattern run: ``invoke_workflow {name}`` (GenAI semconv)."""
+    return workflow_span_name(name), {
+        GEN_AI_OPERATION_NAME: OPERATION_INVOKE_WORKFLOW,
+        GEN_AI_WORKFLOW_NAME: name,
+        PATTERN_ATTRIBUTE: pattern,
+    }
+
+
+def agent_span(agent: str, **extra: Any) -> tuple[str, dict[str, Any]]:
+    """Span name and attributes of one agent's turn: ``invoke_agent {agent}`` (GenAI semconv)."""
+    return agent_span_name(agent), {
+        GEN_AI_OPERATION_NAME: OPERATION_INVOKE_AGENT,
+        GEN_AI_AGENT_NAME: agent,
+        **extra,
+    }
 
 
 def agent_name(agent: object, fallback: str) -> str:

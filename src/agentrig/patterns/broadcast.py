@@ -16,20 +16,20 @@ Usage::
 What it does:
 
 * runs every agent on ``input`` concurrently with ``asyncio.gather(..., return_exceptions=True)``,
-  each in a span named after the agent (``gen_ai.agent.name``), optionally under a per-agent
+  each in an ``"invoke_agent {agent}"`` span (``gen_ai.agent.name``), optionally under a per-agent
   ``timeout`` (a :class:`~agentrig.Deadline`: a late agent is cancelled and counts as failed
   with :class:`~agentrig.DeadlineExceeded`);
 * goes through the results **in the declared order** (never completion order, so concurrency
   cannot reorder a snapshot): each failure becomes an ``"agent_failed"`` event on the
-  ``"broadcast"`` span and an ``agent_failed`` decision (``agent``, ``error_type``,
+  ``"invoke_workflow broadcast"`` span and an ``agent_failed`` decision (``agent``, ``error_type``,
   ``message``);
 * if every agent failed, records ``broadcast_failed`` and raises
   :class:`~agentrig.AllAgentsFailed` listing each agent's error (chained from an
   ``ExceptionGroup`` of them);
 * otherwise gives the survivors' texts, in declared order, to the ``aggregator`` (in an
-  ``"aggregate"`` span) and records ``broadcast_complete`` (``succeeded``, ``failed``,
-  ``synthesized``). If the aggregator itself fails, ``aggregate_failed`` is recorded and its
-  exception propagates.
+  ``"invoke_agent {aggregator}"`` span with ``agentrig.step="aggregate"``) and records
+  ``broadcast_complete`` (``succeeded``, ``failed``, ``synthesized``). If the aggregator itself
+  fails, ``aggregate_failed`` is recorded and its exception propagates.
 
 Budgets: ``budget=`` is passed to every call as is; or ``pool=`` with ``max_usd=`` gives every
 call (agents and aggregator) its own stage of the pool, named after the agent, capped at
@@ -41,7 +41,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from agentrig._errors import AllAgentsFailed, ConfigurationError
 from agentrig._types import Agent, AgentReply, Budget, Money
@@ -50,8 +49,9 @@ from agentrig.deadline import Deadline
 from agentrig.decisions import DecisionLog
 from agentrig.mutate import hook as _mutation
 from agentrig.patterns._common import (
-    PATTERN_ATTRIBUTE,
+    STEP_ATTRIBUTE,
     agent_name,
+    agent_span,
     budget_for,
     check_agent,
     check_budgeting,
@@ -60,13 +60,9 @@ from agentrig.patterns._common import (
     resolve_log,
     resolve_tracer,
     unique_names,
+    workflow_span,
 )
-from agentrig.tracing import (
-    GEN_AI_AGENT_NAME,
-    GEN_AI_OPERATION_NAME,
-    OPERATION_INVOKE_AGENT,
-    Tracer,
-)
+from agentrig.tracing import Tracer
 
 __all__ = ["AgentResponse", "BroadcastResult", "run_broadcast"]
 
@@ -233,8 +229,8 @@ async def run_broadcast(
     log = resolve_log(log, "broadcast")
 
     async def one(agent_name_: str, agent: Agent) -> AgentReply:
-        attributes = {GEN_AI_AGENT_NAME: agent_name_, GEN_AI_OPERATION_NAME: OPERATION_INVOKE_AGENT}
-        with tracer.span(agent_name_, attributes=attributes):
+        agent_span_name_, attributes = agent_span(agent_name_)
+        with tracer.span(agent_span_name_, attributes=attributes):
             async with budget_for(pool, budget, max_usd, agent_name_) as call_budget:
                 if timeout is None:
                     raw = await agent.run(input, budget=call_budget)
@@ -245,8 +241,9 @@ async def run_broadcast(
 
     pairs = _mutation.broadcast_members(name, pairs)  # agentrig mutate's switch
     names = [n for n, _ in pairs]
-    attributes: dict[str, Any] = {PATTERN_ATTRIBUTE: "broadcast", "agentrig.agents": names}
-    with tracer.span(name, attributes=attributes) as span:
+    span_name, attributes = workflow_span("broadcast", name)
+    attributes["agentrig.agents"] = names
+    with tracer.span(span_name, attributes=attributes) as span:
         # Tasks start in creation order, so spans and calls start in the declared order.
         results = await asyncio.gather(*(one(n, a) for n, a in pairs), return_exceptions=True)
         responses: list[AgentResponse] = []
@@ -285,9 +282,9 @@ async def run_broadcast(
             if not isinstance(prompt, str):
                 raise ConfigurationError(f"`synthesize` must return a str, returned {prompt!r}")
             who = agent_name(aggregator, "aggregator")
-            agg_attributes = {GEN_AI_AGENT_NAME: who, GEN_AI_OPERATION_NAME: OPERATION_INVOKE_AGENT}
+            agg_span_name, agg_attributes = agent_span(who, **{STEP_ATTRIBUTE: "aggregate"})
             try:
-                with tracer.span("aggregate", attributes=agg_attributes):
+                with tracer.span(agg_span_name, attributes=agg_attributes):
                     async with budget_for(pool, budget, max_usd, who) as call_budget:
                         raw = await aggregator.run(prompt, budget=call_budget)
                     aggregate = check_reply(raw, f"aggregator {who!r}")

@@ -32,9 +32,10 @@ records ``pipeline_halted`` (``stage``, ``reason``, ``error_type``, ``message``)
 the stages completed so far with ``completed=False``. Any other exception records
 ``pipeline_failed`` and propagates. A run that completes records ``pipeline_complete``.
 
-Spans: one ``"pipeline"`` span, and inside it one span per stage named after the stage (with
-``gen_ai.agent.name`` and ``agentrig.stage``), inside which the agent's own spans nest
-(``pipeline › draft › model.call``).
+Spans follow the OpenTelemetry GenAI conventions: one ``"invoke_workflow pipeline"`` span
+(``name=`` replaces ``pipeline``), and inside it one ``"invoke_agent {agent}"`` span per stage
+(with ``gen_ai.agent.name`` and ``agentrig.stage``), inside which the agent's own spans nest
+(``invoke_workflow pipeline › invoke_agent draft › chat fake-model``).
 """
 
 from __future__ import annotations
@@ -49,16 +50,17 @@ from agentrig._types import Agent, AgentReply, Money
 from agentrig.budget import BudgetPool
 from agentrig.decisions import DecisionLog
 from agentrig.patterns._common import (
-    PATTERN_ATTRIBUTE,
     agent_name,
+    agent_span,
     check_agent,
     check_reply,
     error_fields,
     resolve_log,
     resolve_tracer,
     unique_names,
+    workflow_span,
 )
-from agentrig.tracing import GEN_AI_AGENT_NAME, Tracer
+from agentrig.tracing import Tracer
 
 __all__ = ["PipelineResult", "Stage", "StageLike", "StageResult", "run_pipeline"]
 
@@ -263,15 +265,15 @@ async def run_pipeline(
 
     done: list[StageResult] = []
     previous = input
-    attributes = {PATTERN_ATTRIBUTE: "pipeline", "agentrig.stages": [s.name for s in plan]}
-    with tracer.span(name, attributes=attributes) as span:
+    span_name, attributes = workflow_span("pipeline", name)
+    attributes["agentrig.stages"] = [s.name for s in plan]
+    with tracer.span(span_name, attributes=attributes) as span:
         for stage in plan:
-            stage_attributes = {
-                GEN_AI_AGENT_NAME: agent_name(stage.agent, stage.name),
-                "agentrig.stage": stage.name,
-            }
+            stage_span_name, stage_attributes = agent_span(
+                agent_name(stage.agent, stage.name), **{"agentrig.stage": stage.name}
+            )
             halted: BudgetError | None = None
-            with tracer.span(stage.name, attributes=stage_attributes) as stage_span:
+            with tracer.span(stage_span_name, attributes=stage_attributes) as stage_span:
                 text = _prompt_for(stage, previous, input, prompt)
                 try:
                     async with pool.acquire(

@@ -17,12 +17,15 @@ Usage::
 
 The loop::
 
-    draft = worker(task)                                         span "draft"
+    draft = worker(task)                                         step "draft"
     repeat:
-        review = supervisor(review_prompt(task, draft))          span "review"
+        review = supervisor(review_prompt(task, draft))          step "review"
         approved?                 -> stop, outcome "approved"
         revisions == max_revisions -> stop, outcome "max_revisions"
-        draft = worker(revise_prompt(task, draft, review))      span "revise"
+        draft = worker(revise_prompt(task, draft, review))      step "revise"
+
+each step an ``"invoke_agent {agent}"`` span with ``agentrig.step``, inside one
+``"invoke_workflow supervisor"`` span (OpenTelemetry GenAI conventions);
 
 so every draft, the last revision included, is reviewed once, and ``max_revisions=0`` means
 one draft and one review. The whole loop runs under the hard ``deadline``
@@ -50,8 +53,9 @@ from agentrig.deadline import Deadline
 from agentrig.decisions import DecisionLog
 from agentrig.mutate import hook as _mutation
 from agentrig.patterns._common import (
-    PATTERN_ATTRIBUTE,
+    STEP_ATTRIBUTE,
     agent_name,
+    agent_span,
     budget_for,
     check_agent,
     check_budgeting,
@@ -59,13 +63,9 @@ from agentrig.patterns._common import (
     error_fields,
     resolve_log,
     resolve_tracer,
+    workflow_span,
 )
-from agentrig.tracing import (
-    GEN_AI_AGENT_NAME,
-    GEN_AI_OPERATION_NAME,
-    OPERATION_INVOKE_AGENT,
-    Tracer,
-)
+from agentrig.tracing import Tracer
 
 __all__ = [
     "SupervisorOutcome",
@@ -217,12 +217,10 @@ async def run_supervisor(
     log = resolve_log(log, "supervisor")
 
     async def call(step: str, agent: Agent, prompt: str, revision: int, stage: str) -> AgentReply:
-        attributes: dict[str, Any] = {
-            GEN_AI_AGENT_NAME: agent_name(agent, step),
-            GEN_AI_OPERATION_NAME: OPERATION_INVOKE_AGENT,
-            "agentrig.revision": revision,
-        }
-        with tracer.span(step, attributes=attributes):
+        step_span_name, attributes = agent_span(
+            agent_name(agent, step), **{STEP_ATTRIBUTE: step, "agentrig.revision": revision}
+        )
+        with tracer.span(step_span_name, attributes=attributes):
             async with budget_for(pool, budget, max_usd, stage) as call_budget:
                 raw = await agent.run(prompt, budget=call_budget)
             return check_reply(raw, f"the {step} agent")
@@ -232,13 +230,11 @@ async def run_supervisor(
     revisions = 0
     outcome: SupervisorOutcome
     stopped_by: Exception | None = None
-    attributes: dict[str, Any] = {
-        PATTERN_ATTRIBUTE: "supervisor",
-        "agentrig.max_revisions": max_revisions,
-    }
+    span_name, attributes = workflow_span("supervisor", name)
+    attributes["agentrig.max_revisions"] = max_revisions
     if hard is not None:
         attributes["agentrig.deadline_s"] = hard.seconds
-    with tracer.span(name, attributes=attributes) as span:
+    with tracer.span(span_name, attributes=attributes) as span:
         try:
             async with hard if hard is not None else contextlib.nullcontext():
                 draft = (await call("draft", worker, task, 0, "draft")).text

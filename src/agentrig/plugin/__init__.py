@@ -99,6 +99,7 @@ AGENTRIG_FIXTURES = frozenset(
         "decision_log",
         "agent_recording",
         "agent_snapshot",
+        "llm_cassette",
         "_agentrig_recording",
     }
 )
@@ -227,6 +228,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="let --snapshot-update create and rewrite agentrig snapshots even when the CI"
         " environment variable is set (a CI run otherwise never blesses its own drift)",
     )
+    group.addoption(
+        "--agentrig-otlp",
+        dest="agentrig_otlp",
+        metavar="DIR",
+        default=None,
+        help="write each agentrig test's normalized run as OTLP/JSON (one file per test) under DIR",
+    )
     from agentrig.plugin.mutate import add_options as add_mutate_options
 
     add_mutate_options(group)
@@ -266,6 +274,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type="linelist",
         default=[],
     )
+    from agentrig.plugin import cassettes
+
+    cassettes.add_options(group, parser)
     parser.addini(
         "agentrig_provider_hosts",
         "more LLM provider hosts the network guard refuses inside agentrig tests (besides"
@@ -299,6 +310,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 #: The ini keys ``pytest_addoption`` registers; any other ``agentrig_*`` key is a typo.
 INI_KEYS = (
+    "agentrig_cassette_ignore",
+    "agentrig_cassette_latency_quantum",
     "agentrig_drop",
     "agentrig_fail_on",
     "agentrig_float_digits",
@@ -346,6 +359,24 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     if config.pluginmanager.hasplugin("asyncio") and is_strict_mode(config):
         config.pluginmanager.register(StrictModeMarker(), "agentrig-strict-mode")
+    from agentrig.plugin import cassettes
+
+    cassettes.check_options(config, ci=_ci_enabled())
+    config.pluginmanager.register(cassettes.CassettePlugin(config), "agentrig-cassettes")
+    if _otel_importable():
+        from agentrig.plugin.otel import OtelPlugin
+
+        config.pluginmanager.register(OtelPlugin(config), "agentrig-otel")
+
+
+def _otel_importable() -> bool:
+    """Whether opentelemetry-sdk is installed (found without importing it)."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("opentelemetry.sdk") is not None
+    except ImportError:  # no ``opentelemetry`` package at all
+        return False
 
 
 def _activate_secret_patterns(config: pytest.Config) -> Any:

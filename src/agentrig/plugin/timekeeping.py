@@ -199,7 +199,7 @@ class TimekeepingPlugin:
             base = _int_seed(marker["seed"], "`seed`")
         elif self.randomly_active:
             return None
-        digest = hashlib.sha256(f"{base}:{item.nodeid}".encode()).digest()
+        digest = hashlib.sha256(f"{base}:{item.nodeid}".encode("utf-8", "surrogateescape")).digest()
         return base, int.from_bytes(digest[:8], "big")
 
     def _wall_clock_for(self, marker: dict[str, Any]) -> tuple[str, Any]:
@@ -293,6 +293,9 @@ class _watch_unrecorded_use:
         warned = [False]
 
         async def run(agent: Any, prompt: str, *args: Any, **kwargs: Any) -> Any:
+            # Hidden from tracebacks: with -l its locals (the raw prompt, a function's
+            # address) would print (docs/reliability.md, secrets on every channel).
+            __tracebackhide__ = True
             loop = asyncio.get_running_loop()
             if not warned[0] and not isinstance(loop, VirtualEventLoop):
                 warned[0] = True
