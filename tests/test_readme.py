@@ -30,6 +30,10 @@ from pathlib import Path
 
 import pytest
 
+# One copy of these across the in-process pytester sessions below (pytester drops modules an
+# inner session imported first, while agentrig's lazy names would keep their classes).
+import agentrig.fake
+import agentrig.providers.responder  # noqa: F401
 from agentrig.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
