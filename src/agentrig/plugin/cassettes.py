@@ -363,7 +363,9 @@ def _model_span(canonical: Request) -> Iterator[Any]:
         AGENTRIG_PROMPT: _prompt(canonical.body),
         "agentrig.source": "cassette",
     }
-    with default_tracer().span(model_call_span_name(canonical.model), attributes=attributes) as span:
+    with default_tracer().span(
+        model_call_span_name(canonical.model), attributes=attributes
+    ) as span:
         yield span
 
 
