@@ -47,6 +47,7 @@ opentelemetry is imported only when a function here needs it (the ``otel`` extra
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
@@ -296,10 +297,38 @@ class RecordingSpanProcessor:
         return len(mine)
 
 
+#: Attributes instrumentations measure on the real clock (a wall-clock duration is noise in a
+#: snapshot: the same run gives another figure every time); matched by name, verdict cached.
+_WALL_CLOCK_ATTRIBUTE = re.compile(
+    r"(^|[._])(duration|latency|elapsed)(_ms|_s|_seconds)?$|time_to_first|time_per_output"
+)
+_WALL_CLOCK_VERDICT: dict[str, bool] = {}
+#: A server on this machine (a test's own, on a port the OS picked): the port is noise too.
+_LOOPBACK_URL = re.compile(r"//(127\.0\.0\.1|localhost|\[::1\]):\d+")
+WALL_CLOCK_PLACEHOLDER = "<wall-clock>"
+
+
+def _stable(attributes: dict[str, Any]) -> dict[str, Any]:
+    """Replace what differs from run to run in instrumentations' attributes: real-time
+    durations, and the ephemeral port of a loopback server."""
+    for key, value in attributes.items():
+        verdict = _WALL_CLOCK_VERDICT.get(key)
+        if verdict is None:
+            verdict = _WALL_CLOCK_VERDICT[key] = bool(_WALL_CLOCK_ATTRIBUTE.search(key))
+        if verdict and isinstance(value, (int, float)) and not isinstance(value, bool):
+            attributes[key] = WALL_CLOCK_PLACEHOLDER
+        elif type(value) is str and "//" in value:
+            attributes[key] = _LOOPBACK_URL.sub(r"//\1:<port>", value)
+    loopback = attributes.get("server.address") in ("127.0.0.1", "localhost", "::1")
+    if loopback and "server.port" in attributes:
+        attributes["server.port"] = "<port>"
+    return attributes
+
+
 def _fill(record: SpanRecord, span: ReadableSpan) -> None:
     """Copy what a span knows now into its record (everything but times)."""
     record.name = span.name
-    record.attributes = _attributes(span)
+    record.attributes = _stable(_attributes(span))
     events = []
     error: dict[str, str] | None = None
     for ev in span.events or ():
