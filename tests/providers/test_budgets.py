@@ -56,7 +56,7 @@ async def test_a_call_the_stage_cannot_afford_is_refused_before_it_is_made(
     assert isinstance(refused, BudgetExceeded)
     assert "would cost $0.000015" in str(refused) and "budget 'tiny'" in str(refused)
     assert stage.spent_usd == 0 and stage.ledger == ()
-    (span,) = agent_recording.spans_named("model.call")
+    (span,) = agent_recording.spans_named("chat gpt-4o")
     assert span.attributes["error.type"] == "BudgetExceeded"
     assert span.attributes["agentrig.cost_usd"] == 0.0
 

@@ -279,7 +279,7 @@ async def test_latency_is_virtual_and_the_span_carries_the_conversation(
     from agentrig.recording import Recording
 
     assert isinstance(agent_recording, Recording)
-    (span,) = agent_recording.spans_named("model.call")
+    (span,) = agent_recording.spans_named("chat gpt-4o")
     attrs = span.attributes
     assert attrs["gen_ai.provider.name"] == "openai"
     assert attrs["gen_ai.request.model"] == "gpt-4o"
