@@ -80,7 +80,7 @@ def _round(kind: str, calls: int) -> tuple[float, float]:
     finally:
         loop.close()
     if kind != "floor":
-        assert len(fake.calls) == calls and len(recording.spans_named("model.call")) == calls
+        assert len(fake.calls) == calls and len(recording.spans_named("chat gpt-4o-mini")) == calls
     return elapsed, cpu
 
 
