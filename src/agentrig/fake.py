@@ -1209,6 +1209,7 @@ class FakeAgent:
         (:func:`_drive_sync`, for sync SDK clients) does not. Every model call of every kind
         goes through here, so there is one span builder and one call-log entry per call.
         """
+        __tracebackhide__ = True  # (see run): its locals hold the prompt and the request
         fake = self._fake
         tracer = fake.tracer if fake.tracer is not None else default_tracer()
         now = _clock()
@@ -1612,6 +1613,9 @@ class FakeAgent:
 
 async def _drive_async(call: Generator[float, None, FakeReply]) -> FakeReply:
     """Run a call, sleeping (virtual time under agentrig) wherever it yields seconds."""
+    # Hidden from tracebacks: with -l its locals (the call's generator, at an address) would
+    # print (docs/reliability.md, secrets and addresses on every channel).
+    __tracebackhide__ = True
     to_throw: BaseException | None = None
     while True:
         try:
@@ -1628,6 +1632,7 @@ async def _drive_async(call: Generator[float, None, FakeReply]) -> FakeReply:
 
 def _drive_sync(call: Generator[float, None, FakeReply]) -> FakeReply:
     """Run a call without waiting: a sync client blocks the thread the loop advances on."""
+    __tracebackhide__ = True  # as in _drive_async
     while True:
         try:
             call.send(None)

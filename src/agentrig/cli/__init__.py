@@ -926,7 +926,9 @@ def _cmd_show(ns: argparse.Namespace, out: TextIO) -> int:
         from agentrig.cli import cassettes
 
         try:
-            return cassettes.show(path, _display(path), out, ns.width, as_json=ns.json)
+            return cassettes.show(
+                path, _display(path), out, _show_width(ns.width, out), as_json=ns.json
+            )
         except (ConfigurationError, OSError, ValueError) as exc:  # CassetteError is a ValueError
             raise _Unusable(str(exc)) from None
     doc = _load(path)
