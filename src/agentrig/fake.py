@@ -143,13 +143,7 @@ from agentrig.chat import (
     example_for_schema,
     validate_against_schema,
 )
-from agentrig.model_span import (
-    AGENTRIG_PROMPT,
-    AGENTRIG_REPLY,
-    reply_attributes,
-    request_attributes,
-    unspent_attributes,
-)
+from agentrig.model_span import reply_attributes, request_attributes, unspent_attributes
 from agentrig.mutate import hook as _mutation
 from agentrig.recording import active_recording
 from agentrig.tracing import (
@@ -158,6 +152,7 @@ from agentrig.tracing import (
     default_tracer,
     model_call_span_name,
 )
+from agentrig.vocabulary import AGENTRIG_PROMPT, AGENTRIG_REPLY
 
 __all__ = [
     "AGENTRIG_PROMPT",

@@ -25,30 +25,30 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Final
 
-from agentrig._semconv import (
+from agentrig.chat import FakeRequest, ToolCall
+from agentrig.vocabulary import (
+    AGENTRIG_COST_USD,
+    AGENTRIG_PROMPT,
+    AGENTRIG_REPLY,
+    AGENTRIG_SOURCE,
+    AGENTRIG_STREAM,
     GEN_AI_AGENT_NAME,
+    GEN_AI_INPUT_MESSAGES,
     GEN_AI_OPERATION_NAME,
+    GEN_AI_OUTPUT_MESSAGES,
     GEN_AI_PROVIDER_NAME,
     GEN_AI_REQUEST_MAX_TOKENS,
     GEN_AI_REQUEST_MODEL,
     GEN_AI_RESPONSE_FINISH_REASONS,
     GEN_AI_RESPONSE_MODEL,
+    GEN_AI_SYSTEM_INSTRUCTIONS,
+    GEN_AI_TOOL_DEFINITIONS,
     GEN_AI_USAGE_INPUT_TOKENS,
     GEN_AI_USAGE_OUTPUT_TOKENS,
     OPERATION_CHAT,
 )
-from agentrig.chat import FakeRequest, ToolCall
-from agentrig.tracing import AGENTRIG_COST_USD
 
 __all__ = [
-    "AGENTRIG_PROMPT",
-    "AGENTRIG_REPLY",
-    "AGENTRIG_SOURCE",
-    "AGENTRIG_STREAM",
-    "GEN_AI_INPUT_MESSAGES",
-    "GEN_AI_OUTPUT_MESSAGES",
-    "GEN_AI_SYSTEM_INSTRUCTIONS",
-    "GEN_AI_TOOL_DEFINITIONS",
     "HTTP_RESPONSE_STATUS_CODE",
     "REPLAY_ONLY_ATTRIBUTES",
     "reply_attributes",
@@ -57,19 +57,7 @@ __all__ = [
     "unspent_attributes",
 ]
 
-#: Span attribute holding the prompt of a model call.
-AGENTRIG_PROMPT: Final = "agentrig.prompt"
-#: Span attribute holding the reply text of a model call.
-AGENTRIG_REPLY: Final = "agentrig.reply"
-#: agentrig's own: the SDK asked for a streamed reply.
-AGENTRIG_STREAM: Final = "agentrig.stream"
-#: agentrig's own: where a replayed call's answer came from (``"cassette"``).
-AGENTRIG_SOURCE: Final = "agentrig.source"
-#: OpenTelemetry GenAI opt-in content attributes, set on SDK calls (JSON-like values).
-GEN_AI_INPUT_MESSAGES: Final = "gen_ai.input.messages"
-GEN_AI_OUTPUT_MESSAGES: Final = "gen_ai.output.messages"
-GEN_AI_SYSTEM_INSTRUCTIONS: Final = "gen_ai.system_instructions"
-GEN_AI_TOOL_DEFINITIONS: Final = "gen_ai.tool.definitions"
+#: OpenTelemetry's HTTP attribute (only a replayed call has an HTTP answer of its own).
 HTTP_RESPONSE_STATUS_CODE: Final = "http.response.status_code"
 #: What a replayed call's span carries beyond a faked call's: the answer's origin, the model
 #: the real endpoint said answered (``gpt-4o-mini-2024-07-18``) and its HTTP status.

@@ -378,8 +378,9 @@ class _CallSpan:
         self._span: Any = None
 
     def __enter__(self) -> _CallSpan:
-        from agentrig.model_span import AGENTRIG_SOURCE, request_attributes
+        from agentrig.model_span import request_attributes
         from agentrig.tracing import default_tracer, model_call_span_name
+        from agentrig.vocabulary import AGENTRIG_SOURCE
 
         attributes = request_attributes(
             self.request,
