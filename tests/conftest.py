@@ -1,0 +1,42 @@
+"""Suite-wide collection order: the longest tests start first.
+
+``bash scripts/dev test`` runs this suite under pytest-xdist (``-n auto``: 2 workers on the
+project's machines). In collection order the tests that drive whole pytest sessions in
+subprocesses (xdist inside xdist, SIGKILL loops, record-then-replay) came late, and the run
+ended with one worker busy on a 15 s test while the other idled. Started first, they overlap
+with the many short tests instead. Only the order changes, never what runs; a renamed test
+simply loses its place (run ``pytest tests -n 2 --durations=40`` to refresh the list).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+#: Node-id prefixes, longest first (seconds under -n 2, benchmarks/RESULTS.md section 6).
+LONGEST_FIRST = (
+    "tests/plugin/test_reports.py::test_xdist_records_updates_and_detects_unused_snapshots",  # 16.6
+    "tests/cassettes/test_llm_cassette.py::test_recording_under_xdist",  # 15.9
+    "tests/reliability/test_crash_safety.py::test_sigkill_during_snapshot_update",  # 14.3
+    "tests/reliability/test_parallel_writes.py::test_parallel_updates_round_after_round",  # 12.7
+    "tests/cassettes/test_llm_cassette.py::test_record_then_replay",  # 11.3
+    "tests/plugin/test_determinism.py::test_snapshot_files_are_byte_identical_across",  # 8.2
+    "tests/reliability/test_parallel_writes.py::test_two_sessions_updating",  # 7.6
+    "tests/plugin/test_otel_pydantic_ai.py::test_pydantic_ai_spans_and_a_served_call",  # 7.6
+    "tests/test_html.py::test_a_drifted_test_gets_a_page",  # 7.2
+    "tests/cassettes/test_llm_cassette.py::",  # the other record/replay sessions, 3-10 each
+    "tests/test_readme.py::",  # README blocks as sessions, up to 5.6
+    "tests/reliability/test_crash_safety.py::",  # 4.0
+    "tests/mutate/test_mutate_plugin.py::",  # 3.4-4.1
+)
+
+
+def _rank(nodeid: str) -> int:
+    for rank, prefix in enumerate(LONGEST_FIRST):
+        if nodeid.startswith(prefix):
+            return rank
+    return len(LONGEST_FIRST)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # A stable sort: within a rank (and for every other test) collection order stays.
+    items.sort(key=lambda item: _rank(item.nodeid))
