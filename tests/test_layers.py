@@ -21,6 +21,7 @@ LAYER = {
     "_ci": 1,
     "clock": 1,
     "mutate": 1,
+    "document": 1,
     "normalize": 1,
     "drift": 1,
     "html": 1,
@@ -51,6 +52,8 @@ LAYER = {
 SAME_LAYER_OK = {
     ("budget", "deadline"),
     ("drift", "normalize"),
+    ("drift", "document"),
+    ("normalize", "document"),
     ("html", "drift"),
     ("_errors", "_secrets"),
 }
