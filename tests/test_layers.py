@@ -53,6 +53,7 @@ SAME_LAYER_OK = {
     ("drift", "normalize"),
     ("html", "drift"),
     ("_errors", "_secrets"),
+    ("cli", "plugin"),  # agentrig update sets the environment agentrig.plugin.update reads
 }
 PYTEST_FREE = {name for name, layer in LAYER.items() if layer <= 6}
 
