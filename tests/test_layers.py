@@ -42,7 +42,7 @@ LAYER = {
     "cli": 8,
     "__init__": 9,
     "__main__": 10,
-    "_semconv": 0,
+    "vocabulary": 0,
     "otlp": 1,
     "otel": 5,
     "tools": 5,

@@ -171,7 +171,7 @@ from agentrig._errors import (
 )
 from agentrig._secrets import REDACTED as _REDACTED
 from agentrig._secrets import redact_secrets as _redact_secrets
-from agentrig._semconv import SEMCONV_VERSION, upgrade_attributes
+from agentrig.vocabulary import SEMCONV_VERSION, upgrade_attributes
 
 if TYPE_CHECKING:
     from agentrig.recording import Recording
@@ -1906,7 +1906,7 @@ def loads(data: bytes | str, *, source: str | None = None) -> dict[str, Any]:
 
 
 def _upgrade_names(doc: dict[str, Any]) -> None:
-    """Read older GenAI attribute names as the current ones (``agentrig._semconv``), in place.
+    """Read older GenAI attribute names as the current ones (``agentrig.vocabulary``), in place.
 
     A snapshot recorded with an older instrumentation then compares equal to a run of its
     upgrade; only the names move, values stay.
