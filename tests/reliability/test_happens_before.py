@@ -12,6 +12,7 @@ task's timers in a test's recording depended on which tests ran before it.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -19,7 +20,7 @@ import pytest
 from reliability_kit import Rig
 
 import agentrig
-from agentrig import DecisionLog, Tracer
+from agentrig import BudgetPool, DecisionLog, EventBus, Tracer
 from agentrig.normalize import dumps, normalize
 from agentrig.recording import Recording
 
@@ -28,7 +29,7 @@ from agentrig.recording import Recording
 PIPELINE = """
 import asyncio
 
-from agentrig import DecisionLog, Tracer
+from agentrig import BudgetPool, DecisionLog, EventBus, Tracer
 
 tracer = Tracer()
 log = DecisionLog()
@@ -159,6 +160,54 @@ def test_a_gather_of_steps_is_still_canonical() -> None:
         docs.append(dumps(normalize(rec)))
 
     assert docs[0] == docs[1]
+
+
+# -- records of concurrent tasks and threads without a span of their own ----------------------
+
+
+def _concurrent_records(order: tuple[str, ...], *, threads: bool) -> bytes:
+    """Three agents record a decision, a bus emit and a budget charge, in ``order``."""
+    log, bus, pool = DecisionLog(), EventBus(), BudgetPool(usd=1.0)
+    tracer = Tracer()
+    turn = {name: threading.Event() for name in order}
+
+    def act(name: str, stage: Any) -> None:
+        if threads:  # force this arrival order between real threads
+            index = order.index(name)
+            if index:
+                turn[order[index - 1]].wait(10)
+        log.record(decision="answered", agent=name)
+        stage.charge(usd=0.01 * (1 + "abc".index(name[0])), label=name)
+        turn[name].set()
+
+    async def agent(name: str, stage: Any) -> None:
+        if threads:
+            await asyncio.to_thread(act, name, stage)
+        else:
+            await asyncio.sleep(0)
+            act(name, stage)
+        await bus.emit("answer", agent=name)
+
+    async def main() -> None:
+        with tracer.span("broadcast"):
+            async with pool.acquire(max_usd=0.5, name="fanout") as stage:
+                names = ("a", "b", "c") if threads else order
+                await asyncio.gather(*(agent(n, stage) for n in names))
+
+    rec = Recording("t")
+    with rec.activate():
+        agentrig.run(main())
+    return dumps(normalize(rec))
+
+
+@pytest.mark.parametrize("threads", [False, True], ids=["tasks", "threads"])
+def test_records_of_concurrent_agents_without_spans_are_in_canonical_order(threads: bool) -> None:
+    orders = [("a", "b", "c"), ("c", "a", "b"), ("b", "c", "a")]
+    docs = {_concurrent_records(order, threads=threads) for order in orders}
+
+    assert len(docs) == 1
+    doc = docs.pop()
+    assert doc.count(b'"answered"') == 3 and doc.count(b'"budget.charge"') == 3
 
 
 def test_sequential_records_keep_their_order() -> None:
