@@ -454,9 +454,6 @@ class MutatePlugin:
         notes = []
         if not hasattr(signal, "setitimer"):
             notes.append("note: no SIGALRM here, so mutants ran without a per-mutant time limit")
-        notes.append(
-            "note: tool-call operators are not available: this FakeModel has no tool calls"
-        )
         report = MutationReport(
             self.results.values(), min_score=self.settings.min_score, notes=notes
         )
