@@ -58,6 +58,7 @@ def _epilog() -> str:
         "  agentrig mutate --min-score 0.8 tests -n 2       a CI gate, on two cores",
         "  agentrig mutate --operators call-timeout,verdict-flipped tests/test_flows.py",
         "  agentrig mutate --json tests > mutation.json     the report for machines",
+        "  agentrig mutate --html mutation-html examples    the report as a page",
     ]
     return "\n".join(lines)
 
@@ -85,6 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--min-score", metavar="SCORE", help="exit 1 when the score is below SCORE (0..1)"
     )
     parser.add_argument(
+        "--html",
+        metavar="DIR",
+        help="write the report as DIR/mutation.html (beside the drift index of --agentrig-html)",
+    )
+    parser.add_argument(
         "--json",
         action="store_true",
         help="print the report as JSON on stdout (pytest's output goes to stderr)",
@@ -92,7 +98,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_VALUE_OPTIONS: Final = ("--operators", "--max-mutants", "--timeout", "--time-limit", "--min-score")
+_VALUE_OPTIONS: Final = (
+    "--operators",
+    "--max-mutants",
+    "--timeout",
+    "--time-limit",
+    "--min-score",
+    "--html",
+)
 _FLAGS: Final = ("-h", "--help", "--json")
 _PASS_ON: Final = {
     "operators": "--agentrig-mutate-operators",
@@ -100,6 +113,7 @@ _PASS_ON: Final = {
     "timeout": "--agentrig-mutant-timeout",
     "time_limit": "--agentrig-mutate-time-limit",
     "min_score": "--agentrig-min-score",
+    "html": "--agentrig-html",
 }
 
 
