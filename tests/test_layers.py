@@ -38,6 +38,7 @@ LAYER = {
     "patterns": 6,
     "cassette": 6,
     "providers": 6,
+    "snapshot_files": 6,
     "snapshot": 7,
     "plugin": 8,
     "cli": 8,
@@ -54,6 +55,7 @@ SAME_LAYER_OK = {
     ("drift", "normalize"),
     ("drift", "document"),
     ("normalize", "document"),
+    ("snapshot_files", "cassette"),
     ("html", "drift"),
     ("_errors", "_secrets"),
 }

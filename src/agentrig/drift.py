@@ -61,7 +61,7 @@ from typing import Any, Final, Literal, TypeAlias
 import orjson
 
 from agentrig._errors import ConfigurationError
-from agentrig.document import ACTOR_ATTRIBUTES, check_header, entry_label
+from agentrig.document import check_header, entry_label, span_actor
 
 __all__ = [
     "DRIFT_CLASSES",
@@ -679,13 +679,11 @@ def _fmt_signed(value: float) -> str:
 
 def _who(item: Mapping[str, Any]) -> tuple[str, str]:
     attributes = item.get("attributes")
-    if isinstance(attributes, Mapping):
-        for key in ACTOR_ATTRIBUTES:
-            value = attributes.get(key)
-            if value is not None and value != "":
-                short = "stage" if key.endswith("stage") else "agent"
-                return short, value if isinstance(value, str) else str(value)
-    return "", ""
+    actor = span_actor(attributes) if isinstance(attributes, Mapping) else None
+    if actor is None:
+        return "", ""
+    key, value = actor
+    return ("stage" if key.endswith("stage") else "agent"), value
 
 
 #: Entry fields that say *which* one of its kind an entry is (beyond ``entry_label``): two

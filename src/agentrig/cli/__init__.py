@@ -44,18 +44,24 @@ from agentrig._errors import ConfigurationError, SnapshotError
 from agentrig._files import NotARegularFile, read_regular_file
 from agentrig._secrets import redact_secrets
 from agentrig.cassette import CASSETTE_SUFFIX
+from agentrig.document import ACTOR_ATTRIBUTES, dumps, loads, span_actor
 from agentrig.drift import DriftConfig, DriftReport, compare
-from agentrig.normalize import dumps, loads
+from agentrig.snapshot_files import (
+    RECEIVED_SUFFIX,
+    SNAPSHOT_SUFFIX,
+    find_snapshots,
+    is_received_file,
+    is_snapshot_file,
+    received_path,
+    snapshot_of_received,
+)
 
-__all__ = ["github_annotation", "main"]
+__all__ = ["RECEIVED_SUFFIX", "SNAPSHOT_SUFFIX", "github_annotation", "main"]
 
 EXIT_OK: Final = 0
 EXIT_DRIFT: Final = 1
 EXIT_USAGE: Final = 2
 
-#: What the plugin writes beside a snapshot whose test drifted.
-RECEIVED_SUFFIX: Final = ".received.json"
-SNAPSHOT_SUFFIX: Final = ".json"
 #: The ini key that moves the snapshot folder, and its default (relative to the rootdir).
 SNAPSHOT_DIR_INI: Final = "agentrig_snapshot_dir"
 DEFAULT_SNAPSHOT_DIR: Final = "snapshots"
@@ -209,29 +215,21 @@ def _load(path: Path) -> dict[str, Any]:
 
 def _snapshot_of(received: Path) -> Path:
     """``x.received.json`` -> ``x.json``."""
-    return received.with_name(received.name[: -len(RECEIVED_SUFFIX)] + SNAPSHOT_SUFFIX)
+    return snapshot_of_received(received)
 
 
 def _received_of(snapshot: Path) -> Path:
     """``x.json`` -> ``x.received.json``."""
-    return snapshot.with_name(snapshot.name[: -len(SNAPSHOT_SUFFIX)] + RECEIVED_SUFFIX)
+    return Path(received_path(str(snapshot)))
 
 
 def _is_received(path: Path) -> bool:
-    return path.name.endswith(RECEIVED_SUFFIX)
+    return is_received_file(path.name)
 
 
 def _snapshot_files(folder: Path) -> Iterator[Path]:
     """The snapshot files (not received files) under ``folder``, sorted."""
-    for path in sorted(folder.rglob("*" + SNAPSHOT_SUFFIX)):
-        # Dot files are the plugin's temporary files, mid-write.
-        if (
-            path.is_file()
-            and not _is_received(path)
-            and not path.name.endswith(CASSETTE_SUFFIX)
-            and not path.name.startswith(".")
-        ):
-            yield path
+    return find_snapshots(folder)
 
 
 # --------------------------------------------------------------------------------------------
@@ -402,7 +400,10 @@ def _folder_snapshots(folder: Path) -> dict[str, Path]:
     found: dict[str, Path] = {}
     received: dict[str, Path] = {}
     for path in folder.rglob("*" + SNAPSHOT_SUFFIX):
-        if not path.is_file() or path.name.startswith(".") or path.name.endswith(CASSETTE_SUFFIX):
+        name = path.name
+        if name.startswith(".") or not (is_snapshot_file(name) or is_received_file(name)):
+            continue
+        if not path.is_file():
             continue
         rel = path.relative_to(folder)
         if _is_received(path):
@@ -556,18 +557,10 @@ _MODEL_MARKERS: Final = (
     "gen_ai.usage.output_tokens",
     "gen_ai.request.model",
 )
-_AGENT_KEYS: Final = (
-    "gen_ai.agent.name",
-    "agent",
-    "agent.name",
-    "agentrig.agent",
-    "stage",
-    "agentrig.stage",
-)
 _HIDDEN_SPAN_ATTRIBUTES: Final = frozenset(
     {
         *_MODEL_MARKERS,
-        *_AGENT_KEYS,
+        *ACTOR_ATTRIBUTES,
         "gen_ai.operation.name",
         "agentrig.cost_usd",
         "agentrig.prompt",
@@ -596,11 +589,8 @@ def _is_model_call(span: Mapping[str, Any]) -> bool:
 
 
 def _agent_of(attrs: Mapping[str, Any]) -> str | None:
-    for key in _AGENT_KEYS:
-        value = attrs.get(key)
-        if value is not None:
-            return str(value)
-    return None
+    actor = span_actor(attrs)
+    return None if actor is None else actor[1]
 
 
 def _num(value: object) -> float:

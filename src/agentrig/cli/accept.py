@@ -38,12 +38,12 @@ from agentrig.cli import (
     _Unusable,
 )
 from agentrig.drift import compare
+from agentrig.snapshot_files import RECEIVED_KEY, html_path
 
 __all__ = ["Candidate", "cmd_accept", "plan_accept"]
 
-#: The stamp's key in a received file (``agentrig.snapshot.RECEIVED_KEY``).
-_STAMP = "received"
-_HTML_SUFFIX = ".received.html"
+#: The stamp's key in a received file.
+_STAMP = RECEIVED_KEY
 
 
 @dataclass(slots=True)
@@ -200,8 +200,8 @@ def plan_accept(
 
 def _promote(candidate: Candidate) -> None:
     """Write the snapshot (the document without its stamp) atomically, then drop the files."""
-    from agentrig.normalize import dumps
-    from agentrig.snapshot import atomic_write
+    from agentrig.document import dumps
+    from agentrig.snapshot_files import atomic_write
 
     if _STAMP in candidate.doc:
         doc = {k: v for k, v in candidate.doc.items() if k != _STAMP}
@@ -210,7 +210,7 @@ def _promote(candidate: Candidate) -> None:
     else:
         os.replace(candidate.received, candidate.snapshot)  # atomic: old file or new one
     with suppress(OSError):
-        Path(str(candidate.snapshot)[: -len(SNAPSHOT_SUFFIX)] + _HTML_SUFFIX).unlink()
+        Path(html_path(str(candidate.snapshot))).unlink()
 
 
 def _targets(ns: argparse.Namespace) -> tuple[list[Path], Path | None]:

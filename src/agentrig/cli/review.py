@@ -16,7 +16,7 @@ from contextlib import suppress
 from pathlib import Path
 from typing import TextIO
 
-from agentrig.cli import EXIT_OK, SNAPSHOT_SUFFIX, _display, _load, _plural, _Unusable
+from agentrig.cli import EXIT_OK, _display, _load, _plural, _Unusable
 from agentrig.cli.accept import (
     Candidate,
     _latest_run,
@@ -27,6 +27,7 @@ from agentrig.cli.accept import (
     plan_accept,
 )
 from agentrig.drift import compare
+from agentrig.snapshot_files import html_path
 
 __all__ = ["cmd_review"]
 
@@ -36,7 +37,7 @@ _KEYS = {"a": "accept", "r": "reject", "s": "skip", "q": "quit"}
 def _reject(candidate: Candidate) -> None:
     candidate.received.unlink()
     with suppress(OSError):
-        Path(str(candidate.snapshot)[: -len(SNAPSHOT_SUFFIX)] + ".received.html").unlink()
+        Path(html_path(str(candidate.snapshot))).unlink()
 
 
 def _show(candidate: Candidate, index: int, total: int, out: TextIO) -> None:
