@@ -16,7 +16,12 @@ from typing import Any, Final
 import orjson
 
 from agentrig._errors import SnapshotError, SnapshotFormatError
-from agentrig._semconv import upgrade_attributes
+from agentrig.vocabulary import (
+    AGENTRIG_AGENT,
+    AGENTRIG_STAGE,
+    GEN_AI_AGENT_NAME,
+    upgrade_attributes,
+)
 
 __all__ = [
     "ACTOR_ATTRIBUTES",
@@ -34,12 +39,12 @@ FORMAT_VERSION: Final = 1
 #: The attributes that say who is acting in a span, in priority order (sorting, matching and
 #: the CLI's tree all use the first one present and not empty).
 ACTOR_ATTRIBUTES: Final = (
-    "gen_ai.agent.name",
+    GEN_AI_AGENT_NAME,
     "agent",
     "agent.name",
-    "agentrig.agent",
+    AGENTRIG_AGENT,
     "stage",
-    "agentrig.stage",
+    AGENTRIG_STAGE,
 )
 
 _OPTS_DUMP: Final = orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE
@@ -185,7 +190,7 @@ def loads(data: bytes | str, *, source: str | None = None) -> dict[str, Any]:
 
 
 def _upgrade_names(doc: dict[str, Any]) -> None:
-    """Read older GenAI attribute names as the current ones (``agentrig._semconv``), in place.
+    """Read older GenAI attribute names as the current ones (``agentrig.vocabulary``), in place.
 
     A snapshot recorded with an older instrumentation then compares equal to a run of its
     upgrade; only the names move, values stay.

@@ -161,6 +161,15 @@ from agentrig.tracing import (
     default_tracer,
     model_call_span_name,
 )
+from agentrig.vocabulary import (
+    AGENTRIG_PROMPT,
+    AGENTRIG_REPLY,
+    AGENTRIG_STREAM,
+    GEN_AI_INPUT_MESSAGES,
+    GEN_AI_OUTPUT_MESSAGES,
+    GEN_AI_SYSTEM_INSTRUCTIONS,
+    GEN_AI_TOOL_DEFINITIONS,
+)
 
 __all__ = [
     "AGENTRIG_PROMPT",
@@ -189,19 +198,8 @@ __all__ = [
 SPAN_NAME: Final = "chat"
 #: ``gen_ai.provider.name`` of calls the fake answers itself.
 PROVIDER_NAME: Final = "agentrig"
-#: Span attribute holding the prompt of a model call.
-AGENTRIG_PROMPT: Final = "agentrig.prompt"
-#: Span attribute holding the reply text of a model call.
-AGENTRIG_REPLY: Final = "agentrig.reply"
 #: The model agents use unless told otherwise.
 DEFAULT_MODEL: Final = "fake-model"
-#: OpenTelemetry GenAI opt-in content attributes, set on SDK calls (JSON-like values).
-GEN_AI_INPUT_MESSAGES: Final = "gen_ai.input.messages"
-GEN_AI_OUTPUT_MESSAGES: Final = "gen_ai.output.messages"
-GEN_AI_SYSTEM_INSTRUCTIONS: Final = "gen_ai.system_instructions"
-GEN_AI_TOOL_DEFINITIONS: Final = "gen_ai.tool.definitions"
-#: agentrig's own: the SDK asked for a streamed reply.
-AGENTRIG_STREAM: Final = "agentrig.stream"
 
 #: A latency: virtual seconds, or a function of the reply's output tokens returning them.
 Latency: TypeAlias = "float | int | Callable[[int], float]"

@@ -159,11 +159,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from agentrig._semconv import SEMCONV_VERSION
 from agentrig.document import FORMAT_VERSION, dumps, loads
 from agentrig.normalize.readers import read
 from agentrig.normalize.rules import DEFAULT_RULES, SCRUB_RULES, NormalizeRules
 from agentrig.normalize.timeline import TimelineBuilder, arrange
+from agentrig.vocabulary import SEMCONV_VERSION
 
 if TYPE_CHECKING:
     from agentrig.recording import Recording

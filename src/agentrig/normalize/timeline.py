@@ -14,10 +14,10 @@ import operator
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Final
 
-from agentrig._semconv import upgrade_attributes
 from agentrig.document import entry_label, span_actor
 from agentrig.normalize.rules import NormalizeRules
 from agentrig.normalize.scrub import Scrubber, content_bytes, mask_uuid_marks, vtime
+from agentrig.vocabulary import upgrade_attributes
 
 __all__ = ["Item", "TimelineBuilder", "arrange"]
 
