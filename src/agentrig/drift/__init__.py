@@ -26,7 +26,8 @@ failed or vanished is therefore one change about *that* agent, never a cascade o
 of every later sibling (what diffing by list index would report).
 
 The changes are listed in run order (a span's own outcome after its children) and then
-*folded* (:func:`agentrig.drift.roots.fold`): each is a **root**, or a **consequence** of an earlier root (the
+*folded* (:func:`agentrig.drift.roots.fold`): each is a **root**, or a **consequence** of an
+earlier root (the
 reply's tokens and cost, the prompt downstream that quotes it, later budget moves and time
 stamps, what an enclosing span reports about a failed child). Reports show the roots, each
 with a one-line count of its consequences; every leaf stays in :attr:`DriftReport.changes`.
