@@ -39,6 +39,7 @@ LAYER = {
     "patterns": 6,
     "cassette": 6,
     "providers": 6,
+    "snapshot_files": 6,
     "snapshot": 7,
     "plugin": 8,
     "cli": 8,
@@ -55,6 +56,7 @@ SAME_LAYER_OK = {
     ("drift", "normalize"),
     ("drift", "document"),
     ("normalize", "document"),
+    ("snapshot_files", "cassette"),
     ("html", "drift"),
     ("_errors", "_secrets"),
     ("cli", "plugin"),  # agentrig update sets the environment agentrig.plugin.update reads

@@ -29,7 +29,7 @@ from agentrig.cli._common import (
     load,
     plural,
 )
-from agentrig.normalize import dumps
+from agentrig.document import ACTOR_ATTRIBUTES, dumps, span_actor
 
 __all__ = ["add_parser", "run"]
 
@@ -131,18 +131,10 @@ _MODEL_MARKERS: Final = (
     "gen_ai.usage.output_tokens",
     "gen_ai.request.model",
 )
-_AGENT_KEYS: Final = (
-    "gen_ai.agent.name",
-    "agent",
-    "agent.name",
-    "agentrig.agent",
-    "stage",
-    "agentrig.stage",
-)
 _HIDDEN_SPAN_ATTRIBUTES: Final = frozenset(
     {
         *_MODEL_MARKERS,
-        *_AGENT_KEYS,
+        *ACTOR_ATTRIBUTES,
         "gen_ai.operation.name",
         "agentrig.cost_usd",
         "agentrig.prompt",
@@ -171,11 +163,8 @@ def _is_model_call(span: Mapping[str, Any]) -> bool:
 
 
 def _agent_of(attrs: Mapping[str, Any]) -> str | None:
-    for key in _AGENT_KEYS:
-        value = attrs.get(key)
-        if value is not None:
-            return str(value)
-    return None
+    actor = span_actor(attrs)
+    return None if actor is None else actor[1]
 
 
 def _num(value: object) -> float:
