@@ -21,6 +21,7 @@ distance), so recorded times do not depend on which tests ran before it.
 from __future__ import annotations
 
 import asyncio
+import re
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -116,8 +117,10 @@ class _Factory:
 
 
 @pytest.fixture
-def _agentrig_recording(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Recording]:
-    """This test's Recording, active from setup to teardown, exports under tmp_path."""
+def _agentrig_recording(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Recording]:
+    """This test's Recording, active from setup to teardown, exports under its tmp path."""
     from agentrig.clock import VirtualEventLoop
     from agentrig.recording import Recording
 
@@ -126,7 +129,7 @@ def _agentrig_recording(request: pytest.FixtureRequest, tmp_path: Path) -> Itera
     loop = _test_loop(request)
     if isinstance(loop, VirtualEventLoop):
         loop.rewind()
-    recording = Recording(item.nodeid, export_dir=tmp_path / "agentrig")
+    recording = Recording(item.nodeid, export_dir=_export_dir(request, tmp_path_factory))
     if isinstance(loop, VirtualEventLoop):
         recording.bind_loop(loop)
     item.stash[RECORDING] = recording
@@ -135,6 +138,27 @@ def _agentrig_recording(request: pytest.FixtureRequest, tmp_path: Path) -> Itera
         _warn_if_run_in_real_time(request)
     with recording.activate():
         yield recording
+
+
+def _export_dir(
+    request: pytest.FixtureRequest, factory: pytest.TempPathFactory
+) -> Path | Callable[[], Path]:
+    """``tmp_path / "agentrig"``, made only when something exports.
+
+    A test that takes ``tmp_path`` itself finds the exports there. For the others the folder
+    is made at the first export, as ``tmp_path`` would be (same name rule, same base folder):
+    most agentrig tests export nothing, and a temporary folder per test was the plugin's
+    largest per-test cost (benchmarks/RESULTS.md, figure 3).
+    """
+    if "tmp_path" in getattr(request.node, "fixturenames", ()):
+        tmp_path: Path = request.getfixturevalue("tmp_path")
+        return tmp_path / "agentrig"
+    name = re.sub(r"[\W]", "_", request.node.name)[:30]  # pytest's own rule for tmp_path
+
+    def make() -> Path:
+        return factory.mktemp(name, numbered=True) / "agentrig"
+
+    return make
 
 
 def _warn_if_run_in_real_time(request: pytest.FixtureRequest) -> None:

@@ -196,6 +196,7 @@ class Settings:
     """
 
     __slots__ = (
+        "_drift_base",
         "_ini_loaded",
         "_ini_rules",
         "config",
@@ -225,6 +226,7 @@ class Settings:
         self.is_worker = hasattr(config, "workerinput")
         self._ini_loaded = False
         self._ini_rules: NormalizeRules | None = None
+        self._drift_base: DriftConfig | None = None
         self.ini_error: str | None = None
 
     @classmethod
@@ -272,10 +274,13 @@ class Settings:
         ``tolerance`` (the marker's tolerance wins for the same target)."""
         from agentrig.drift import DriftConfig
 
-        config = self.config
-        ini_fail_on = str(config.getini("agentrig_fail_on") or "").strip() or None
-        ini_tolerance = [str(t) for t in config.getini("agentrig_tolerance")]
-        base = DriftConfig.from_strings(fail_on=ini_fail_on, tolerance=ini_tolerance or None)
+        base = self._drift_base
+        if base is None:
+            config = self.config
+            ini_fail_on = str(config.getini("agentrig_fail_on") or "").strip() or None
+            ini_tolerance = [str(t) for t in config.getini("agentrig_tolerance")]
+            base = DriftConfig.from_strings(fail_on=ini_fail_on, tolerance=ini_tolerance or None)
+            self._drift_base = base  # (after it parsed: a bad value raises again, per test)
         if fail_on is None and tolerance is None:
             return base
         marker = DriftConfig.from_strings(
