@@ -1218,7 +1218,7 @@ class FakeAgent:
             with tracer.span(model_call_span_name(model), attributes=attributes) as span:
                 try:
                     step = self._choose(request, n)  # synchronous: call order decides
-                    step = _mutation.call_step(self.name, n, step)  # agentrig mutate's switch
+                    step = _mutation.call_step(self.name, n, step, request.tools)  # mutate's switch
                     source = step.source
                     latency_spec = step.latency
                     if latency_spec is None:
