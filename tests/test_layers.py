@@ -43,6 +43,7 @@ LAYER = {
     "__init__": 9,
     "__main__": 10,
     "vocabulary": 0,
+    "money": 0,
     "otlp": 1,
     "otel": 5,
     "tools": 5,
@@ -53,6 +54,7 @@ SAME_LAYER_OK = {
     ("drift", "normalize"),
     ("html", "drift"),
     ("_errors", "_secrets"),
+    ("money", "_errors"),
 }
 PYTEST_FREE = {name for name, layer in LAYER.items() if layer <= 6}
 

@@ -699,18 +699,6 @@ def _as_list(value: object) -> list[Any]:
     return [value]
 
 
-def _money(name: str, value: object) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal, str)):
-        raise ValueError(f"`{name}` must be a number of US dollars, got {value!r}")
-    try:
-        amount = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value))
-    except ArithmeticError:
-        raise ValueError(f"`{name}` must be a number of US dollars, got {value!r}") from None
-    if not amount.is_finite() or amount < 0:
-        raise ValueError(f"`{name}` must be a finite, non-negative amount, got {value!r}")
-    return amount
-
-
 def _test_config(state: _State, item: pytest.Item) -> _TestConfig:
     cached = item.stash.get(_TEST_CONFIG, None)
     if cached is not None:
@@ -736,11 +724,12 @@ def _test_config(state: _State, item: pytest.Item) -> _TestConfig:
 
 
 def _build_test_config(state: _State, kwargs: dict[str, Any]) -> _TestConfig:
+    from agentrig.money import parse_usd
     from agentrig.normalize import NormalizeRules
 
     cfg = _TestConfig(rules=state.ini_rules)
     if kwargs.get("max_usd") is not None:
-        cfg.max_usd = _money("max_usd", kwargs["max_usd"])
+        cfg.max_usd = parse_usd(kwargs["max_usd"], "max_usd")
     if kwargs.get("max_tokens") is not None:
         tokens = kwargs["max_tokens"]
         if isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 0:
@@ -1027,46 +1016,43 @@ def _seed_note(item: pytest.Item) -> str | None:
 
 # -- spend ----------------------------------------------------------------------------------------
 
-_COST_ATTRIBUTE = "agentrig.cost_usd"
-_TOKEN_ATTRIBUTES = ("gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens")
-
-
-def _number(value: object) -> bool:
-    return isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
-
 
 def _spend(recording: Recording) -> tuple[Decimal, int]:
     """What a recorded run spent: model calls' own cost, plus charges made outside them.
 
     A model call's charge happens inside its span, so it is counted once, from the span.
     """
-    usd = Decimal(0)
+    from agentrig.money import CONTEXT, ZERO, read_usd
+    from agentrig.vocabulary import (
+        AGENTRIG_COST_USD,
+        GEN_AI_USAGE_INPUT_TOKENS,
+        GEN_AI_USAGE_OUTPUT_TOKENS,
+        EntryKind,
+    )
+
+    usd = ZERO
     tokens = 0
     costed: set[int] = set()
     for span in recording.spans:
-        cost = span.attributes.get(_COST_ATTRIBUTE)
-        if not _number(cost):
+        cost = read_usd(span.attributes.get(AGENTRIG_COST_USD))
+        if cost is None:
             continue
         costed.add(span.span_id)
-        usd += Decimal(repr(cost)) if isinstance(cost, float) else Decimal(cost)  # type: ignore[arg-type]
-        for key in _TOKEN_ATTRIBUTES:
+        usd = CONTEXT.add(usd, cost)
+        for key in (GEN_AI_USAGE_INPUT_TOKENS, GEN_AI_USAGE_OUTPUT_TOKENS):
             count = span.attributes.get(key)
             if isinstance(count, int) and not isinstance(count, bool):
                 tokens += count
     for entry in recording.entries:
-        if entry.kind != "budget.charge" or entry.span_id in costed:
+        if entry.kind is not EntryKind.BUDGET_CHARGE or entry.span_id in costed:
             continue
-        amount = entry.data.get("usd", 0)
-        if _number(amount):
-            usd += Decimal(repr(amount)) if isinstance(amount, float) else Decimal(amount)
+        amount = read_usd(entry.data.get("usd", 0))
+        if amount is not None:
+            usd = CONTEXT.add(usd, amount)
         count = entry.data.get("tokens", 0)
         if isinstance(count, int) and not isinstance(count, bool):
             tokens += count
     return usd, tokens
-
-
-def _fmt_usd(amount: Decimal) -> str:
-    return f"${amount.normalize():f}"
 
 
 # -- the per-session hooks ------------------------------------------------------------------------
@@ -1118,10 +1104,12 @@ class _SessionPlugin:
         cfg = _test_config(self.state, item)
         if cfg.max_usd is None and cfg.max_tokens is None:
             return result
+        from agentrig.money import format_usd
+
         usd, tokens = _spend(recording)
         over: list[str] = []
         if cfg.max_usd is not None and usd > cfg.max_usd:
-            over.append(f"{_fmt_usd(usd)} spent, over max_usd={_fmt_usd(cfg.max_usd)}")
+            over.append(f"{format_usd(usd)} spent, over max_usd={format_usd(cfg.max_usd)}")
         if cfg.max_tokens is not None and tokens > cfg.max_tokens:
             over.append(f"{tokens} tokens used, over max_tokens={cfg.max_tokens}")
         if over:
