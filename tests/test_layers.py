@@ -21,6 +21,7 @@ LAYER = {
     "_ci": 1,
     "clock": 1,
     "mutate": 1,
+    "document": 1,
     "normalize": 1,
     "drift": 1,
     "html": 1,
@@ -52,9 +53,12 @@ LAYER = {
 SAME_LAYER_OK = {
     ("budget", "deadline"),
     ("drift", "normalize"),
+    ("drift", "document"),
+    ("normalize", "document"),
     ("html", "drift"),
     ("_errors", "_secrets"),
     ("money", "_errors"),
+    ("cli", "plugin"),  # agentrig update sets the environment agentrig.plugin.update reads
 }
 PYTEST_FREE = {name for name, layer in LAYER.items() if layer <= 6}
 
