@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from agentrig.money import format_usd
 from agentrig.plugin.fixtures import RECORDING
 from agentrig.plugin.settings import TestSettings
 from agentrig.plugin.usage import is_agentrig_test
@@ -26,43 +27,40 @@ __all__ = ["GATE", "GatesPlugin", "spend"]
 #: Why the cost gate failed a test (on its item), for the summary and the reports.
 GATE = pytest.StashKey[str]()
 
-_COST_ATTRIBUTE = "agentrig.cost_usd"
-_TOKEN_ATTRIBUTES = ("gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens")
-
-
-def _number(value: object) -> bool:
-    return isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
-
 
 def spend(recording: Recording) -> tuple[Decimal, int]:
     """What a recorded run spent, in US dollars and tokens."""
-    usd = Decimal(0)
+    from agentrig.money import CONTEXT, ZERO, read_usd
+    from agentrig.vocabulary import (
+        AGENTRIG_COST_USD,
+        GEN_AI_USAGE_INPUT_TOKENS,
+        GEN_AI_USAGE_OUTPUT_TOKENS,
+        EntryKind,
+    )
+
+    usd = ZERO
     tokens = 0
     costed: set[int] = set()
     for span in recording.spans:
-        cost = span.attributes.get(_COST_ATTRIBUTE)
-        if not _number(cost):
+        cost = read_usd(span.attributes.get(AGENTRIG_COST_USD))
+        if cost is None:
             continue
         costed.add(span.span_id)
-        usd += Decimal(repr(cost)) if isinstance(cost, float) else Decimal(cost)  # type: ignore[arg-type]
-        for key in _TOKEN_ATTRIBUTES:
+        usd = CONTEXT.add(usd, cost)
+        for key in (GEN_AI_USAGE_INPUT_TOKENS, GEN_AI_USAGE_OUTPUT_TOKENS):
             count = span.attributes.get(key)
             if isinstance(count, int) and not isinstance(count, bool):
                 tokens += count
     for entry in recording.entries:
-        if entry.kind != "budget.charge" or entry.span_id in costed:
+        if entry.kind is not EntryKind.BUDGET_CHARGE or entry.span_id in costed:
             continue
-        amount = entry.data.get("usd", 0)
-        if _number(amount):
-            usd += Decimal(repr(amount)) if isinstance(amount, float) else Decimal(amount)
+        amount = read_usd(entry.data.get("usd", 0))
+        if amount is not None:
+            usd = CONTEXT.add(usd, amount)
         count = entry.data.get("tokens", 0)
         if isinstance(count, int) and not isinstance(count, bool):
             tokens += count
     return usd, tokens
-
-
-def _fmt_usd(amount: Decimal) -> str:
-    return f"${amount.normalize():f}"
 
 
 class GatesPlugin:
@@ -88,7 +86,7 @@ class GatesPlugin:
         usd, tokens = spend(recording)
         over: list[str] = []
         if settings.max_usd is not None and usd > settings.max_usd:
-            over.append(f"{_fmt_usd(usd)} spent, over max_usd={_fmt_usd(settings.max_usd)}")
+            over.append(f"{format_usd(usd)} spent, over max_usd={format_usd(settings.max_usd)}")
         if settings.max_tokens is not None and tokens > settings.max_tokens:
             over.append(f"{tokens} tokens used, over max_tokens={settings.max_tokens}")
         if over:

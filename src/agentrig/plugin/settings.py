@@ -459,11 +459,12 @@ class TestSettings:
     def _build(
         cls, settings: Settings, kwargs: dict[str, Any], base: NormalizeRules | None
     ) -> TestSettings:
+        from agentrig.money import parse_usd
         from agentrig.normalize import NormalizeRules
 
         made = cls(rules=base)
         if kwargs.get("max_usd") is not None:
-            made.max_usd = _money("max_usd", kwargs["max_usd"])
+            made.max_usd = parse_usd(kwargs["max_usd"], "max_usd")
         if kwargs.get("max_tokens") is not None:
             tokens = kwargs["max_tokens"]
             if isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 0:
@@ -560,15 +561,3 @@ def _as_list(value: object) -> list[Any]:
     if isinstance(value, (list, tuple, set, frozenset)):
         return list(value)
     return [value]
-
-
-def _money(name: str, value: object) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal, str)):
-        raise ValueError(f"`{name}` must be a number of US dollars, got {value!r}")
-    try:
-        amount = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value))
-    except ArithmeticError:
-        raise ValueError(f"`{name}` must be a number of US dollars, got {value!r}") from None
-    if not amount.is_finite() or amount < 0:
-        raise ValueError(f"`{name}` must be a finite, non-negative amount, got {value!r}")
-    return amount
