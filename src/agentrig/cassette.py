@@ -41,7 +41,7 @@ import math
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final
@@ -702,7 +702,7 @@ def load_cassette(
     interactions = []
     for n, item in enumerate(raw):
         where = f"{source}: interaction #{n}"
-        interactions.append(_interaction(item, where, fix))
+        interaction = _interaction(item, where, fix)
         hit = rules.find_secret(item, "")
         if hit is not None:
             raise CassetteError(
@@ -710,6 +710,13 @@ def load_cassette(
                 " password); cassettes never store secrets: remove it (or re-record), and"
                 " rotate the key if it is real"
             )
+        if interaction.request.body is not None and rules.ignore:
+            # A field ignored since recording leaves the stored key as it leaves the live one.
+            request = replace(
+                interaction.request, body=rules.canonical_body(interaction.request.body)
+            )
+            interaction = replace(interaction, request=request)
+        interactions.append(interaction)
     return Cassette(name=name, interactions=tuple(interactions), path=path)
 
 
