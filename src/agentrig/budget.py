@@ -91,6 +91,7 @@ from agentrig._types import Money
 from agentrig.deadline import Deadline
 from agentrig.mutate import hook as _mutation
 from agentrig.recording import active_recording
+from agentrig.vocabulary import EntryKind
 
 __all__ = [
     "BudgetPool",
@@ -726,7 +727,7 @@ class BudgetPool:
             rec = active_recording()
             if rec is not None:
                 rec.add_entry(
-                    "budget.release",
+                    EntryKind.BUDGET_RELEASE,
                     {
                         "pool": self._name,
                         "stage": stage._name,
@@ -807,7 +808,7 @@ class BudgetPool:
             rec = active_recording()
             if rec is not None:
                 rec.add_entry(
-                    "budget.charge",
+                    EntryKind.BUDGET_CHARGE,
                     {
                         "pool": self._name,
                         "stage": stage._name,
@@ -916,7 +917,7 @@ class BudgetPool:
         rec = active_recording()
         if rec is not None:
             rec.add_entry(
-                "budget.refused",
+                EntryKind.BUDGET_REFUSED,
                 {
                     "pool": self._name,
                     "stage": request.name,
@@ -965,7 +966,7 @@ class BudgetPool:
         rec = active_recording()
         if rec is not None:
             rec.add_entry(
-                "budget.acquire",
+                EntryKind.BUDGET_ACQUIRE,
                 {
                     "pool": self._name,
                     "stage": stage._name,

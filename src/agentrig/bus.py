@@ -46,6 +46,7 @@ from typing import Any, TypeVar
 from agentrig._errors import ConfigurationError
 from agentrig._secrets import redact_secrets
 from agentrig.recording import active_recording
+from agentrig.vocabulary import EntryKind
 
 __all__ = ["Event", "EventBus", "Handler"]
 
@@ -253,7 +254,8 @@ class EventBus:
         rec = active_recording()
         if rec is not None:
             rec.add_entry(
-                "bus.emit", {"topic": topic, "payload": dict(payload), "handlers": len(subs)}
+                EntryKind.BUS_EMIT,
+                {"topic": topic, "payload": dict(payload), "handlers": len(subs)},
             )
         results: list[Any] = []
         failures: list[tuple[str, Exception]] = []
@@ -300,4 +302,4 @@ class EventBus:
             data["result"] = result
         else:
             data["error"] = {"type": type(exc).__qualname__, "message": str(exc)}
-        rec.add_entry("bus.handler", data)
+        rec.add_entry(EntryKind.BUS_HANDLER, data)

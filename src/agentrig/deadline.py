@@ -27,6 +27,7 @@ from agentrig._errors import ConfigurationError, DeadlineExceeded
 from agentrig._secrets import redact_secrets
 from agentrig.mutate import hook as _mutation
 from agentrig.recording import active_recording
+from agentrig.vocabulary import EntryKind
 
 __all__ = ["Deadline"]
 
@@ -124,7 +125,8 @@ class Deadline:
         rec = active_recording()
         if rec is not None:
             rec.add_entry(
-                "deadline.expired", {"deadline": self.name, "seconds": self.seconds, "at": self.at}
+                EntryKind.DEADLINE_EXPIRED,
+                {"deadline": self.name, "seconds": self.seconds, "at": self.at},
             )
 
     # -- as an async context manager ----------------------------------------------------------

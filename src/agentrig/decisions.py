@@ -59,6 +59,7 @@ from agentrig._jsonl import (
 from agentrig._secrets import redact_secrets
 from agentrig.mutate import hook as _mutation
 from agentrig.recording import active_recording, json_default
+from agentrig.vocabulary import EntryKind
 
 __all__ = ["DecisionLog", "DecisionLogContents", "read_decision_log"]
 
@@ -306,7 +307,9 @@ class DecisionLog:
             # Inside the lock: the recording sees this log's records in seq order.
             rec = active_recording()
             if rec is not None:
-                rec.add_entry("decision", {**fields, "decision": decision, "log": self.name})
+                rec.add_entry(
+                    EntryKind.DECISION, {**fields, "decision": decision, "log": self.name}
+                )
         return entry
 
     def _dumps(self, entry: dict[str, Any]) -> bytes:

@@ -61,7 +61,7 @@ from typing import Any, Final, Literal, TypeAlias
 import orjson
 
 from agentrig._errors import ConfigurationError
-from agentrig.normalize import _IDENTITY_ATTRIBUTES, _check_header, _entry_label
+from agentrig.document import ACTOR_ATTRIBUTES, check_header, entry_label
 
 __all__ = [
     "DRIFT_CLASSES",
@@ -680,7 +680,7 @@ def _fmt_signed(value: float) -> str:
 def _who(item: Mapping[str, Any]) -> tuple[str, str]:
     attributes = item.get("attributes")
     if isinstance(attributes, Mapping):
-        for key in _IDENTITY_ATTRIBUTES:
+        for key in ACTOR_ATTRIBUTES:
             value = attributes.get(key)
             if value is not None and value != "":
                 short = "stage" if key.endswith("stage") else "agent"
@@ -688,7 +688,7 @@ def _who(item: Mapping[str, Any]) -> tuple[str, str]:
     return "", ""
 
 
-#: Entry fields that say *which* one of its kind an entry is (beyond ``_entry_label``): two
+#: Entry fields that say *which* one of its kind an entry is (beyond ``entry_label``): two
 #: ``stage_complete`` decisions of different stages are different decisions.
 _ENTRY_DETAIL_KEYS: Final = ("stage", "agent", "agent_name", "step")
 
@@ -720,7 +720,7 @@ class _Node:
             self.name = str(item["entry"])
             data = item.get("data")
             self.who_key = ""
-            self.who = _entry_label(self.name, data) if isinstance(data, Mapping) else ""
+            self.who = entry_label(self.name, data) if isinstance(data, Mapping) else ""
             if isinstance(data, Mapping):
                 for k in _ENTRY_DETAIL_KEYS:
                     value = data.get(k)
@@ -1673,8 +1673,8 @@ def compare(
             ``agentrig update``).
         SnapshotError: either document is not a snapshot document.
     """
-    _check_header(expected, "the expected snapshot")
-    _check_header(received, "the received document")
+    check_header(expected, "the expected snapshot")
+    check_header(received, "the received document")
     differ = _Differ(config if config is not None else DriftConfig())
     timeline_a = expected.get("timeline")
     timeline_b = received.get("timeline")

@@ -26,6 +26,7 @@ from typing import Any, Final
 
 from agentrig._secrets import redact_secrets
 from agentrig.drift import DriftReport, timeline_labels
+from agentrig.vocabulary import MODEL_OPERATIONS
 
 __all__ = ["render_html", "render_index", "render_mutation_html"]
 
@@ -33,7 +34,6 @@ _LANE_H: Final = 26
 _LEFT: Final = 120
 _WIDTH: Final = 560
 _AGENT_KEYS: Final = ("gen_ai.agent.name", "agent", "agent.name", "agentrig.agent", "stage")
-_MODEL_OPERATIONS: Final = frozenset({"chat", "text_completion", "generate_content", "embeddings"})
 
 
 def _text(value: object) -> str:
@@ -60,7 +60,7 @@ class _Mark:
 def _span_kind(span: Mapping[str, Any]) -> str:
     attrs = span.get("attributes") or {}
     op = attrs.get("gen_ai.operation.name") if isinstance(attrs, Mapping) else None
-    if op in _MODEL_OPERATIONS or (isinstance(attrs, Mapping) and "gen_ai.request.model" in attrs):
+    if op in MODEL_OPERATIONS or (isinstance(attrs, Mapping) and "gen_ai.request.model" in attrs):
         return "model"
     if op == "execute_tool" or (isinstance(attrs, Mapping) and "gen_ai.tool.name" in attrs):
         return "tool"

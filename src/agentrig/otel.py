@@ -54,13 +54,13 @@ from typing import TYPE_CHECKING, Any, Final
 
 from agentrig import recording as _recording
 from agentrig.recording import Recording, SpanEvent, SpanRecord, active_recording, current_span_id
-from agentrig.tracing import (
+from agentrig.vocabulary import (
     AGENTRIG_COST_USD,
     EXCEPTION_MESSAGE,
     EXCEPTION_TYPE,
     GEN_AI_OPERATION_NAME,
-    OPERATION_CHAT,
-    OPERATION_TEXT_COMPLETION,
+    MODEL_OPERATIONS,
+    EntryKind,
 )
 
 if TYPE_CHECKING:
@@ -85,9 +85,6 @@ SPAN_KIND: Final = "span.kind"
 #: names it for formats without a scope field.
 OTEL_SCOPE_NAME: Final = "otel.scope.name"
 
-_MODEL_OPERATIONS: Final = frozenset(
-    {OPERATION_CHAT, OPERATION_TEXT_COMPLETION, "generate_content", "embeddings"}
-)
 _STATUS = {0: "unset", 1: "ok", 2: "error"}  # opentelemetry.trace.StatusCode values
 _MAX_ANCESTRY: Final = 256
 
@@ -363,7 +360,7 @@ def _fold_served_call(entry: _Open) -> None:
     record = entry.record
     if entry.agentrig_children != 1 or entry.otel_children != 0:
         return
-    if record.attributes.get(GEN_AI_OPERATION_NAME) not in _MODEL_OPERATIONS:
+    if record.attributes.get(GEN_AI_OPERATION_NAME) not in MODEL_OPERATIONS:
         return
     rec = entry.rec
     spans = rec.spans
@@ -376,7 +373,7 @@ def _fold_served_call(entry: _Open) -> None:
         if (
             child.end_seq is not None
             and AGENTRIG_COST_USD in child.attributes
-            and child.attributes.get(GEN_AI_OPERATION_NAME) in _MODEL_OPERATIONS
+            and child.attributes.get(GEN_AI_OPERATION_NAME) in MODEL_OPERATIONS
         ):
             rec.fold_span(child.span_id, record.span_id)
         return
@@ -385,7 +382,7 @@ def _fold_served_call(entry: _Open) -> None:
 def _report(rec: Recording, hook: str, span: object, exc: Exception) -> None:
     with contextlib.suppress(Exception):
         rec.add_entry(
-            "note",
+            EntryKind.NOTE,
             {
                 "note": "agentrig could not capture an OpenTelemetry span",
                 "hook": hook,

@@ -35,7 +35,14 @@ from typing import Any, Final
 
 import orjson
 
-from agentrig._semconv import GEN_AI_OPERATION_NAME, SEMCONV_SCHEMA_URL, SEMCONV_VERSION
+from agentrig.vocabulary import (
+    AGENTRIG_SEMCONV,
+    AGENTRIG_TEST,
+    AGENTRIG_UNFINISHED,
+    GEN_AI_OPERATION_NAME,
+    SEMCONV_SCHEMA_URL,
+    SEMCONV_VERSION,
+)
 
 __all__ = ["dumps_otlp", "to_otlp"]
 
@@ -113,7 +120,7 @@ class _Exporter:
         duration = item.get("duration")
         end = start + duration if isinstance(duration, (int, float)) else start
         if item.get("unfinished"):
-            attrs["agentrig.unfinished"] = True
+            attrs[AGENTRIG_UNFINISHED] = True
         events: list[dict[str, Any]] = []
         for ev in item.get("events") or ():
             if not isinstance(ev, Mapping):
@@ -214,7 +221,7 @@ def to_otlp(doc: Mapping[str, Any], *, epoch_ns: int = 0) -> dict[str, Any]:
     root = {
         "timeline": timeline,
         "duration": max(ends, default=start) - start,
-        "attributes": {"agentrig.test": name},
+        "attributes": {AGENTRIG_TEST: name},
         "status": "unset",
     }
     exporter.span(span_id=_span_id(0), parent=None, name=name or "agentrig", start=start, item=root)
@@ -223,7 +230,7 @@ def to_otlp(doc: Mapping[str, Any], *, epoch_ns: int = 0) -> dict[str, Any]:
             {
                 "resource": {
                     "attributes": _key_values(
-                        {"service.name": "agentrig", "agentrig.semconv": semconv or SEMCONV_VERSION}
+                        {"service.name": "agentrig", AGENTRIG_SEMCONV: semconv or SEMCONV_VERSION}
                     )
                 },
                 "scopeSpans": [

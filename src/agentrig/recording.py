@@ -37,7 +37,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 
+from agentrig._errors import ConfigurationError
 from agentrig._secrets import redact_secrets
+from agentrig.vocabulary import EntryKind, SpanStatus
 
 if TYPE_CHECKING:
     from agentrig._models import RecordingModel
@@ -54,21 +56,6 @@ __all__ = [
     "set_parent_hook",
     "span_to_dict",
 ]
-
-#: The kinds of timeline entry the primitives write. Normalization and drift read these.
-EntryKind = Literal[
-    "decision",
-    "budget.acquire",
-    "budget.charge",
-    "budget.release",
-    "budget.refused",
-    "bus.emit",
-    "bus.handler",
-    "deadline.expired",
-    "note",
-]
-
-SpanStatus = Literal["unset", "ok", "error"]
 
 
 @dataclass(slots=True)
@@ -111,7 +98,7 @@ class Entry:
 
     seq: int
     t: float | None
-    kind: str
+    kind: EntryKind
     span_id: int | None
     data: dict[str, Any]
     wall: float = 0.0
@@ -206,6 +193,17 @@ def entry_to_dict(entry: Entry) -> dict[str, Any]:
         "data": entry.data,
         "wall": entry.wall,
     }
+
+
+def _entry_kind(kind: object) -> EntryKind:
+    try:
+        return EntryKind(kind)  # type: ignore[arg-type]  # any value: the lookup validates it
+    except ValueError:
+        valid = ", ".join(repr(k.value) for k in EntryKind)
+        raise ConfigurationError(
+            f"unknown recording entry kind {kind!r}. "
+            f"Use one of {valid} (agentrig.vocabulary.EntryKind)."
+        ) from None
 
 
 def _virtual_time_of_running_loop() -> float | None:
@@ -314,18 +312,21 @@ class Recording:
             token = local.token = next(self._next_token)
         return int(token)
 
-    def next_seq(self) -> int:
-        with self._lock:
-            return next(self._seq)
-
     def add_entry(
         self,
-        kind: str,
+        kind: EntryKind,
         data: dict[str, Any],
         *,
         span_id: int | Literal["current"] | None = "current",
     ) -> Entry:
-        """Append one timeline entry, attributed to the current span unless told otherwise."""
+        """Append one timeline entry, attributed to the current span unless told otherwise.
+
+        ``kind`` is an :class:`~agentrig.vocabulary.EntryKind` (its value, ``"note"``, is
+        accepted too); an unknown kind raises ``ConfigurationError``: normalization and drift
+        read the kinds, so a typo would silently lose the entry's meaning.
+        """
+        if type(kind) is not EntryKind:
+            kind = _entry_kind(kind)
         sid = _current_parent(self, "entry") if span_id == "current" else span_id
         t = self.now()
         wall = time.time()

@@ -55,14 +55,27 @@ from collections.abc import Mapping
 from contextvars import ContextVar, Token
 from pathlib import Path
 from types import MappingProxyType, TracebackType
-from typing import Any, Final, Literal, get_args
+from typing import Any
 
 import orjson
 
 from agentrig._errors import AgentRigError, ConfigurationError
 from agentrig._jsonl import _DEFAULT, _Default, _JsonlAppender, _keep_for, _now
 from agentrig._secrets import redact_secrets
-from agentrig._semconv import (
+from agentrig.recording import (
+    Recording,
+    SpanEvent,
+    SpanRecord,
+    active_recording,
+    current_span_id,
+    json_default,
+    span_to_dict,
+)
+from agentrig.vocabulary import (
+    AGENTRIG_COST_USD,
+    ERROR_TYPE,
+    EXCEPTION_MESSAGE,
+    EXCEPTION_TYPE,
     GEN_AI_AGENT_ID,
     GEN_AI_AGENT_NAME,
     GEN_AI_OPERATION_NAME,
@@ -90,20 +103,13 @@ from agentrig._semconv import (
     OPERATION_TEXT_COMPLETION,
     SEMCONV_SCHEMA_URL,
     SEMCONV_VERSION,
+    SPAN_STATUSES,
+    SpanStatus,
     agent_span_name,
     model_call_span_name,
     operation_span_name,
     tool_span_name,
     workflow_span_name,
-)
-from agentrig.recording import (
-    Recording,
-    SpanEvent,
-    SpanRecord,
-    active_recording,
-    current_span_id,
-    json_default,
-    span_to_dict,
 )
 
 __all__ = [
@@ -152,20 +158,9 @@ __all__ = [
 
 # -- attribute names: OpenTelemetry GenAI semantic conventions --------------------------------
 # https://opentelemetry.io/docs/specs/semconv/gen-ai/ (now maintained in the
-# open-telemetry/semantic-conventions-genai repository). The names live in agentrig._semconv
+# open-telemetry/semantic-conventions-genai repository). The names live in agentrig.vocabulary
 # (normalization reads them too); these are their public homes. Span names follow the same
 # conventions, "{gen_ai.operation.name} {name}": use the *_span_name helpers.
-
-#: The class of error that ended the operation (general OpenTelemetry attribute).
-ERROR_TYPE: Final = "error.type"
-#: Attribute names of an ``"exception"`` event (general OpenTelemetry conventions).
-EXCEPTION_TYPE: Final = "exception.type"
-EXCEPTION_MESSAGE: Final = "exception.message"
-#: agentrig's own: what the call cost, in US dollars (a float).
-AGENTRIG_COST_USD: Final = "agentrig.cost_usd"
-
-SpanStatus = Literal["unset", "ok", "error"]
-_STATUSES: tuple[str, ...] = get_args(SpanStatus)
 
 _JSON_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE
 
@@ -374,9 +369,9 @@ class Span:
             ConfigurationError: an unknown status.
             AgentRigError: the span has ended.
         """
-        if status not in _STATUSES:
+        if status not in SPAN_STATUSES:
             raise ConfigurationError(
-                f"span status must be one of {', '.join(map(repr, _STATUSES))}, got {status!r}"
+                f"span status must be one of {', '.join(map(repr, SPAN_STATUSES))}, got {status!r}"
             )
         self._check_open(f"set status {status!r}")
         self._record.status = status

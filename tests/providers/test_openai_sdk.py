@@ -11,7 +11,7 @@ from openai.types.responses import Response
 from pydantic import BaseModel
 
 from agentrig import FakeModel, ToolCall
-from agentrig.fake import GEN_AI_INPUT_MESSAGES, GEN_AI_OUTPUT_MESSAGES
+from agentrig.vocabulary import GEN_AI_INPUT_MESSAGES, GEN_AI_OUTPUT_MESSAGES
 
 SEARCH = {
     "type": "function",

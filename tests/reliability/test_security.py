@@ -323,9 +323,10 @@ def test_key(agent_recording, agent_snapshot, decision_log, key):
 # -- snapshots are data only --------------------------------------------------------------------
 
 _SRC = Path(agentrig.__file__).parent
-#: every module that reads snapshot or cassette data; the CLI package whole
+#: every module that reads snapshot or cassette data; the CLI and normalize packages whole
 LOADERS = [
-    "normalize.py",
+    "document.py",
+    *sorted(p.relative_to(_SRC).as_posix() for p in (_SRC / "normalize").glob("*.py")),
     "drift.py",
     "snapshot.py",
     "_secrets.py",

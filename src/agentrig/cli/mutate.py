@@ -22,6 +22,7 @@ from typing import Final, TextIO
 import orjson
 
 from agentrig._errors import ConfigurationError
+from agentrig.cli._common import split_own_args
 from agentrig.mutate.operators import OPERATORS, parse_operators
 
 __all__ = ["build_parser", "run_mutate", "split_args"]
@@ -98,15 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_VALUE_OPTIONS: Final = (
-    "--operators",
-    "--max-mutants",
-    "--timeout",
-    "--time-limit",
-    "--min-score",
-    "--html",
+_VALUE_OPTIONS: Final = frozenset(
+    {"--operators", "--max-mutants", "--timeout", "--time-limit", "--min-score", "--html"}
 )
-_FLAGS: Final = ("-h", "--help", "--json")
+_FLAGS: Final = frozenset({"-h", "--help", "--json"})
 _PASS_ON: Final = {
     "operators": "--agentrig-mutate-operators",
     "max_mutants": "--agentrig-max-mutants",
@@ -119,23 +115,7 @@ _PASS_ON: Final = {
 
 def split_args(args: Sequence[str]) -> tuple[list[str], list[str]]:
     """mutate's own leading options, and the rest (pytest's arguments)."""
-    own: list[str] = []
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        name = arg.partition("=")[0]
-        if arg in _FLAGS or (name in _VALUE_OPTIONS and "=" in arg):
-            own.append(arg)
-        elif arg in _VALUE_OPTIONS:
-            own.extend(args[i : i + 2])
-            i += 1
-        else:
-            break
-        i += 1
-    rest = list(args[i:])
-    if rest and rest[0] == "--":
-        rest.pop(0)
-    return own, rest
+    return split_own_args(args, flags=_FLAGS, value_options=_VALUE_OPTIONS)
 
 
 def _score_text(value: object) -> str:

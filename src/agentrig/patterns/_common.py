@@ -22,13 +22,11 @@ from agentrig.tracing import (
     default_tracer,
     workflow_span_name,
 )
+from agentrig.vocabulary import (
+    AGENTRIG_PATTERN,
+)
 
 __all__: list[str] = []
-
-#: Span attribute naming the pattern a span belongs to.
-PATTERN_ATTRIBUTE = "agentrig.pattern"
-#: Span attribute naming a pattern's step when the agent's name alone does not say it.
-STEP_ATTRIBUTE = "agentrig.step"
 
 
 def workflow_span(pattern: str, name: str) -> tuple[str, dict[str, Any]]:
@@ -36,7 +34,7 @@ def workflow_span(pattern: str, name: str) -> tuple[str, dict[str, Any]]:
     return workflow_span_name(name), {
         GEN_AI_OPERATION_NAME: OPERATION_INVOKE_WORKFLOW,
         GEN_AI_WORKFLOW_NAME: name,
-        PATTERN_ATTRIBUTE: pattern,
+        AGENTRIG_PATTERN: pattern,
     }
 
 

@@ -49,7 +49,6 @@ from agentrig.deadline import Deadline
 from agentrig.decisions import DecisionLog
 from agentrig.mutate import hook as _mutation
 from agentrig.patterns._common import (
-    STEP_ATTRIBUTE,
     agent_name,
     agent_span,
     budget_for,
@@ -63,6 +62,10 @@ from agentrig.patterns._common import (
     workflow_span,
 )
 from agentrig.tracing import Tracer
+from agentrig.vocabulary import (
+    AGENTRIG_AGENTS,
+    AGENTRIG_STEP,
+)
 
 __all__ = ["AgentResponse", "BroadcastResult", "run_broadcast"]
 
@@ -242,7 +245,7 @@ async def run_broadcast(
     pairs = _mutation.broadcast_members(name, pairs)  # agentrig mutate's switch
     names = [n for n, _ in pairs]
     span_name, attributes = workflow_span("broadcast", name)
-    attributes["agentrig.agents"] = names
+    attributes[AGENTRIG_AGENTS] = names
     with tracer.span(span_name, attributes=attributes) as span:
         # Tasks start in creation order, so spans and calls start in the declared order.
         results = await asyncio.gather(*(one(n, a) for n, a in pairs), return_exceptions=True)
@@ -282,7 +285,7 @@ async def run_broadcast(
             if not isinstance(prompt, str):
                 raise ConfigurationError(f"`synthesize` must return a str, returned {prompt!r}")
             who = agent_name(aggregator, "aggregator")
-            agg_span_name, agg_attributes = agent_span(who, **{STEP_ATTRIBUTE: "aggregate"})
+            agg_span_name, agg_attributes = agent_span(who, **{AGENTRIG_STEP: "aggregate"})
             try:
                 with tracer.span(agg_span_name, attributes=agg_attributes):
                     async with budget_for(pool, budget, max_usd, who) as call_budget:

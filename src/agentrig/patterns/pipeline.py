@@ -61,6 +61,14 @@ from agentrig.patterns._common import (
     workflow_span,
 )
 from agentrig.tracing import Tracer
+from agentrig.vocabulary import (
+    AGENTRIG_COMPLETED,
+    AGENTRIG_HALTED_AT,
+    AGENTRIG_HALTED_REASON,
+    AGENTRIG_STAGE,
+    AGENTRIG_STAGES,
+    AGENTRIG_STAGES_COMPLETED,
+)
 
 __all__ = ["PipelineResult", "Stage", "StageLike", "StageResult", "run_pipeline"]
 
@@ -266,11 +274,11 @@ async def run_pipeline(
     done: list[StageResult] = []
     previous = input
     span_name, attributes = workflow_span("pipeline", name)
-    attributes["agentrig.stages"] = [s.name for s in plan]
+    attributes[AGENTRIG_STAGES] = [s.name for s in plan]
     with tracer.span(span_name, attributes=attributes) as span:
         for stage in plan:
             stage_span_name, stage_attributes = agent_span(
-                agent_name(stage.agent, stage.name), **{"agentrig.stage": stage.name}
+                agent_name(stage.agent, stage.name), **{AGENTRIG_STAGE: stage.name}
             )
             halted: BudgetError | None = None
             with tracer.span(stage_span_name, attributes=stage_attributes) as stage_span:
@@ -305,10 +313,10 @@ async def run_pipeline(
                 )
                 span.set_attributes(
                     {
-                        "agentrig.completed": False,
-                        "agentrig.stages_completed": len(done),
-                        "agentrig.halted_at": stage.name,
-                        "agentrig.halted_reason": reason,
+                        AGENTRIG_COMPLETED: False,
+                        AGENTRIG_STAGES_COMPLETED: len(done),
+                        AGENTRIG_HALTED_AT: stage.name,
+                        AGENTRIG_HALTED_REASON: reason,
                     }
                 )
                 return PipelineResult(
@@ -330,5 +338,5 @@ async def run_pipeline(
             tokens=result.tokens,
             usd=float(result.usd),
         )
-        span.set_attributes({"agentrig.completed": True, "agentrig.stages_completed": len(done)})
+        span.set_attributes({AGENTRIG_COMPLETED: True, AGENTRIG_STAGES_COMPLETED: len(done)})
         return result

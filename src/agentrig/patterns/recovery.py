@@ -55,7 +55,6 @@ from agentrig.budget import _to_usd
 from agentrig.deadline import Deadline
 from agentrig.decisions import DecisionLog
 from agentrig.patterns._common import (
-    PATTERN_ATTRIBUTE,
     agent_name,
     check_agent,
     check_reply,
@@ -63,7 +62,18 @@ from agentrig.patterns._common import (
     resolve_log,
     resolve_tracer,
 )
-from agentrig.tracing import GEN_AI_AGENT_NAME, Tracer
+from agentrig.tracing import Tracer
+from agentrig.vocabulary import (
+    AGENTRIG_ANSWERED_BY,
+    AGENTRIG_ATTEMPT,
+    AGENTRIG_ATTEMPTS,
+    AGENTRIG_CHAIN,
+    AGENTRIG_DEGRADE_REASON,
+    AGENTRIG_DEGRADED,
+    AGENTRIG_OK,
+    AGENTRIG_PATTERN,
+    GEN_AI_AGENT_NAME,
+)
 
 __all__ = [
     "CachedReply",
@@ -216,13 +226,13 @@ class RetryingAgent:
         """Run the wrapped agent, retrying transient failures (see :func:`with_retry`)."""
         tracer = resolve_tracer(self._tracer)
         log = self._log
-        attributes = {PATTERN_ATTRIBUTE: "retry", GEN_AI_AGENT_NAME: self.name}
+        attributes = {AGENTRIG_PATTERN: "retry", GEN_AI_AGENT_NAME: self.name}
         with tracer.span("retry", attributes=attributes) as span:
             attempt = 0
             while True:
                 attempt += 1
                 try:
-                    with tracer.span("attempt", attributes={"agentrig.attempt": attempt}):
+                    with tracer.span("attempt", attributes={AGENTRIG_ATTEMPT: attempt}):
                         raw = await self.agent.run(prompt, budget=budget)
                         reply = check_reply(raw, f"agent {self.name!r}")
                 except Exception as exc:
@@ -240,7 +250,7 @@ class RetryingAgent:
                             reason=reason,
                             **error_fields(exc),
                         )
-                        span.set_attributes({"agentrig.attempts": attempt, "agentrig.ok": False})
+                        span.set_attributes({AGENTRIG_ATTEMPTS: attempt, AGENTRIG_OK: False})
                         raise
                     log.record(
                         "retry_scheduled",
@@ -253,7 +263,7 @@ class RetryingAgent:
                     continue
                 if attempt > 1:
                     log.record("retry_recovered", agent=self.name, attempts=attempt)
-                span.set_attributes({"agentrig.attempts": attempt, "agentrig.ok": True})
+                span.set_attributes({AGENTRIG_ATTEMPTS: attempt, AGENTRIG_OK: True})
                 return reply
 
     def _give_up_reason(self, exc: BaseException, attempt: int) -> str | None:
@@ -384,9 +394,9 @@ class FallbackAgent:
         tracer = resolve_tracer(self._tracer)
         log = self._log
         attributes = {
-            PATTERN_ATTRIBUTE: "fallback",
+            AGENTRIG_PATTERN: "fallback",
             GEN_AI_AGENT_NAME: self.name,
-            "agentrig.chain": list(self._names),
+            AGENTRIG_CHAIN: list(self._names),
         }
         errors: list[tuple[str, Exception]] = []
         with tracer.span("fallback", attributes=attributes) as span:
@@ -411,9 +421,9 @@ class FallbackAgent:
                         agents=list(self._names),
                         errors=[f"{n}: {type(e).__qualname__}" for n, e in errors],
                     )
-                    span.set_attributes({"agentrig.answered_by": None})
+                    span.set_attributes({AGENTRIG_ANSWERED_BY: None})
                     raise
-                span.set_attributes({"agentrig.answered_by": who})
+                span.set_attributes({AGENTRIG_ANSWERED_BY: who})
                 return reply
         raise AssertionError("bug in agentrig, please report: empty fallback chain")
 
@@ -561,7 +571,7 @@ class DegradingAgent:
     async def run(self, prompt: str, *, budget: Budget | None = None) -> AgentReply:
         """The full path if the budget and deadline cover it, else the cheaper one."""
         tracer = resolve_tracer(self._tracer)
-        attributes = {PATTERN_ATTRIBUTE: "degrade", GEN_AI_AGENT_NAME: self.name}
+        attributes = {AGENTRIG_PATTERN: "degrade", GEN_AI_AGENT_NAME: self.name}
         with tracer.span("degrade", attributes=attributes) as span:
             before = self._reason_before(budget)
             if before is None:
@@ -582,14 +592,14 @@ class DegradingAgent:
                         raise
                     before = (reason, error_fields(exc))
                 else:
-                    span.set_attributes({"agentrig.degraded": False})
+                    span.set_attributes({AGENTRIG_DEGRADED: False})
                     return reply
             why, details = before
             self.degraded += 1
             self._log.record(
                 "degraded", agent=self.name, reason=why, to=self._cheap_name, **details
             )
-            span.set_attributes({"agentrig.degraded": True, "agentrig.degrade_reason": why})
+            span.set_attributes({AGENTRIG_DEGRADED: True, AGENTRIG_DEGRADE_REASON: why})
             return await self._cheap(prompt, budget, tracer)
 
     async def _cheap(self, prompt: str, budget: Budget | None, tracer: Tracer) -> AgentReply:

@@ -53,7 +53,6 @@ from agentrig.deadline import Deadline
 from agentrig.decisions import DecisionLog
 from agentrig.mutate import hook as _mutation
 from agentrig.patterns._common import (
-    STEP_ATTRIBUTE,
     agent_name,
     agent_span,
     budget_for,
@@ -66,6 +65,14 @@ from agentrig.patterns._common import (
     workflow_span,
 )
 from agentrig.tracing import Tracer
+from agentrig.vocabulary import (
+    AGENTRIG_DEADLINE_S,
+    AGENTRIG_MAX_REVISIONS,
+    AGENTRIG_OUTCOME,
+    AGENTRIG_REVISION,
+    AGENTRIG_REVISIONS,
+    AGENTRIG_STEP,
+)
 
 __all__ = [
     "SupervisorOutcome",
@@ -218,7 +225,7 @@ async def run_supervisor(
 
     async def call(step: str, agent: Agent, prompt: str, revision: int, stage: str) -> AgentReply:
         step_span_name, attributes = agent_span(
-            agent_name(agent, step), **{STEP_ATTRIBUTE: step, "agentrig.revision": revision}
+            agent_name(agent, step), **{AGENTRIG_STEP: step, AGENTRIG_REVISION: revision}
         )
         with tracer.span(step_span_name, attributes=attributes):
             async with budget_for(pool, budget, max_usd, stage) as call_budget:
@@ -231,9 +238,9 @@ async def run_supervisor(
     outcome: SupervisorOutcome
     stopped_by: Exception | None = None
     span_name, attributes = workflow_span("supervisor", name)
-    attributes["agentrig.max_revisions"] = max_revisions
+    attributes[AGENTRIG_MAX_REVISIONS] = max_revisions
     if hard is not None:
-        attributes["agentrig.deadline_s"] = hard.seconds
+        attributes[AGENTRIG_DEADLINE_S] = hard.seconds
     with tracer.span(span_name, attributes=attributes) as span:
         try:
             async with hard if hard is not None else contextlib.nullcontext():
@@ -286,7 +293,7 @@ async def run_supervisor(
         if stopped_by is not None:
             fields.update(error_fields(stopped_by))
         log.record("supervisor_finished", **fields)
-        span.set_attributes({"agentrig.outcome": outcome, "agentrig.revisions": revisions})
+        span.set_attributes({AGENTRIG_OUTCOME: outcome, AGENTRIG_REVISIONS: revisions})
         return SupervisorResult(
             task=task,
             output=draft,

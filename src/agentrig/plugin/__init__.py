@@ -128,7 +128,6 @@ _MARKER_HELP = (
     " rules to turn off (uuids, timestamps, epoch_numbers), the significant digits floats"
     " keep, and the test's random seed and wall clock"
 )
-_CI_FALSE = frozenset({"", "0", "false", "no", "off"})
 _DEFAULT_STALL_TIMEOUT = 2.0
 _LOOP_SCOPES = ("function", "class", "module", "package", "session")
 
@@ -355,6 +354,9 @@ def pytest_configure(config: pytest.Config) -> None:
     from agentrig.plugin.runid import RunIdPlugin
 
     config.pluginmanager.register(RunIdPlugin(config), "agentrig-run-id")
+    from agentrig.plugin import update
+
+    update.register(config)
     if config.option.agentrig_html:
         from agentrig.plugin.html import HtmlIndexPlugin
 
@@ -485,7 +487,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def _ci_enabled() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in _CI_FALSE
+    from agentrig._ci import ci_enabled
+
+    return ci_enabled()
 
 
 def _ensure_settings(state: _State) -> SnapshotSettings:
@@ -1275,9 +1279,7 @@ def _classes(counts: dict[str, Any]) -> str:
     return ", ".join(f"{cls} {n}" for cls, n in sorted(counts.items()))
 
 
-#: Set by ``agentrig update``: where the session writes every snapshot outcome as JSON (so the
-#: command counts what ran), and a sign that the command prints the per-snapshot lines itself.
-UPDATE_OUTCOMES_ENV = "AGENTRIG_UPDATE_OUTCOMES"
+from agentrig.plugin.update import OUTCOMES_ENV as UPDATE_OUTCOMES_ENV  # noqa: E402
 
 
 def _write_update_outcomes(state: _State) -> None:
