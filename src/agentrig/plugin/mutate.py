@@ -202,10 +202,17 @@ def _first_line(text: str, limit: int = 160) -> str:
 
 
 def _classify(excinfo: pytest.ExceptionInfo[BaseException]) -> dict[str, str]:
-    """What killed a mutant: drift, assertion, gate, timeout, skipped or error."""
+    """What killed a mutant: drift, assertion, gate, timeout, skipped or error.
+
+    A mutant that hangs is killed by a time limit either way: ``MutantTimedOut`` (it kept the
+    process busy) or the virtual loop's ``StallError`` (it awaited something nothing would
+    ever do, for ``agentrig_stall_timeout`` real seconds).
+    """
+    from agentrig._errors import StallError
+
     exc = excinfo.value
     message = str(exc)
-    if isinstance(exc, MutantTimedOut):
+    if isinstance(exc, (MutantTimedOut, StallError)):
         by = "timeout"
     elif isinstance(exc, pytest.skip.Exception):
         by = "skipped"
