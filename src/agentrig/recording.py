@@ -134,6 +134,7 @@ _active: ContextVar[Recording | None] = ContextVar("agentrig_active_recording", 
 # Plain ``threading.Thread`` workers do not inherit context variables; they fall back to this.
 _process_fallback: list[Recording] = []
 _fallback_lock = threading.Lock()
+_export_dir_lock = threading.Lock()
 
 
 # Another source of "the current span": agentrig.otel installs one so that agentrig spans and
@@ -308,7 +309,9 @@ class Recording:
     Args:
         name: a label (the plugin uses the test's node id).
         export_dir: while active, file exports of DecisionLog and Tracer are redirected here
-            instead of the user's working tree. ``None`` leaves paths as given.
+            instead of the user's working tree. ``None`` leaves paths as given. A callable is
+            called once, at the first export, for the folder (the plugin: no temporary folder
+            for a test that exports nothing).
 
     Usage::
 
@@ -318,9 +321,19 @@ class Recording:
         rec.spans, rec.entries, rec.to_json()
     """
 
-    def __init__(self, name: str = "", *, export_dir: str | os.PathLike[str] | None = None):
+    def __init__(
+        self,
+        name: str = "",
+        *,
+        export_dir: str | os.PathLike[str] | Callable[[], str | os.PathLike[str]] | None = None,
+    ):
         self.name = name
-        self.export_dir: Path | None = Path(export_dir) if export_dir is not None else None
+        self._export_dir: Path | None = None
+        self._export_dir_factory: Callable[[], str | os.PathLike[str]] | None = None
+        if callable(export_dir):
+            self._export_dir_factory = export_dir
+        elif export_dir is not None:
+            self._export_dir = Path(export_dir)
         self.spans: list[SpanRecord] = []
         self.entries: list[Entry] = []
         self._seq = itertools.count(1)
@@ -341,7 +354,7 @@ class Recording:
         return redact_secrets(
             f"<Recording {self.name!r} spans={len(self.spans)} entries={len(self.entries)}"
             + (f" inherited={len(self.inherited)}" if self.inherited else "")
-            + f" export_dir={self.export_dir}>"
+            + f" export_dir={self._export_dir_shown()}>"
         )
 
     # -- activation -------------------------------------------------------------------------
@@ -532,6 +545,22 @@ class Recording:
             raise KeyError(f"recording {self.name!r} has no span with id {span_id}") from None
 
     # -- exports ----------------------------------------------------------------------------
+
+    @property
+    def export_dir(self) -> Path | None:
+        """The folder file exports go to while this recording is active (``None``: as given)."""
+        if self._export_dir is None and self._export_dir_factory is not None:
+            with _export_dir_lock:  # (not self._lock: an export may come while it is held)
+                factory, self._export_dir_factory = self._export_dir_factory, None
+                if factory is not None:
+                    self._export_dir = Path(factory())
+        return self._export_dir
+
+    def _export_dir_shown(self) -> str:
+        # A repr must not create the folder.
+        if self._export_dir is None and self._export_dir_factory is not None:
+            return "(made at the first export)"
+        return str(self._export_dir)
 
     def export_path(self, path: str | os.PathLike[str]) -> Path:
         """Where a file export asked for at ``path`` goes while this recording is active.

@@ -162,7 +162,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from agentrig.document import FORMAT_VERSION, dumps, loads
+from agentrig.document import FORMAT_VERSION, collector_paused, dumps, loads
 from agentrig.normalize.readers import read
 from agentrig.normalize.rules import DEFAULT_RULES, SCRUB_RULES, NormalizeRules
 from agentrig.normalize.timeline import TimelineBuilder, arrange
@@ -196,11 +196,12 @@ def normalize(
         TypeError: ``recording`` is neither a Recording nor a mapping.
     """
     builder = TimelineBuilder(rules if rules is not None else DEFAULT_RULES)
-    name, spans, entries, from_document = read(builder, recording)
-    roots = arrange(builder, spans, entries, keep_order=from_document)
-    doc: dict[str, Any] = {
-        "agentrig": {"format": FORMAT_VERSION, "semconv": SEMCONV_VERSION},
-        "name": builder.string(name) if isinstance(name, str) else builder.top(name, None),
-        "timeline": builder.emit(roots, None, 0),
-    }
-    return builder.scrub.renumber(doc)
+    with collector_paused():  # the document is a fresh acyclic tree (see agentrig.document)
+        name, spans, entries, from_document = read(builder, recording)
+        roots = arrange(builder, spans, entries, keep_order=from_document)
+        doc: dict[str, Any] = {
+            "agentrig": {"format": FORMAT_VERSION, "semconv": SEMCONV_VERSION},
+            "name": builder.string(name) if isinstance(name, str) else builder.top(name, None),
+            "timeline": builder.emit(roots, None, 0),
+        }
+        return builder.scrub.renumber(doc)
