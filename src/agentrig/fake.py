@@ -111,10 +111,10 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import decimal
 import hashlib
 import json
 import math
+import numbers
 import re
 import threading
 from collections.abc import Callable, Generator, Mapping, Sequence
@@ -135,7 +135,7 @@ from agentrig._errors import (
 )
 from agentrig._secrets import redact_secrets
 from agentrig._types import Budget, Money
-from agentrig.budget import Reservation, StageBudget, _to_usd, current_stage_budget
+from agentrig.budget import Reservation, StageBudget, current_stage_budget
 from agentrig.chat import (
     FakeRequest,
     ToolCall,
@@ -143,33 +143,17 @@ from agentrig.chat import (
     example_for_schema,
     validate_against_schema,
 )
+from agentrig.model_span import reply_attributes, request_attributes, unspent_attributes
+from agentrig.money import CONTEXT, ZERO, format_usd, parse_usd
 from agentrig.mutate import hook as _mutation
 from agentrig.recording import active_recording
 from agentrig.tracing import (
-    AGENTRIG_COST_USD,
     ERROR_TYPE,
-    GEN_AI_AGENT_NAME,
-    GEN_AI_OPERATION_NAME,
-    GEN_AI_PROVIDER_NAME,
-    GEN_AI_REQUEST_MAX_TOKENS,
-    GEN_AI_REQUEST_MODEL,
-    GEN_AI_RESPONSE_FINISH_REASONS,
-    GEN_AI_USAGE_INPUT_TOKENS,
-    GEN_AI_USAGE_OUTPUT_TOKENS,
-    OPERATION_CHAT,
     Tracer,
     default_tracer,
     model_call_span_name,
 )
-from agentrig.vocabulary import (
-    AGENTRIG_PROMPT,
-    AGENTRIG_REPLY,
-    AGENTRIG_STREAM,
-    GEN_AI_INPUT_MESSAGES,
-    GEN_AI_OUTPUT_MESSAGES,
-    GEN_AI_SYSTEM_INSTRUCTIONS,
-    GEN_AI_TOOL_DEFINITIONS,
-)
+from agentrig.vocabulary import AGENTRIG_PROMPT, AGENTRIG_REPLY
 
 __all__ = [
     "AGENTRIG_PROMPT",
@@ -222,10 +206,7 @@ _Failure: TypeAlias = "BaseException | type[BaseException] | RateLimit | Timeout
 Exhausted = Literal["raise", "repeat_last", "cycle"]
 _EXHAUSTED: tuple[str, ...] = ("raise", "repeat_last", "cycle")
 
-# Exact money: a private context so the caller's decimal context never rounds a cost.
-_CTX = decimal.Context(prec=100, rounding=decimal.ROUND_HALF_EVEN)
 _THOUSAND = Decimal(1000)
-_ZERO = Decimal(0)
 
 
 # -- tokens ---------------------------------------------------------------------------------
@@ -287,16 +268,16 @@ class Price:
     output_per_1k: Decimal
 
     def __init__(self, input_per_1k: Money, output_per_1k: Money) -> None:
-        object.__setattr__(self, "input_per_1k", _to_usd(input_per_1k, "input_per_1k"))
-        object.__setattr__(self, "output_per_1k", _to_usd(output_per_1k, "output_per_1k"))
+        object.__setattr__(self, "input_per_1k", parse_usd(input_per_1k, "input_per_1k"))
+        object.__setattr__(self, "output_per_1k", parse_usd(output_per_1k, "output_per_1k"))
 
     def cost(self, input_tokens: int, output_tokens: int) -> Decimal:
         """The exact cost of a call with these token counts."""
-        total = _CTX.add(
-            _CTX.multiply(Decimal(input_tokens), self.input_per_1k),
-            _CTX.multiply(Decimal(output_tokens), self.output_per_1k),
+        total = CONTEXT.add(
+            CONTEXT.multiply(Decimal(input_tokens), self.input_per_1k),
+            CONTEXT.multiply(Decimal(output_tokens), self.output_per_1k),
         )
-        return _CTX.divide(total, _THOUSAND)
+        return CONTEXT.divide(total, _THOUSAND)
 
 
 #: Default prices (USD per 1k input / output tokens, base tier), as published by the
@@ -348,11 +329,11 @@ DEFAULT_PRICES: Final[Mapping[str, Price]] = MappingProxyType(
 def _to_price(model: str, value: object) -> Price:
     if isinstance(value, Price):
         return value
-    if isinstance(value, (int, float, Decimal, str)) and not isinstance(value, bool):
-        amount = _to_usd(value, f"prices[{model!r}]")
-        return Price(amount, amount)
     if isinstance(value, tuple) and len(value) == 2:
         return Price(value[0], value[1])
+    if isinstance(value, (numbers.Real, Decimal, str)) and not isinstance(value, bool):
+        amount = parse_usd(value, f"prices[{model!r}]")  # any amount parse_usd reads
+        return Price(amount, amount)
     raise ConfigurationError(
         f"prices[{model!r}] must be a Price, an (input_per_1k, output_per_1k) pair of USD"
         f" amounts, or one amount for both, got {value!r}"
@@ -975,9 +956,9 @@ class FakeModel:
     @property
     def total_usd(self) -> Decimal:
         """What every finished call cost together, exact."""
-        total = _ZERO
+        total = ZERO
         for c in self.calls:
-            total = _CTX.add(total, c.usd)
+            total = CONTEXT.add(total, c.usd)
         return total
 
     @property
@@ -1218,27 +1199,24 @@ class FakeAgent:
             n = self._state.calls
         model = request.model
         answer: _Answer | None = None
-        usd = _ZERO
+        usd = ZERO
         in_tokens = out_tokens = 0
         source = "?"
         charging = False  # set just before budget.charge: from then on the spend is recorded
         reservation: Reservation | None = None
         error: BaseException | None = None
         prompt = request.prompt
-        attributes: dict[str, object] = {
-            GEN_AI_OPERATION_NAME: OPERATION_CHAT,
-            GEN_AI_PROVIDER_NAME: PROVIDER_NAME,
-            GEN_AI_AGENT_NAME: self.name,
-            GEN_AI_REQUEST_MODEL: model,
-            AGENTRIG_PROMPT: prompt,
-        }
-        if wire:
-            attributes.update(_request_attributes(request))
+        attributes = request_attributes(
+            request,
+            agent=self.name,
+            provider=request.provider if wire else PROVIDER_NAME,
+            wire=wire,
+        )
         try:
             with tracer.span(model_call_span_name(model), attributes=attributes) as span:
                 try:
                     step = self._choose(request, n)  # synchronous: call order decides
-                    step = _mutation.call_step(self.name, n, step)  # agentrig mutate's switch
+                    step = _mutation.call_step(self.name, n, step, request.tools)  # mutate's switch
                     source = step.source
                     latency_spec = step.latency
                     if latency_spec is None:
@@ -1255,15 +1233,17 @@ class FakeAgent:
                     if budget is not None and fake.check_budget:
                         reservation = self._precheck(budget, usd, in_tokens + out_tokens, n, prompt)
                     seconds = self._seconds(latency_spec, out_tokens)
-                    done: dict[str, object] = {
-                        GEN_AI_USAGE_INPUT_TOKENS: in_tokens,
-                        GEN_AI_USAGE_OUTPUT_TOKENS: out_tokens,
-                        AGENTRIG_COST_USD: float(usd),
-                        AGENTRIG_REPLY: answer.reply_text,
-                    }
-                    if wire:
-                        done.update(_answer_attributes(answer))
-                    span.set_attributes(done)
+                    span.set_attributes(
+                        reply_attributes(
+                            text=answer.text,
+                            tool_calls=answer.tool_calls,
+                            finish_reason=answer.finish_reason,
+                            input_tokens=in_tokens,
+                            output_tokens=out_tokens,
+                            usd=usd,
+                            wire=wire,
+                        )
+                    )
                     if seconds:
                         yield seconds
                     if budget is not None:
@@ -1277,13 +1257,7 @@ class FakeAgent:
                     if reservation is not None and not charging:
                         reservation.cancel()
                     if not charging:  # nothing was spent: say so on the span
-                        span.set_attributes(
-                            {
-                                GEN_AI_USAGE_INPUT_TOKENS: 0,
-                                GEN_AI_USAGE_OUTPUT_TOKENS: 0,
-                                AGENTRIG_COST_USD: 0.0,
-                            }
-                        )
+                        span.set_attributes(unspent_attributes())
                     span.set_attribute(ERROR_TYPE, type(exc).__qualname__)
                     raise
         except BaseException as exc:
@@ -1305,7 +1279,7 @@ class FakeAgent:
                     error=error,
                     input_tokens=in_tokens if spent else 0,
                     output_tokens=out_tokens if spent else 0,
-                    usd=usd if spent else _ZERO,
+                    usd=usd if spent else ZERO,
                     latency=elapsed,
                     t=started,
                     answered_by=source,
@@ -1562,15 +1536,15 @@ class FakeAgent:
             if not callable(can_afford) or can_afford(usd, tokens=tokens):
                 return None
         left = getattr(budget, "remaining_usd", None)
-        detail = f" (it has ${left} left)" if isinstance(left, Decimal) else ""
+        detail = f" (it has {format_usd(left)} left)" if isinstance(left, Decimal) else ""
         name = getattr(budget, "name", None)
         which = f"budget {name!r}" if isinstance(name, str) else "the budget"
         raise BudgetExceeded(
             f"FakeModel agent {self.name!r} call #{n} (prompt {_preview(prompt)!r}) would cost"
-            f" ${usd} for {tokens} tokens, more than {which} can afford{detail}; the call was"
-            " not made and nothing was spent. Acquire the stage with a larger max_usd= (or"
-            " max_tokens=), give the pool more, or check_budget=False on the FakeModel to"
-            " make the call and let the charge be refused"
+            f" {format_usd(usd)} for {tokens} tokens, more than {which} can afford{detail};"
+            " the call was not made and nothing was spent. Acquire the stage with a larger"
+            " max_usd= (or max_tokens=), give the pool more, or check_budget=False on the"
+            " FakeModel to make the call and let the charge be refused"
         )
 
     def _routes(self, request: FakeRequest) -> bool:
@@ -1673,12 +1647,6 @@ class _Answer:
     def finish_reason(self) -> str:
         return "tool_calls" if self.tool_calls else "stop"
 
-    @property
-    def reply_text(self) -> str:
-        if not self.tool_calls:
-            return self.text
-        return "\n".join(f"{c.name}({c.arguments_json})" for c in self.tool_calls)
-
     def output_tokens(self, count: Callable[[str], int]) -> int:
         total = count(self.text)
         for call in self.tool_calls:
@@ -1705,44 +1673,3 @@ def _is_reply_value(value: object) -> bool:
     if isinstance(value, (str, ToolCall, Mapping, list, tuple, _Structured)):
         return True
     return callable(getattr(value, "model_dump", None)) and not isinstance(value, type)
-
-
-def _request_attributes(request: FakeRequest) -> dict[str, object]:
-    out: dict[str, object] = {
-        GEN_AI_PROVIDER_NAME: request.provider,
-        GEN_AI_INPUT_MESSAGES: [m.to_otel() for m in request.messages],
-    }
-    if request.system is not None:
-        out[GEN_AI_SYSTEM_INSTRUCTIONS] = request.system
-    if request.tools:
-        out[GEN_AI_TOOL_DEFINITIONS] = [
-            {"type": "function", "name": t.name, "parameters": dict(t.parameters)}
-            for t in request.tools
-        ]
-    max_tokens = request.params.get("max_tokens", request.params.get("max_output_tokens"))
-    if isinstance(max_tokens, int):
-        out[GEN_AI_REQUEST_MAX_TOKENS] = max_tokens
-    if request.stream:
-        out[AGENTRIG_STREAM] = True
-    return out
-
-
-def _answer_attributes(answer: _Answer) -> dict[str, object]:
-    parts: list[dict[str, object]] = []
-    if answer.text:
-        parts.append({"type": "text", "content": answer.text})
-    for call in answer.tool_calls:
-        parts.append(
-            {
-                "type": "tool_call",
-                "id": call.id,
-                "name": call.name,
-                "arguments": dict(call.arguments),
-            }
-        )
-    return {
-        GEN_AI_RESPONSE_FINISH_REASONS: [answer.finish_reason],
-        GEN_AI_OUTPUT_MESSAGES: [
-            {"role": "assistant", "parts": parts, "finish_reason": answer.finish_reason}
-        ],
-    }
