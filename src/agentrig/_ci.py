@@ -7,9 +7,20 @@ import os
 from pathlib import Path
 from typing import Final, Literal
 
-__all__ = ["github_annotation"]
+__all__ = ["ci_enabled", "github_annotation"]
 
 _ANNOTATION_LEVELS: Final = ("error", "warning", "notice")
+#: ``CI`` values that mean "not CI" (any other value, e.g. ``true`` or ``1``, means CI).
+_FALSY: Final = frozenset({"", "0", "false", "no", "off"})
+
+
+def ci_enabled() -> bool:
+    """Whether this runs under CI (the ``CI`` environment variable set to a true value).
+
+    Under CI the plugin never writes snapshots on ``--snapshot-update`` unless forced: a CI run
+    must never bless its own drift.
+    """
+    return os.environ.get("CI", "").strip().lower() not in _FALSY
 
 
 def _escape_data(value: str) -> str:

@@ -52,6 +52,7 @@ from agentrig._errors import CassetteError, CassetteFormatError, CassetteMiss
 from agentrig._files import atomic_write, read_regular_file
 from agentrig._secrets import REDACTED, redact_secrets
 from agentrig.chat import ToolCall
+from agentrig.money import CONTEXT, ZERO
 
 __all__ = [
     "CASSETTE_FORMAT",
@@ -981,14 +982,14 @@ def summarize(cassette: Cassette) -> dict[str, Any]:
     """Totals for listing: interactions, models, tokens, cost (None if any call is unpriced)."""
     models: dict[str, int] = {}
     inp = out = 0
-    usd: Decimal | None = Decimal(0)
+    usd: Decimal | None = ZERO
     for x in cassette.interactions:
         u = x.usage()
         if u.model:
             models[u.model] = models.get(u.model, 0) + 1
         inp += u.input_tokens
         out += u.output_tokens
-        usd = None if usd is None or u.usd is None else usd + u.usd
+        usd = None if usd is None or u.usd is None else CONTEXT.add(usd, u.usd)
     return {
         "name": cassette.name,
         "interactions": len(cassette.interactions),

@@ -159,14 +159,14 @@ def test_show_renders_a_snapshot_whose_operation_name_is_a_list(
 def test_any_unexpected_cli_failure_is_one_redacted_line_and_exit_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import agentrig.cli
+    import agentrig.cli._common
 
     def broken(*args: object, **kwargs: object) -> object:
         raise RuntimeError("boom with sk-abcdefghijklmnop1234\nsecond line")
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "a.json").write_bytes(DOC)
-    monkeypatch.setattr(agentrig.cli, "loads", broken)
+    monkeypatch.setattr(agentrig.cli._common, "loads", broken)
 
     assert main(["show", "a.json"]) == 2
     err = capsys.readouterr().err

@@ -21,29 +21,86 @@ from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Final, TextIO
 
-from agentrig.cli import (
+from agentrig.cli._common import (
+    DEFAULT_SNAPSHOT_DIR,
     EXIT_DRIFT,
     EXIT_OK,
     RECEIVED_SUFFIX,
+    SNAPSHOT_DIR_INI,
     SNAPSHOT_SUFFIX,
-    _change_summary,
-    _display,
-    _find_project,
-    _load,
-    _plural,
-    _received_of,
-    _snapshot_of,
-    _Unusable,
+    Unusable,
+    change_summary,
+    display,
+    files_under,
+    html_page_of,
+    load,
+    plural,
+    received_of,
+    snapshot_of,
 )
+from agentrig.cli._project import find_project
 from agentrig.drift import compare
+from agentrig.snapshot_files import RECEIVED_KEY
 
-__all__ = ["Candidate", "cmd_accept", "plan_accept"]
+__all__ = [
+    "Candidate",
+    "add_parser",
+    "find_targets",
+    "latest_run",
+    "plan_accept",
+    "promote",
+    "received_files",
+    "rerun",
+    "run",
+]
 
-#: The stamp's key in a received file (``agentrig.snapshot.RECEIVED_KEY``).
-_STAMP = "received"
-_HTML_SUFFIX = ".received.html"
+#: The stamp's key in a received file.
+_STAMP = RECEIVED_KEY
+
+
+DESCRIPTION: Final = f"""\
+Promote *.received.json files (written by the plugin beside a snapshot whose test drifted)
+over their snapshots, listing each with what changed. Only the received files of the latest
+pytest run are taken, while their snapshot is the one they were compared with; stale ones are
+named with the command that refreshes them (--stale takes them anyway, exit status 1 when any
+was skipped). Every file and target is checked before the first one moves (a folder or a
+non-agentrig file where a snapshot should be: nothing moves); each write is atomic.
+PATHS are folders, received files or snapshot files; by default the project's snapshot
+folder (ini {SNAPSHOT_DIR_INI}, else {DEFAULT_SNAPSHOT_DIR}/ at the rootdir, found as pytest
+finds it).
+"""
+
+EPILOG: Final = """\
+examples:
+  agentrig accept --dry-run        what would change
+  agentrig accept                  every received file under the snapshot folder
+  agentrig accept snapshots/tests/test_app/test_pipeline.received.json
+"""
+
+
+def add_parser(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
+    """The ``accept`` subcommand's parser."""
+    accept = sub.add_parser(
+        "accept",
+        help="promote *.received.json files over their snapshots",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=formatter,
+    )
+    accept.add_argument("paths", nargs="*", metavar="PATHS", help="what to accept")
+    accept.add_argument(
+        "-n", "--dry-run", action="store_true", help="show what would be accepted; move nothing"
+    )
+    accept.add_argument(
+        "--rootdir", metavar="DIR", help="the project's rootdir (default: found as pytest does)"
+    )
+    accept.add_argument(
+        "--stale",
+        action="store_true",
+        help="also take received files of older runs, of snapshots changed since, or unstamped",
+    )
 
 
 @dataclass(slots=True)
@@ -58,37 +115,36 @@ class Candidate:
     test: str | None = None
 
 
-def _received_files(targets: Sequence[Path]) -> list[Path]:
+def received_files(targets: Sequence[Path]) -> list[Path]:
     """The received files ``targets`` name: folders searched, snapshots mapped to theirs."""
     found: dict[Path, None] = {}
     for target in targets:
         if target.is_dir():
-            for path in sorted(target.rglob("*" + RECEIVED_SUFFIX)):
-                if path.is_file() and not path.name.startswith("."):
-                    found[path] = None
+            for path in files_under(target, RECEIVED_SUFFIX):
+                found[path] = None
         elif target.name.endswith(RECEIVED_SUFFIX):
             if not target.is_file():
-                raise _Unusable(f"no such file: {_display(target)}")
+                raise Unusable(f"no such file: {display(target)}")
             found[target] = None
         elif target.name.endswith(SNAPSHOT_SUFFIX) and target.is_file():
-            received = _received_of(target)
+            received = received_of(target)
             if not received.is_file():
-                raise _Unusable(
-                    f"nothing to accept for {_display(target)}: there is no {received.name} "
+                raise Unusable(
+                    f"nothing to accept for {display(target)}: there is no {received.name} "
                     "beside it"
                 )
             found[received] = None
         elif not target.exists():
-            raise _Unusable(f"no such file or folder: {_display(target)}")
+            raise Unusable(f"no such file or folder: {display(target)}")
         else:
-            raise _Unusable(
-                f"{_display(target)} is neither a folder, a snapshot (*{SNAPSHOT_SUFFIX}) nor a "
+            raise Unusable(
+                f"{display(target)} is neither a folder, a snapshot (*{SNAPSHOT_SUFFIX}) nor a "
                 f"received file (*{RECEIVED_SUFFIX})"
             )
     return list(found)
 
 
-def _latest_run(rootdir: Path | None, docs: Sequence[dict[str, Any]]) -> str | None:
+def latest_run(rootdir: Path | None, docs: Sequence[dict[str, Any]]) -> str | None:
     """The latest session that compared snapshots: pytest's cache entry, else (no cache) the
     newest run stamped in the received files (run ids sort by time)."""
     import json
@@ -110,7 +166,7 @@ def _latest_run(rootdir: Path | None, docs: Sequence[dict[str, Any]]) -> str | N
     return max(runs) if runs else None
 
 
-def _rerun(test: str | None) -> str:
+def rerun(test: str | None) -> str:
     if not test:
         return "re-run its test"
     return f"re-run `pytest {shlex.quote(test)}`"
@@ -152,15 +208,15 @@ def _target_problem(snapshot: Path) -> str | None:
             if snapshot.is_dir()
             else "not a file"
         )
-        return f"{_display(snapshot)} is {kind}, not a snapshot file; move it away first"
+        return f"{display(snapshot)} is {kind}, not a snapshot file; move it away first"
     try:
         with open(snapshot, "rb") as f:
             head = f.read(4096)
     except OSError as exc:
-        return f"cannot read {_display(snapshot)}: {exc.strerror or exc}"
+        return f"cannot read {display(snapshot)}: {exc.strerror or exc}"
     if b'"agentrig"' not in head:
         return (
-            f"{_display(snapshot)} is not an agentrig snapshot; agentrig never replaces a file "
+            f"{display(snapshot)} is not an agentrig snapshot; agentrig never replaces a file "
             "it did not write — move it away, or fix agentrig_snapshot_dir"
         )
     return None
@@ -174,7 +230,7 @@ def plan_accept(
     skipped: list[Candidate] = []
     problems: list[str] = []
     for path, doc in received.items():
-        snapshot = _snapshot_of(path)
+        snapshot = snapshot_of(path)
         stale, test = _staleness(doc, snapshot, latest)
         candidate = Candidate(path, snapshot, doc, stale=stale, test=test or None)
         problem = _target_problem(snapshot)
@@ -188,20 +244,20 @@ def plan_accept(
             candidate.what = "new snapshot"
         else:
             try:
-                old = _load(snapshot)
-            except _Unusable:
+                old = load(snapshot)
+            except Unusable:
                 candidate.what = "replaces an unreadable snapshot"
             else:
                 report = compare(old, doc)
-                candidate.what = _change_summary(report) if report.changes else "no semantic change"
+                candidate.what = change_summary(report) if report.changes else "no semantic change"
         take.append(candidate)
     return take, skipped, problems
 
 
-def _promote(candidate: Candidate) -> None:
+def promote(candidate: Candidate) -> None:
     """Write the snapshot (the document without its stamp) atomically, then drop the files."""
-    from agentrig.normalize import dumps
-    from agentrig.snapshot import atomic_write
+    from agentrig.document import dumps
+    from agentrig.snapshot_files import atomic_write
 
     if _STAMP in candidate.doc:
         doc = {k: v for k, v in candidate.doc.items() if k != _STAMP}
@@ -210,14 +266,14 @@ def _promote(candidate: Candidate) -> None:
     else:
         os.replace(candidate.received, candidate.snapshot)  # atomic: old file or new one
     with suppress(OSError):
-        Path(str(candidate.snapshot)[: -len(SNAPSHOT_SUFFIX)] + _HTML_SUFFIX).unlink()
+        html_page_of(candidate.snapshot).unlink()
 
 
-def _targets(ns: argparse.Namespace) -> tuple[list[Path], Path | None]:
+def find_targets(ns: argparse.Namespace) -> tuple[list[Path], Path | None]:
     """What to accept, and the project's rootdir (where pytest's cache is), if found."""
     try:
-        project = _find_project(rootdir=Path(ns.rootdir) if ns.rootdir else None)
-    except _Unusable:
+        project = find_project(rootdir=Path(ns.rootdir) if ns.rootdir else None)
+    except Unusable:
         if not ns.paths:
             raise
         project = None
@@ -225,53 +281,53 @@ def _targets(ns: argparse.Namespace) -> tuple[list[Path], Path | None]:
         return [Path(p) for p in ns.paths], project.rootdir if project else None
     assert project is not None
     if not project.snapshot_dir.is_dir():
-        raise _Unusable(
-            f"no snapshot folder at {_display(project.snapshot_dir)} (rootdir "
-            f"{_display(project.rootdir)}); run agentrig inside the project, or give the paths "
+        raise Unusable(
+            f"no snapshot folder at {display(project.snapshot_dir)} (rootdir "
+            f"{display(project.rootdir)}); run agentrig inside the project, or give the paths "
             "to accept"
         )
     return [project.snapshot_dir], project.rootdir
 
 
-def cmd_accept(ns: argparse.Namespace, out: TextIO) -> int:
-    """``agentrig accept``: see the module docstring."""
-    targets, rootdir = _targets(ns)
-    received = _received_files(targets)
+def run(ns: argparse.Namespace, out: TextIO) -> int:
+    """Run ``agentrig accept``: see the module docstring."""
+    targets, rootdir = find_targets(ns)
+    received = received_files(targets)
     if not received:
-        where = ", ".join(_display(t) for t in targets)
+        where = ", ".join(display(t) for t in targets)
         out.write(f"nothing to accept: no *{RECEIVED_SUFFIX} files under {where}\n")
         return EXIT_OK
-    docs = {path: _load(path) for path in received}
-    latest = _latest_run(rootdir, list(docs.values()))
+    docs = {path: load(path) for path in received}
+    latest = latest_run(rootdir, list(docs.values()))
     take, skipped, problems = plan_accept(docs, latest=latest, stale_ok=ns.stale)
     if problems:
         for problem in problems:
             out.write(f"cannot accept: {problem}\n")
-        raise _Unusable(
-            f"{_plural(len(problems), 'received file')} cannot be accepted (listed above); "
+        raise Unusable(
+            f"{plural(len(problems), 'received file')} cannot be accepted (listed above); "
             "nothing moved"
         )
     verb = "would accept" if ns.dry_run else "accepted"
     for candidate in take:
         if not ns.dry_run:
             try:
-                _promote(candidate)
+                promote(candidate)
             except OSError as exc:
-                raise _Unusable(
-                    f"cannot move {_display(candidate.received)} over "
-                    f"{_display(candidate.snapshot)}: {exc.strerror or exc}"
+                raise Unusable(
+                    f"cannot move {display(candidate.received)} over "
+                    f"{display(candidate.snapshot)}: {exc.strerror or exc}"
                 ) from None
-        out.write(f"{verb}  {_display(candidate.snapshot)}  {candidate.what}\n")
+        out.write(f"{verb}  {display(candidate.snapshot)}  {candidate.what}\n")
     for candidate in skipped:
         out.write(
-            f"stale     {_display(candidate.received)}: {candidate.stale}; "
-            f"{_rerun(candidate.test)} to refresh it, or take it anyway with --stale\n"
+            f"stale     {display(candidate.received)}: {candidate.stale}; "
+            f"{rerun(candidate.test)} to refresh it, or take it anyway with --stale\n"
         )
     if ns.dry_run:
-        out.write(f"dry run: {_plural(len(take), 'snapshot')} would be accepted; nothing moved\n")
+        out.write(f"dry run: {plural(len(take), 'snapshot')} would be accepted; nothing moved\n")
     else:
-        out.write(f"accepted {_plural(len(take), 'snapshot')}\n")
+        out.write(f"accepted {plural(len(take), 'snapshot')}\n")
     if skipped:
-        out.write(f"skipped {_plural(len(skipped), 'stale received file')}\n")
+        out.write(f"skipped {plural(len(skipped), 'stale received file')}\n")
         return EXIT_DRIFT
     return EXIT_OK

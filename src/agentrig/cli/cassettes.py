@@ -30,6 +30,9 @@ from agentrig.cassette import (
     summarize,
     write_cassette,
 )
+from agentrig.cli._common import Unusable, clip, display, files_under, plural
+from agentrig.cli._project import find_project
+from agentrig.money import CONTEXT, ZERO, format_usd
 
 __all__ = ["add_parser", "run", "show"]
 
@@ -69,66 +72,62 @@ def add_parser(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
 def _usd(amount: Decimal | None) -> str:
     if amount is None:
         return "$?"
-    return f"${amount.quantize(Decimal('0.000001'))}"
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
+    return format_usd(amount)
 
 
 def _cassettes(target: Path) -> list[Path]:
     if target.is_file():
         return [target]
-    return sorted(
-        p for p in target.rglob("*" + CASSETTE_SUFFIX) if p.is_file() and not p.name.startswith(".")
-    )
+    return list(files_under(target, CASSETTE_SUFFIX))
 
 
 def run(ns: argparse.Namespace, out: TextIO) -> int:
     """Run ``agentrig cassettes``; returns the exit status (2: an unreadable cassette)."""
-    from agentrig.cli import _display, _find_project, _Unusable  # the CLI's shared helpers
-
-    project = _find_project()
+    project = find_project()
     target = Path(ns.path) if ns.path else project.snapshot_dir
     if not target.exists():
-        raise _Unusable(f"no such file or folder: {_display(target)}")
+        raise Unusable(f"no such file or folder: {display(target)}")
     problems = 0
     listed: list[dict[str, Any]] = []
     loaded: list[tuple[Path, Cassette]] = []
     for path in _cassettes(target):
         try:
-            cassette = read_cassette(path, shown=_display(path))
+            cassette = read_cassette(path, shown=display(path))
         except (CassetteError, OSError) as exc:
             out.write(f"error: {exc}\n")
             problems += 1
             continue
         loaded.append((path, cassette))
         info = summarize(cassette)
-        info["path"] = _display(path)
+        info["path"] = display(path)
         listed.append(info)
     if ns.prune:
         for path, cassette in loaded:
-            out.write(_prune(path, cassette, project.rootdir, _display(path)) + "\n")
+            out.write(_prune(path, cassette, project.rootdir, display(path)) + "\n")
         return 2 if problems else 0
     if ns.json:
         rows = [{**i, "usd": None if i["usd"] is None else float(i["usd"])} for i in listed]
         out.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
         return 2 if problems else 0
     total_tokens = 0
-    total_usd: Decimal | None = Decimal(0)
+    total_usd: Decimal | None = ZERO
     for info in listed:
         tokens = info["input_tokens"] + info["output_tokens"]
         total_tokens += tokens
-        total_usd = None if total_usd is None or info["usd"] is None else total_usd + info["usd"]
+        total_usd = (
+            None
+            if total_usd is None or info["usd"] is None
+            else CONTEXT.add(total_usd, info["usd"])
+        )
         models = ", ".join(info["models"]) or "-"
         out.write(
-            f"{info['path']}  {_plural(info['interactions'], 'interaction')}  {models}  "
+            f"{info['path']}  {plural(info['interactions'], 'interaction')}  {models}  "
             f"{tokens} tokens ({info['input_tokens']} in / {info['output_tokens']} out)  "
             f"{_usd(info['usd'])}\n"
         )
     interactions = sum(i["interactions"] for i in listed)
     out.write(
-        f"total: {_plural(len(listed), 'cassette')}, {_plural(interactions, 'interaction')},"
+        f"total: {plural(len(listed), 'cassette')}, {plural(interactions, 'interaction')},"
         f" {total_tokens} tokens, {_usd(total_usd)} (at agentrig's default prices)\n"
     )
     return 2 if problems else 0
@@ -165,9 +164,7 @@ def show(path: Path, shown: str, out: TextIO, width: int, *, as_json: bool = Fal
     try:
         cassette = read_cassette(path, shown=shown)
     except FileNotFoundError:
-        from agentrig.cli import _Unusable
-
-        raise _Unusable(f"no such file: {shown}") from None
+        raise Unusable(f"no such file: {shown}") from None
     if as_json:
         out.write(dumps_cassette(cassette.name, cassette.interactions).decode("utf-8"))
         return 0
@@ -175,7 +172,7 @@ def show(path: Path, shown: str, out: TextIO, width: int, *, as_json: bool = Fal
     out.write(f"{shown}  ({cassette.name})\n")
     models = ", ".join(info["models"]) or "-"
     out.write(
-        f"{_plural(info['interactions'], 'interaction')}, {models},"
+        f"{plural(info['interactions'], 'interaction')}, {models},"
         f" {info['input_tokens']} in / {info['output_tokens']} out, {_usd(info['usd'])}\n"
     )
     for n, x in enumerate(cassette.interactions):
@@ -187,7 +184,7 @@ def show(path: Path, shown: str, out: TextIO, width: int, *, as_json: bool = Fal
         if req.stream:
             bits.append("stream")
         out.write(
-            _cut(
+            clip(
                 " ".join(bits) + f"  -> {x.response.status}  {x.latency:g} s"
                 f"  {usage.input_tokens} in / {usage.output_tokens} out",
                 width,
@@ -196,10 +193,10 @@ def show(path: Path, shown: str, out: TextIO, width: int, *, as_json: bool = Fal
         )
         prompt = _last_message(req.body)
         if prompt:
-            out.write(_cut(f"    > {prompt}", width) + "\n")
+            out.write(clip(f"    > {prompt}", width) + "\n")
         for line in reply_text(x.response).splitlines() or [""]:
             if line:
-                out.write(_cut(f"    < {line}", width) + "\n")
+                out.write(clip(f"    < {line}", width) + "\n")
     return 0
 
 
@@ -214,7 +211,3 @@ def _last_message(body: Any) -> str:
         return orjson.dumps(content).decode()
     value = body.get("input")
     return value if isinstance(value, str) else ""
-
-
-def _cut(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"

@@ -22,6 +22,7 @@ from typing import Final, TextIO
 import orjson
 
 from agentrig._errors import ConfigurationError
+from agentrig.cli._common import split_own_args
 from agentrig.mutate.operators import OPERATORS, parse_operators
 
 __all__ = ["build_parser", "run_mutate", "split_args"]
@@ -58,6 +59,7 @@ def _epilog() -> str:
         "  agentrig mutate --min-score 0.8 tests -n 2       a CI gate, on two cores",
         "  agentrig mutate --operators call-timeout,verdict-flipped tests/test_flows.py",
         "  agentrig mutate --json tests > mutation.json     the report for machines",
+        "  agentrig mutate --html mutation-html examples    the report as a page",
     ]
     return "\n".join(lines)
 
@@ -85,6 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--min-score", metavar="SCORE", help="exit 1 when the score is below SCORE (0..1)"
     )
     parser.add_argument(
+        "--html",
+        metavar="DIR",
+        help="write the report as DIR/mutation.html (beside the drift index of --agentrig-html)",
+    )
+    parser.add_argument(
         "--json",
         action="store_true",
         help="print the report as JSON on stdout (pytest's output goes to stderr)",
@@ -92,36 +99,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_VALUE_OPTIONS: Final = ("--operators", "--max-mutants", "--timeout", "--time-limit", "--min-score")
-_FLAGS: Final = ("-h", "--help", "--json")
+_VALUE_OPTIONS: Final = frozenset(
+    {"--operators", "--max-mutants", "--timeout", "--time-limit", "--min-score", "--html"}
+)
+_FLAGS: Final = frozenset({"-h", "--help", "--json"})
 _PASS_ON: Final = {
     "operators": "--agentrig-mutate-operators",
     "max_mutants": "--agentrig-max-mutants",
     "timeout": "--agentrig-mutant-timeout",
     "time_limit": "--agentrig-mutate-time-limit",
     "min_score": "--agentrig-min-score",
+    "html": "--agentrig-html",
 }
 
 
 def split_args(args: Sequence[str]) -> tuple[list[str], list[str]]:
     """mutate's own leading options, and the rest (pytest's arguments)."""
-    own: list[str] = []
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        name = arg.partition("=")[0]
-        if arg in _FLAGS or (name in _VALUE_OPTIONS and "=" in arg):
-            own.append(arg)
-        elif arg in _VALUE_OPTIONS:
-            own.extend(args[i : i + 2])
-            i += 1
-        else:
-            break
-        i += 1
-    rest = list(args[i:])
-    if rest and rest[0] == "--":
-        rest.pop(0)
-    return own, rest
+    return split_own_args(args, flags=_FLAGS, value_options=_VALUE_OPTIONS)
 
 
 def _score_text(value: object) -> str:

@@ -13,40 +13,75 @@ from __future__ import annotations
 import argparse
 import sys
 from contextlib import suppress
-from pathlib import Path
-from typing import TextIO
+from typing import Any, Final, TextIO
 
-from agentrig.cli import EXIT_OK, SNAPSHOT_SUFFIX, _display, _load, _plural, _Unusable
+from agentrig.cli._common import EXIT_OK, Unusable, display, html_page_of, load, plural
 from agentrig.cli.accept import (
     Candidate,
-    _latest_run,
-    _promote,
-    _received_files,
-    _rerun,
-    _targets,
+    find_targets,
+    latest_run,
     plan_accept,
+    promote,
+    received_files,
+    rerun,
 )
 from agentrig.drift import compare
 
-__all__ = ["cmd_review"]
+__all__ = ["add_parser", "run"]
 
 _KEYS = {"a": "accept", "r": "reject", "s": "skip", "q": "quit"}
+
+
+DESCRIPTION: Final = """\
+Walk the drifted snapshots (fresh *.received.json files, as accept takes them) one at a time:
+each shows its drift report (root changes, consequence counts), then a key read from standard
+input decides: a accept, r reject (delete the received file), s skip, q quit. --accept and
+--reject decide every one without asking (for scripts and agents).
+"""
+
+EPILOG: Final = """\
+examples:
+  agentrig review                  one at a time, keys on stdin
+  agentrig review --reject         throw every received file away
+  printf 'a\\ns\\n' | agentrig review   accept the first, skip the second
+"""
+
+
+def add_parser(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
+    """The ``review`` subcommand's parser."""
+    review = sub.add_parser(
+        "review",
+        help="walk the drifted snapshots one at a time: accept, reject, skip or quit",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=formatter,
+    )
+    review.add_argument("paths", nargs="*", metavar="PATHS", help="what to review")
+    decide = review.add_mutually_exclusive_group()
+    decide.add_argument("--accept", action="store_true", help="accept every one, without asking")
+    decide.add_argument("--reject", action="store_true", help="reject every one, without asking")
+    review.add_argument(
+        "--rootdir", metavar="DIR", help="the project's rootdir (default: found as pytest does)"
+    )
+    review.add_argument(
+        "--stale", action="store_true", help="also review received files of older runs"
+    )
 
 
 def _reject(candidate: Candidate) -> None:
     candidate.received.unlink()
     with suppress(OSError):
-        Path(str(candidate.snapshot)[: -len(SNAPSHOT_SUFFIX)] + ".received.html").unlink()
+        html_page_of(candidate.snapshot).unlink()
 
 
 def _show(candidate: Candidate, index: int, total: int, out: TextIO) -> None:
-    where = _display(candidate.snapshot)
+    where = display(candidate.snapshot)
     test = f"  ({candidate.test})" if candidate.test else ""
     out.write(f"\n[{index}/{total}] {where}{test}\n")
     if candidate.snapshot.exists():
         try:
-            report = compare(_load(candidate.snapshot), candidate.doc)
-        except _Unusable as exc:
+            report = compare(load(candidate.snapshot), candidate.doc)
+        except Unusable as exc:
             out.write(f"  the snapshot is unreadable ({exc}); accepting replaces it\n")
             return
         text = report.render() if report.changes else "no semantic change"
@@ -69,25 +104,25 @@ def _ask(stdin: TextIO, out: TextIO) -> str:
         out.write(f"  unknown key {line.strip()!r}\n")
 
 
-def cmd_review(ns: argparse.Namespace, out: TextIO, stdin: TextIO | None = None) -> int:
-    """``agentrig review``: see the module docstring."""
+def run(ns: argparse.Namespace, out: TextIO, stdin: TextIO | None = None) -> int:
+    """Run ``agentrig review``: see the module docstring."""
     stdin = stdin if stdin is not None else sys.stdin
-    targets, rootdir = _targets(ns)
-    received = _received_files(targets)
+    targets, rootdir = find_targets(ns)
+    received = received_files(targets)
     if not received:
         out.write("nothing to review: no drifted snapshots\n")
         return EXIT_OK
-    docs = {path: _load(path) for path in received}
-    latest = _latest_run(rootdir, list(docs.values()))
+    docs = {path: load(path) for path in received}
+    latest = latest_run(rootdir, list(docs.values()))
     take, skipped, problems = plan_accept(docs, latest=latest, stale_ok=ns.stale)
     if problems:
         for problem in problems:
             out.write(f"cannot review: {problem}\n")
-        raise _Unusable(f"{_plural(len(problems), 'received file')} cannot be reviewed")
+        raise Unusable(f"{plural(len(problems), 'received file')} cannot be reviewed")
     for candidate in skipped:
         out.write(
-            f"stale     {_display(candidate.received)}: {candidate.stale}; "
-            f"{_rerun(candidate.test)} to refresh it (or review it with --stale)\n"
+            f"stale     {display(candidate.received)}: {candidate.stale}; "
+            f"{rerun(candidate.test)} to refresh it (or review it with --stale)\n"
         )
     done = {"accept": 0, "reject": 0, "skip": 0}
     for index, candidate in enumerate(take, 1):
@@ -96,11 +131,11 @@ def cmd_review(ns: argparse.Namespace, out: TextIO, stdin: TextIO | None = None)
         if choice == "quit":
             break
         if choice == "accept":
-            _promote(candidate)
-            out.write(f"  accepted  {_display(candidate.snapshot)}\n")
+            promote(candidate)
+            out.write(f"  accepted  {display(candidate.snapshot)}\n")
         elif choice == "reject":
             _reject(candidate)
-            out.write(f"  rejected  {_display(candidate.received)} (deleted)\n")
+            out.write(f"  rejected  {display(candidate.received)} (deleted)\n")
         done[choice] += 1
     left = len(take) - sum(done.values())
     out.write(

@@ -25,6 +25,13 @@ run). An agentrig test on a loop shared with other tests cannot be virtual witho
 them: it runs on the real loop, and collection warns with :class:`~agentrig.AgentrigWarning`
 naming the test and the fix.
 
+A new timeline per test on a shared loop. Before the first function-scoped fixture of such a
+test is set up (wider-scoped fixtures come first), the loop is rewound to t=0 and what is
+pending on it then -- a heartbeat task of a module fixture, a task an earlier test left running
+-- is marked inherited (``VirtualEventLoop.rewind(inherit_pending=True)``): its timers were set
+on the timeline of whatever ran before, so its records go to ``Recording.inherited`` and the
+test's snapshot is the same alone, with ``-k``, or in any order.
+
 Other runners. An agentrig test run by anyio's (or another) plugin instead of pytest-asyncio
 gets a warning at setup unless its loop is virtual (anyio: ``anyio_backend`` returning
 ``("asyncio", {"loop_factory": agentrig.VirtualEventLoop})``).
@@ -32,6 +39,11 @@ gets a warning at setup unless its loop is virtual (anyio: ``anyio_backend`` ret
 Strict mode. An async agentrig test without ``@pytest.mark.asyncio`` would meet pytest's
 "async def functions are not natively supported"; it gets the marker at collection (unless
 another async plugin's marker claims it), so agentrig tests run in both modes.
+
+Other plugins that patch loops. looptime swaps the class of every pytest-asyncio loop for one
+of its own at creation (even where it stays off); for agentrig's runners the class is put back
+(:func:`_own_loop`), so agentrig tests run on agentrig's loop, unpatched, and looptime keeps
+every other test.
 
 pytest-asyncio private API, used here only: the runner fixture names ``_<scope>_scoped_runner``
 and the fact that they build an ``asyncio.Runner`` (pytest-asyncio 1.x).
@@ -43,6 +55,7 @@ import asyncio
 import functools
 import inspect
 import warnings
+import weakref
 from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
@@ -60,6 +73,7 @@ __all__ = [
 
 _SCOPES = ("function", "class", "module", "package", "session")
 _RUNNERS = {f"_{scope}_scoped_runner": scope for scope in _SCOPES}
+_TIMELINE_STARTED = pytest.StashKey[bool]()
 #: Markers of async plugins other than pytest-asyncio: their tests are not ours to mark.
 _OTHER_ASYNC_MARKERS = ("anyio", "trio", "curio")
 
@@ -229,10 +243,12 @@ class LoopPlugin:
 
     # -- the runner ---------------------------------------------------------------------------
 
-    @pytest.hookimpl(wrapper=True)
+    @pytest.hookimpl(wrapper=True, tryfirst=True)  # outermost: after looptime's, see _own_loop
     def pytest_fixture_setup(
         self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
     ) -> Generator[None, object, object]:
+        if self.virtual_groups and fixturedef.scope == "function":
+            self._start_timeline(request)
         scope = _RUNNERS.get(fixturedef.argname)
         if scope is None or not self._is_virtual(scope, request):
             return (yield)
@@ -242,9 +258,29 @@ class LoopPlugin:
         # which are resolved, and cached, exactly as for any other test.
         fixturedef.func = self._virtual_runner  # type: ignore[misc]
         try:
-            return (yield)
+            runner = yield
         finally:
             fixturedef.func = original  # type: ignore[misc]
+        if isinstance(runner, asyncio.Runner):
+            _own_loop(runner.get_loop())
+        return runner
+
+    def _start_timeline(self, request: pytest.FixtureRequest) -> None:
+        """Once per test on a shared virtual loop: t=0, and what is pending is inherited."""
+        item = request.node
+        if not isinstance(item, pytest.Item) or item.stash.get(_TIMELINE_STARTED, False):
+            return
+        item.stash[_TIMELINE_STARTED] = True
+        if not _is_async_test(item):
+            return
+        scope = loop_scope(item)
+        if scope == "function" or (scope, _group(item, scope)) not in self.virtual_groups:
+            return
+        from agentrig.clock import VirtualEventLoop
+
+        loop = request.getfixturevalue(f"_{scope}_scoped_runner").get_loop()
+        if isinstance(loop, VirtualEventLoop):
+            loop.rewind(inherit_pending=True)
 
     def _is_virtual(self, scope: str, request: pytest.FixtureRequest) -> bool:
         node = request.node
@@ -261,6 +297,7 @@ def _virtual_runner(
     """pytest-asyncio's scoped runner fixture, on a VirtualEventLoop."""
     runner = asyncio.Runner(debug=_asyncio_debug(request.config), loop_factory=make_loop)
     loop = runner.get_loop()
+    _MADE_AS[loop] = type(loop)
     _set_event_loop(loop)  # as pytest-asyncio does for a factory-made loop
     try:
         yield runner
@@ -273,6 +310,31 @@ def _virtual_runner(
                 runner.close()
         finally:
             _set_event_loop(None)
+
+
+# The class each virtual loop had when agentrig made it (see _own_loop).
+_MADE_AS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, type] = weakref.WeakKeyDictionary()
+
+
+def _own_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Undo another plugin's change of the virtual loop's class: agentrig tests run on ours.
+
+    looptime's plugin (0.9) patches every pytest-asyncio loop at creation by swapping its
+    class for a subclass of its own (``loop.__class__ = LooptimeVirtualEventLoop``), even where
+    it stays inactive; its time and select wrappers then run on every iteration of agentrig's
+    loop (agentrig tests ran ~2x slower) and, when active, fight its clock. Its pytest hooks
+    skip loops that are not its class, so restoring ours leaves it nothing to do here. (A
+    private detail of looptime: the patch is a class swap and a ``select`` set on the
+    selector; both are undone.)
+    """
+    made_as = _MADE_AS.get(loop)
+    if made_as is not None and type(loop) is not made_as:
+        loop.__class__ = made_as
+        # looptime also shadows the selector's ``select`` with an instance attribute; the
+        # selector is agentrig's own wrapper (``_selector`` is asyncio private state).
+        selector = getattr(loop, "_selector", None)
+        if selector is not None and "select" in vars(selector):
+            del selector.select
 
 
 def _asyncio_debug(config: pytest.Config) -> bool:
