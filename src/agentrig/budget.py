@@ -45,13 +45,13 @@ exception) whatever it did not spend returns to the pool and wakes the waiters.
 
 Exactness
 ---------
-Money is :class:`decimal.Decimal` inside, so ``0.1 + 0.2`` fits a ``0.3`` cap. Amounts may be
-given as ``Decimal``, ``int``, ``str`` or ``float``; a float is read through its ``repr``
-(``0.1`` means exactly one tenth, not ``0.1000000000000000055...``). NaN, infinities, negative
-amounts, booleans and other types are refused with a ConfigurationError naming the parameter.
-Arithmetic runs in a private decimal context wide enough that every sum stays exact for the
-accepted range (below 10**15 USD, at most 60 decimal places), whatever the caller's own decimal
-context says. Recordings and ``float()`` are the only places money becomes a float.
+Money is :class:`decimal.Decimal` inside, so ``0.1 + 0.2`` fits a ``0.3`` cap. Amounts are read
+by :func:`agentrig.money.parse_usd` (a float through its ``repr``: ``0.1`` means exactly one
+tenth; NaN, infinities, negative amounts, booleans and other types are refused with a
+ConfigurationError naming the parameter), summed in :data:`agentrig.money.CONTEXT` (exact for
+the accepted range whatever the caller's own decimal context says) and printed by
+:func:`agentrig.money.format_usd`. Recordings and ``float()`` are the only places money becomes
+a float.
 
 Concurrency
 -----------
@@ -72,7 +72,6 @@ in ``docs/architecture.md``; money in them is a float.
 from __future__ import annotations
 
 import asyncio
-import decimal
 import itertools
 import math
 import operator
@@ -89,6 +88,7 @@ from agentrig._errors import BudgetExceeded, BudgetExhausted, ConfigurationError
 from agentrig._secrets import redact_secrets
 from agentrig._types import Money
 from agentrig.deadline import Deadline
+from agentrig.money import CONTEXT, ZERO, format_usd, parse_usd
 from agentrig.mutate import hook as _mutation
 from agentrig.recording import active_recording
 from agentrig.vocabulary import EntryKind
@@ -104,79 +104,13 @@ __all__ = [
 
 # -- exact money --------------------------------------------------------------------------------
 
-# A private context: the caller's decimal context (which may have prec=3) never rounds a sum.
-# With amounts below 10**15 and at most 60 decimal places, 100 digits keep every sum of up to
-# 10**20 amounts exact.
-_CTX = decimal.Context(
-    prec=100,
-    rounding=decimal.ROUND_HALF_EVEN,
-    Emax=999_999,
-    Emin=-999_999,
-    traps=[decimal.InvalidOperation, decimal.Overflow, decimal.DivisionByZero],
-)
-_ZERO = Decimal(0)
-_MAX_USD = Decimal(10) ** 15
-_MAX_PLACES = 60
-_CENT = Decimal("0.01")
-
 
 def _add(a: Decimal, b: Decimal) -> Decimal:
-    return _CTX.add(a, b)
+    return CONTEXT.add(a, b)
 
 
 def _sub(a: Decimal, b: Decimal) -> Decimal:
-    return _CTX.subtract(a, b)
-
-
-def _to_usd(value: object, param: str) -> Decimal:
-    """``value`` as an exact, finite, non-negative Decimal, or a ConfigurationError."""
-    if isinstance(value, bool):
-        raise ConfigurationError(
-            f"`{param}` must be an amount of US dollars, got the boolean {value!r}"
-        )
-    amount: Decimal
-    try:
-        if isinstance(value, Decimal):
-            amount = value
-        elif isinstance(value, int):
-            amount = Decimal(int(value))
-        elif isinstance(value, float):
-            # float.__repr__, not repr(): numpy's float64 reprs as "np.float64(0.1)".
-            amount = Decimal(float.__repr__(value))
-        elif isinstance(value, str):
-            amount = Decimal(value.strip())
-        elif hasattr(value, "__index__"):  # numpy integers and other exact integers
-            amount = Decimal(operator.index(value))
-        else:
-            raise ConfigurationError(
-                f"`{param}` must be an amount of US dollars (Decimal, int, float or str),"
-                f" got {value!r} of type {type(value).__name__}"
-            )
-    except decimal.InvalidOperation:
-        raise ConfigurationError(
-            f"`{param}` must be an amount of US dollars, got the string {value!r};"
-            " write it like '0.04'"
-        ) from None
-    if not amount.is_finite():
-        raise ConfigurationError(
-            f"`{param}` must be a finite amount of US dollars, got {value!r};"
-            " NaN and infinity would poison the pool's arithmetic"
-        )
-    if amount < 0:
-        raise ConfigurationError(f"`{param}` must be non-negative, got {value!r}")
-    if amount >= _MAX_USD:
-        raise ConfigurationError(
-            f"`{param}` must be below 10**15 US dollars, got {value!r}; is it in the right unit?"
-        )
-    if amount == 0:
-        return _ZERO  # also folds -0 and 0E-7 into one zero
-    exponent = amount.normalize(_CTX).as_tuple().exponent  # 0.100000 has 1 place, not 6
-    if isinstance(exponent, int) and exponent < -_MAX_PLACES:
-        raise ConfigurationError(
-            f"`{param}` has more than {_MAX_PLACES} decimal places ({value!r}); agentrig keeps"
-            f" money exact to 1e-{_MAX_PLACES} USD, round the amount first"
-        )
-    return amount
+    return CONTEXT.subtract(a, b)
 
 
 def _to_tokens(value: object, param: str) -> int:
@@ -189,17 +123,6 @@ def _to_tokens(value: object, param: str) -> int:
     if count < 0:
         raise ConfigurationError(f"`{param}` must be non-negative, got {value!r}")
     return count
-
-
-def _fmt_usd(amount: Decimal) -> str:
-    """``$0.10``, ``$0.035``, ``$1.00``: at least cents, every significant digit kept."""
-    if amount == 0:
-        return "$0.00"
-    amount = amount.normalize(_CTX)
-    exponent = amount.as_tuple().exponent
-    if isinstance(exponent, int) and exponent > -2:
-        amount = amount.quantize(_CENT, context=_CTX)
-    return f"${amount:f}"
 
 
 def _fmt_tokens(count: int | None) -> str:
@@ -363,16 +286,16 @@ class BudgetPool:
         if not isinstance(name, str) or not name:
             raise ConfigurationError(f"BudgetPool `name` must be a non-empty string, got {name!r}")
         self._name = name
-        self._cap_usd = _mutation.pool_cap(name, _to_usd(usd, "usd"))  # agentrig mutate
+        self._cap_usd = _mutation.pool_cap(name, parse_usd(usd, "usd"))  # agentrig mutate
         self._cap_tokens = None if tokens is None else _to_tokens(tokens, "tokens")
         self._lock = threading.Lock()
-        self._spent_usd = _ZERO
-        self._accepted_usd = _ZERO
+        self._spent_usd = ZERO
+        self._accepted_usd = ZERO
         self._spent_tokens = 0
-        self._reserved_usd = _ZERO
+        self._reserved_usd = ZERO
         self._reserved_tokens = 0
         # Reservation.hold: money promised to calls in flight, not spent yet (see StageBudget).
-        self._held_usd = _ZERO
+        self._held_usd = ZERO
         self._held_tokens = 0
         self._open_stages = 0
         self._ledger: list[LedgerEntry] = []
@@ -450,8 +373,8 @@ class BudgetPool:
     def __repr__(self) -> str:
         with self._lock:
             text = (
-                f"<BudgetPool {self._name!r} cap={_fmt_usd(self._cap_usd)}"
-                f" spent={_fmt_usd(self._spent_usd)} reserved={_fmt_usd(self._reserved_usd)}"
+                f"<BudgetPool {self._name!r} cap={format_usd(self._cap_usd)}"
+                f" spent={format_usd(self._spent_usd)} reserved={format_usd(self._reserved_usd)}"
             )
             if self._cap_tokens is not None:
                 text += f" tokens={self._spent_tokens}/{self._cap_tokens}"
@@ -549,13 +472,13 @@ class BudgetPool:
             raise ConfigurationError(
                 f"stage `name` must be a non-empty string or None, got {name!r}"
             )
-        usd = None if max_usd is None else _to_usd(max_usd, "max_usd")
+        usd = None if max_usd is None else parse_usd(max_usd, "max_usd")
         tokens = None if max_tokens is None else _to_tokens(max_tokens, "max_tokens")
         who = "a stage" if name is None else f"stage {name!r}"
         if usd is not None and usd > self._cap_usd:
             raise ConfigurationError(
-                f"{who} asks for max_usd={_fmt_usd(usd)}, more than pool"
-                f" {self._name!r} can ever hold (cap {_fmt_usd(self._cap_usd)}); lower"
+                f"{who} asks for max_usd={format_usd(usd)}, more than pool"
+                f" {self._name!r} can ever hold (cap {format_usd(self._cap_usd)}); lower"
                 " max_usd= or give the pool a larger usd="
             )
         if tokens is not None and self._cap_tokens is not None and tokens > self._cap_tokens:
@@ -622,7 +545,7 @@ class BudgetPool:
     # -- the state machine (every method below runs with self._lock held) -------------------
 
     def _available_usd(self) -> Decimal:
-        return max(_ZERO, _sub(_sub(self._cap_usd, self._spent_usd), self._reserved_usd))
+        return max(ZERO, _sub(_sub(self._cap_usd, self._spent_usd), self._reserved_usd))
 
     def _available_tokens(self) -> int | None:
         if self._cap_tokens is None:
@@ -632,7 +555,7 @@ class BudgetPool:
     def _admit(self, request: _Request, *, waiting: bool, queued: bool) -> StageBudget | _Refusal:
         """Grant ``request`` now (reserving its money), or say why not."""
         avail_usd = self._available_usd()
-        reach_usd = max(_ZERO, _sub(self._cap_usd, self._spent_usd))
+        reach_usd = max(ZERO, _sub(self._cap_usd, self._spent_usd))
         want_usd = request.max_usd
         if want_usd != 0 and reach_usd == 0:
             return "spent"
@@ -706,12 +629,12 @@ class BudgetPool:
     def _unreserve(self, stage: StageBudget) -> tuple[Decimal, int]:
         """Close ``stage`` and give its unspent reservation back; returns (usd, tokens)."""
         if stage._closed:  # idempotent: a grant may be given back by more than one path
-            return _ZERO, 0
+            return ZERO, 0
         stage._closed = True
         self._open_stages -= 1
         if stage._held_usd or stage._held_tokens:  # calls still in flight: their holds end here
             self._unhold(stage, stage._held_usd, stage._held_tokens)
-        back_usd = max(_ZERO, _sub(stage._cap_usd, stage._spent_usd))
+        back_usd = max(ZERO, _sub(stage._cap_usd, stage._spent_usd))
         self._reserved_usd = _sub(self._reserved_usd, back_usd)
         back_t = 0
         if self._cap_tokens is not None and stage._cap_tokens is not None:
@@ -746,7 +669,7 @@ class BudgetPool:
         label: object,
         held: tuple[Decimal, int] | None = None,
     ) -> None:
-        amount = _to_usd(usd, "usd")
+        amount = parse_usd(usd, "usd")
         count = _to_tokens(tokens, "tokens")
         if label is not None and not isinstance(label, str):
             raise ConfigurationError(f"charge `label` must be a string or None, got {label!r}")
@@ -767,17 +690,17 @@ class BudgetPool:
                         note = " (all the pool had left when the stage was acquired)"
                     elif stage._requested_usd > stage._cap_usd:
                         note = (
-                            f" (granted {_fmt_usd(stage._cap_usd)} of the"
-                            f" {_fmt_usd(stage._requested_usd)} it asked for)"
+                            f" (granted {format_usd(stage._cap_usd)} of the"
+                            f" {format_usd(stage._requested_usd)} it asked for)"
                         )
                     broken.append(
-                        f"the stage has now spent {_fmt_usd(stage_usd)} against its cap of"
-                        f" {_fmt_usd(stage._cap_usd)}{note}"
+                        f"the stage has now spent {format_usd(stage_usd)} against its cap of"
+                        f" {format_usd(stage._cap_usd)}{note}"
                     )
                 if pool_usd > self._cap_usd:
                     broken.append(
-                        f"pool {self._name!r} has now spent {_fmt_usd(pool_usd)} against its"
-                        f" cap of {_fmt_usd(self._cap_usd)}"
+                        f"pool {self._name!r} has now spent {format_usd(pool_usd)} against its"
+                        f" cap of {format_usd(self._cap_usd)}"
                     )
                 if stage._cap_tokens is not None and stage_t > stage._cap_tokens:
                     broken.append(
@@ -790,7 +713,7 @@ class BudgetPool:
                         f" {self._cap_tokens}"
                     )
                 # The spend uses up the stage's reservation first (what is left of it).
-                used = min(amount, max(_ZERO, _sub(stage._cap_usd, stage._spent_usd)))
+                used = min(amount, max(ZERO, _sub(stage._cap_usd, stage._spent_usd)))
                 self._reserved_usd = _sub(self._reserved_usd, used)
                 if self._cap_tokens is not None and stage._cap_tokens is not None:
                     self._reserved_tokens -= min(
@@ -818,7 +741,7 @@ class BudgetPool:
                         "accepted": accepted,
                     },
                 )
-            what = f"charge of {_fmt_usd(amount)}"
+            what = f"charge of {format_usd(amount)}"
             if count:
                 what += f" and {count} tokens"
             if label is not None:
@@ -846,7 +769,7 @@ class BudgetPool:
             raise error
 
     def _can_afford(self, stage: StageBudget, usd: object, tokens: object) -> bool:
-        amount = _to_usd(usd, "usd")
+        amount = parse_usd(usd, "usd")
         count = _to_tokens(tokens, "tokens")
         with self._lock:
             if stage._closed:
@@ -873,7 +796,7 @@ class BudgetPool:
         )
 
     def _hold(self, stage: StageBudget, usd: object, tokens: object) -> Reservation | None:
-        amount = _to_usd(usd, "usd")
+        amount = parse_usd(usd, "usd")
         count = _to_tokens(tokens, "tokens")
         with self._lock:
             if stage._closed:
@@ -900,8 +823,8 @@ class BudgetPool:
 
     def _state(self) -> str:
         text = (
-            f"cap {_fmt_usd(self._cap_usd)}, spent {_fmt_usd(self._spent_usd)}, reserved"
-            f" {_fmt_usd(self._reserved_usd)} by {_plural(self._open_stages, 'open stage')}"
+            f"cap {format_usd(self._cap_usd)}, spent {format_usd(self._spent_usd)}, reserved"
+            f" {format_usd(self._reserved_usd)} by {_plural(self._open_stages, 'open stage')}"
         )
         if self._cap_tokens is not None:
             text += (
@@ -926,7 +849,7 @@ class BudgetPool:
                     "reason": reason,
                 },
             )
-        want = "whatever is left" if request.max_usd is None else _fmt_usd(request.max_usd)
+        want = "whatever is left" if request.max_usd is None else format_usd(request.max_usd)
         if request.max_tokens is not None:
             want += f" and {request.max_tokens} tokens"
         who = f"stage {request.name!r} asked pool {self._name!r} for {want}"
@@ -1135,9 +1058,9 @@ class StageBudget:
         self._requested_tokens = request.max_tokens
         self._cap_usd = cap_usd
         self._cap_tokens = cap_tokens
-        self._spent_usd = _ZERO
+        self._spent_usd = ZERO
         self._spent_tokens = 0
-        self._held_usd = _ZERO
+        self._held_usd = ZERO
         self._held_tokens = 0
         self._closed = False
         self._ambient_token = None
@@ -1175,7 +1098,7 @@ class StageBudget:
     def remaining_usd(self) -> Decimal:
         """What the stage may still spend, ``max(0, cap_usd - spent_usd)``."""
         with self._pool._lock:
-            return max(_ZERO, _sub(self._cap_usd, self._spent_usd))
+            return max(ZERO, _sub(self._cap_usd, self._spent_usd))
 
     @property
     def cap_tokens(self) -> int | None:
@@ -1290,7 +1213,7 @@ class StageBudget:
         with self._pool._lock:
             text = (
                 f"<StageBudget {self._name!r} of {self._pool._name!r}"
-                f" cap={_fmt_usd(self._cap_usd)} spent={_fmt_usd(self._spent_usd)}"
+                f" cap={format_usd(self._cap_usd)} spent={format_usd(self._spent_usd)}"
             )
             if self._cap_tokens is not None or self._spent_tokens:
                 text += f" tokens={self._spent_tokens}/{_fmt_tokens(self._cap_tokens)}"
@@ -1355,7 +1278,7 @@ class Reservation:
     def _finish(self, what: str) -> None:
         if self._done:
             raise RuntimeError(
-                f"this Reservation of {_fmt_usd(self.usd)} on stage {self._stage._name!r} was"
+                f"this Reservation of {format_usd(self.usd)} on stage {self._stage._name!r} was"
                 f" already settled; each reservation is committed or cancelled once ({what})"
             )
         self._done = True
@@ -1363,7 +1286,7 @@ class Reservation:
     def __repr__(self) -> str:
         state = "settled" if self._done else "held"
         return (
-            f"<Reservation {_fmt_usd(self.usd)} tokens={self.tokens}"
+            f"<Reservation {format_usd(self.usd)} tokens={self.tokens}"
             f" on {self._stage._name!r} {state}>"
         )
 

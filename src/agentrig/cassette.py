@@ -41,7 +41,7 @@ import math
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final
@@ -52,6 +52,7 @@ from agentrig._errors import CassetteError, CassetteFormatError, CassetteMiss
 from agentrig._files import atomic_write, read_regular_file
 from agentrig._secrets import REDACTED, redact_secrets
 from agentrig.chat import ToolCall
+from agentrig.money import CONTEXT, ZERO
 
 __all__ = [
     "CASSETTE_FORMAT",
@@ -701,7 +702,7 @@ def load_cassette(
     interactions = []
     for n, item in enumerate(raw):
         where = f"{source}: interaction #{n}"
-        interactions.append(_interaction(item, where, fix))
+        interaction = _interaction(item, where, fix)
         hit = rules.find_secret(item, "")
         if hit is not None:
             raise CassetteError(
@@ -709,6 +710,13 @@ def load_cassette(
                 " password); cassettes never store secrets: remove it (or re-record), and"
                 " rotate the key if it is real"
             )
+        if interaction.request.body is not None and rules.ignore:
+            # A field ignored since recording leaves the stored key as it leaves the live one.
+            request = replace(
+                interaction.request, body=rules.canonical_body(interaction.request.body)
+            )
+            interaction = replace(interaction, request=request)
+        interactions.append(interaction)
     return Cassette(name=name, interactions=tuple(interactions), path=path)
 
 
@@ -974,14 +982,14 @@ def summarize(cassette: Cassette) -> dict[str, Any]:
     """Totals for listing: interactions, models, tokens, cost (None if any call is unpriced)."""
     models: dict[str, int] = {}
     inp = out = 0
-    usd: Decimal | None = Decimal(0)
+    usd: Decimal | None = ZERO
     for x in cassette.interactions:
         u = x.usage()
         if u.model:
             models[u.model] = models.get(u.model, 0) + 1
         inp += u.input_tokens
         out += u.output_tokens
-        usd = None if usd is None or u.usd is None else usd + u.usd
+        usd = None if usd is None or u.usd is None else CONTEXT.add(usd, u.usd)
     return {
         "name": cassette.name,
         "interactions": len(cassette.interactions),

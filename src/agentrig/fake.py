@@ -111,10 +111,10 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import decimal
 import hashlib
 import json
 import math
+import numbers
 import re
 import threading
 from collections.abc import Callable, Generator, Mapping, Sequence
@@ -135,7 +135,7 @@ from agentrig._errors import (
 )
 from agentrig._secrets import redact_secrets
 from agentrig._types import Budget, Money
-from agentrig.budget import Reservation, StageBudget, _to_usd, current_stage_budget
+from agentrig.budget import Reservation, StageBudget, current_stage_budget
 from agentrig.chat import (
     FakeRequest,
     ToolCall,
@@ -144,6 +144,7 @@ from agentrig.chat import (
     validate_against_schema,
 )
 from agentrig.model_span import reply_attributes, request_attributes, unspent_attributes
+from agentrig.money import CONTEXT, ZERO, format_usd, parse_usd
 from agentrig.mutate import hook as _mutation
 from agentrig.recording import active_recording
 from agentrig.tracing import (
@@ -205,10 +206,7 @@ _Failure: TypeAlias = "BaseException | type[BaseException] | RateLimit | Timeout
 Exhausted = Literal["raise", "repeat_last", "cycle"]
 _EXHAUSTED: tuple[str, ...] = ("raise", "repeat_last", "cycle")
 
-# Exact money: a private context so the caller's decimal context never rounds a cost.
-_CTX = decimal.Context(prec=100, rounding=decimal.ROUND_HALF_EVEN)
 _THOUSAND = Decimal(1000)
-_ZERO = Decimal(0)
 
 
 # -- tokens ---------------------------------------------------------------------------------
@@ -270,16 +268,16 @@ class Price:
     output_per_1k: Decimal
 
     def __init__(self, input_per_1k: Money, output_per_1k: Money) -> None:
-        object.__setattr__(self, "input_per_1k", _to_usd(input_per_1k, "input_per_1k"))
-        object.__setattr__(self, "output_per_1k", _to_usd(output_per_1k, "output_per_1k"))
+        object.__setattr__(self, "input_per_1k", parse_usd(input_per_1k, "input_per_1k"))
+        object.__setattr__(self, "output_per_1k", parse_usd(output_per_1k, "output_per_1k"))
 
     def cost(self, input_tokens: int, output_tokens: int) -> Decimal:
         """The exact cost of a call with these token counts."""
-        total = _CTX.add(
-            _CTX.multiply(Decimal(input_tokens), self.input_per_1k),
-            _CTX.multiply(Decimal(output_tokens), self.output_per_1k),
+        total = CONTEXT.add(
+            CONTEXT.multiply(Decimal(input_tokens), self.input_per_1k),
+            CONTEXT.multiply(Decimal(output_tokens), self.output_per_1k),
         )
-        return _CTX.divide(total, _THOUSAND)
+        return CONTEXT.divide(total, _THOUSAND)
 
 
 #: Default prices (USD per 1k input / output tokens, base tier), as published by the
@@ -331,11 +329,11 @@ DEFAULT_PRICES: Final[Mapping[str, Price]] = MappingProxyType(
 def _to_price(model: str, value: object) -> Price:
     if isinstance(value, Price):
         return value
-    if isinstance(value, (int, float, Decimal, str)) and not isinstance(value, bool):
-        amount = _to_usd(value, f"prices[{model!r}]")
-        return Price(amount, amount)
     if isinstance(value, tuple) and len(value) == 2:
         return Price(value[0], value[1])
+    if isinstance(value, (numbers.Real, Decimal, str)) and not isinstance(value, bool):
+        amount = parse_usd(value, f"prices[{model!r}]")  # any amount parse_usd reads
+        return Price(amount, amount)
     raise ConfigurationError(
         f"prices[{model!r}] must be a Price, an (input_per_1k, output_per_1k) pair of USD"
         f" amounts, or one amount for both, got {value!r}"
@@ -958,9 +956,9 @@ class FakeModel:
     @property
     def total_usd(self) -> Decimal:
         """What every finished call cost together, exact."""
-        total = _ZERO
+        total = ZERO
         for c in self.calls:
-            total = _CTX.add(total, c.usd)
+            total = CONTEXT.add(total, c.usd)
         return total
 
     @property
@@ -1201,7 +1199,7 @@ class FakeAgent:
             n = self._state.calls
         model = request.model
         answer: _Answer | None = None
-        usd = _ZERO
+        usd = ZERO
         in_tokens = out_tokens = 0
         source = "?"
         charging = False  # set just before budget.charge: from then on the spend is recorded
@@ -1281,7 +1279,7 @@ class FakeAgent:
                     error=error,
                     input_tokens=in_tokens if spent else 0,
                     output_tokens=out_tokens if spent else 0,
-                    usd=usd if spent else _ZERO,
+                    usd=usd if spent else ZERO,
                     latency=elapsed,
                     t=started,
                     answered_by=source,
@@ -1538,15 +1536,15 @@ class FakeAgent:
             if not callable(can_afford) or can_afford(usd, tokens=tokens):
                 return None
         left = getattr(budget, "remaining_usd", None)
-        detail = f" (it has ${left} left)" if isinstance(left, Decimal) else ""
+        detail = f" (it has {format_usd(left)} left)" if isinstance(left, Decimal) else ""
         name = getattr(budget, "name", None)
         which = f"budget {name!r}" if isinstance(name, str) else "the budget"
         raise BudgetExceeded(
             f"FakeModel agent {self.name!r} call #{n} (prompt {_preview(prompt)!r}) would cost"
-            f" ${usd} for {tokens} tokens, more than {which} can afford{detail}; the call was"
-            " not made and nothing was spent. Acquire the stage with a larger max_usd= (or"
-            " max_tokens=), give the pool more, or check_budget=False on the FakeModel to"
-            " make the call and let the charge be refused"
+            f" {format_usd(usd)} for {tokens} tokens, more than {which} can afford{detail};"
+            " the call was not made and nothing was spent. Acquire the stage with a larger"
+            " max_usd= (or max_tokens=), give the pool more, or check_budget=False on the"
+            " FakeModel to make the call and let the charge be refused"
         )
 
     def _routes(self, request: FakeRequest) -> bool:

@@ -222,8 +222,35 @@ async def _conversation(openai_client: Any, anthropic_client: Any) -> list[Any]:
     message = await anthropic_client.messages.create(
         model="claude-sonnet-4-6", max_tokens=64, system="Be brief.", messages=ASK
     )
-    asked = (call.id, call.function.name, json.loads(call.function.arguments))
-    return [asked, second.choices[0].message.content, streamed, message.content[0].text]
+    tools = [{"name": "get_weather", "input_schema": WEATHER_TOOL["function"]["parameters"]}]
+    ask = {"role": "user", "content": "weather in Paris?"}
+    used = await anthropic_client.messages.create(
+        model="claude-sonnet-4-6", max_tokens=64, messages=[ask], tools=tools
+    )
+    (tool_use,) = used.content
+    answered = await anthropic_client.messages.create(
+        model="claude-sonnet-4-6",
+        max_tokens=64,
+        tools=tools,
+        messages=[
+            ask,
+            {"role": "assistant", "content": [tool_use.model_dump(exclude_none=True)]},
+            {
+                "role": "user",
+                "content": [
+                    {"type": "tool_result", "tool_use_id": tool_use.id, "content": "sunny"}
+                ],
+            },
+        ],
+    )
+    return [
+        (call.id, call.function.name, json.loads(call.function.arguments)),
+        second.choices[0].message.content,
+        streamed,
+        message.content[0].text,
+        (tool_use.id, tool_use.name, tool_use.input),
+        answered.content[0].text,
+    ]
 
 
 CONTENT = (
@@ -246,7 +273,8 @@ async def test_a_replayed_call_has_the_span_a_fake_call_has_for_the_same_exchang
 ) -> None:
     oa = openai.AsyncOpenAI(base_url=llm_url + "/v1", api_key=KEY, max_retries=0)
     an = anthropic.AsyncAnthropic(base_url=llm_url, api_key=KEY, max_retries=0)
-    call, tool_answer, streamed, claude = await _conversation(oa, an)
+    answers = await _conversation(oa, an)
+    call, tool_answer, streamed, claude, tool_use, claude_tool_answer = answers
     replayed = _model_spans(agent_recording)
 
     fake = FakeModel()  # scripted to answer exactly what the cassette answered
@@ -259,15 +287,19 @@ async def test_a_replayed_call_has_the_span_a_fake_call_has_for_the_same_exchang
             streamed,
         ],
     )
-    fake.agent("claude-sonnet-4-6", model="claude-sonnet-4-6", reply=claude)
+    fake.agent(
+        "claude-sonnet-4-6",
+        model="claude-sonnet-4-6",
+        replies=[claude, ToolCall(tool_use[1], tool_use[2], id=tool_use[0]), claude_tool_answer],
+    )
     with activate(FakeModelResponder(fake), priority=PRIORITY_FAKE):
-        assert await _conversation(oa, an) == [call, tool_answer, streamed, claude]
+        assert await _conversation(oa, an) == answers
     faked = _model_spans(agent_recording)[len(replayed) :]
 
     assert [s.name for s in replayed] == [s.name for s in faked]
     assert [s.attributes["gen_ai.request.model"] for s in replayed] == ["gpt-4o-mini"] * 3 + [
         "claude-sonnet-4-6"
-    ]
+    ] * 3
     for r, f in zip(replayed, faked, strict=True):
         assert r.attributes["agentrig.source"] == "cassette"
         if r.attributes["gen_ai.provider.name"] == "openai":
@@ -294,6 +326,13 @@ async def test_a_replayed_call_has_the_span_a_fake_call_has_for_the_same_exchang
         ["stop"],
         ["stop"],
         ["end_turn"],
+        ["tool_use"],
+        ["end_turn"],
+    ]
+    assert answers[4:] == [("toolu_1", "get_weather", {"city": "Paris"}), "the tool said sunny"]
+    assert replayed[4].attributes["agentrig.reply"] == 'get_weather({"city":"Paris"})'
+    assert replayed[5].attributes["gen_ai.input.messages"][-1]["parts"] == [
+        {"type": "tool_call_response", "id": "toolu_1", "response": "sunny"}
     ]
     assert replayed[0].attributes["gen_ai.system_instructions"] == "You are a weather desk."
     assert replayed[0].attributes["gen_ai.tool.definitions"][0]["name"] == "get_weather"

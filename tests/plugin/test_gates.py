@@ -75,7 +75,7 @@ async def test_charge(budget_pool, agent_recording):
             " max_usd, max_tokens, fail_on, tolerance, drop, mask*",
         ),
         ("0.1", "*@pytest.mark.agentrig takes keyword arguments only*"),
-        ("max_usd=-1", "*`max_usd` must be a finite, non-negative amount, got -1*"),
+        ("max_usd=-1", "*`max_usd` must be non-negative, got -1*"),
         ("max_tokens='many'", "*`max_tokens` must be a non-negative int*"),
         ("fail_on='texts'", "*unknown class(es) 'texts'; valid classes are structure*"),
         ("tolerance='timing:abs=x'", "*tolerance*not a number*"),

@@ -32,6 +32,7 @@ from agentrig.cassette import (
 )
 from agentrig.cli._common import Unusable, clip, display, files_under, plural
 from agentrig.cli._project import find_project
+from agentrig.money import CONTEXT, ZERO, format_usd
 
 __all__ = ["add_parser", "run", "show"]
 
@@ -71,7 +72,7 @@ def add_parser(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
 def _usd(amount: Decimal | None) -> str:
     if amount is None:
         return "$?"
-    return f"${amount.quantize(Decimal('0.000001'))}"
+    return format_usd(amount)
 
 
 def _cassettes(target: Path) -> list[Path]:
@@ -109,11 +110,15 @@ def run(ns: argparse.Namespace, out: TextIO) -> int:
         out.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
         return 2 if problems else 0
     total_tokens = 0
-    total_usd: Decimal | None = Decimal(0)
+    total_usd: Decimal | None = ZERO
     for info in listed:
         tokens = info["input_tokens"] + info["output_tokens"]
         total_tokens += tokens
-        total_usd = None if total_usd is None or info["usd"] is None else total_usd + info["usd"]
+        total_usd = (
+            None
+            if total_usd is None or info["usd"] is None
+            else CONTEXT.add(total_usd, info["usd"])
+        )
         models = ", ".join(info["models"]) or "-"
         out.write(
             f"{info['path']}  {plural(info['interactions'], 'interaction')}  {models}  "

@@ -13,6 +13,7 @@ import shutil
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final, TextIO
 
@@ -29,7 +30,9 @@ from agentrig.cli._common import (
     load,
     plural,
 )
-from agentrig.normalize import dumps
+from agentrig.document import ACTOR_ATTRIBUTES, dumps, span_actor
+from agentrig.money import ZERO, format_usd, read_usd, sum_usd
+from agentrig.vocabulary import AGENTRIG_COST_USD
 
 __all__ = ["add_parser", "run"]
 
@@ -79,11 +82,13 @@ def add_parser(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
 
 
 def _fmt_usd(value: object) -> str:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return "-"
-    text = f"{value:.6f}".rstrip("0")
-    whole, _, frac = text.partition(".")
-    return f"${whole}.{frac.ljust(2, '0')}"
+    amount = value if isinstance(value, Decimal) else read_usd(value)
+    return "-" if amount is None else format_usd(amount)
+
+
+def _usd(value: object) -> Decimal:
+    """A recorded amount, exact (0 for what is not a number: a hand-edited file)."""
+    return read_usd(value) or ZERO
 
 
 def _fmt_seconds(value: object) -> str:
@@ -131,18 +136,10 @@ _MODEL_MARKERS: Final = (
     "gen_ai.usage.output_tokens",
     "gen_ai.request.model",
 )
-_AGENT_KEYS: Final = (
-    "gen_ai.agent.name",
-    "agent",
-    "agent.name",
-    "agentrig.agent",
-    "stage",
-    "agentrig.stage",
-)
 _HIDDEN_SPAN_ATTRIBUTES: Final = frozenset(
     {
         *_MODEL_MARKERS,
-        *_AGENT_KEYS,
+        *ACTOR_ATTRIBUTES,
         "gen_ai.operation.name",
         "agentrig.cost_usd",
         "agentrig.prompt",
@@ -171,11 +168,8 @@ def _is_model_call(span: Mapping[str, Any]) -> bool:
 
 
 def _agent_of(attrs: Mapping[str, Any]) -> str | None:
-    for key in _AGENT_KEYS:
-        value = attrs.get(key)
-        if value is not None:
-            return str(value)
-    return None
+    actor = span_actor(attrs)
+    return None if actor is None else actor[1]
 
 
 def _num(value: object) -> float:
@@ -194,9 +188,9 @@ def _int(value: object) -> int:
 class _StageTotals:
     pool: str
     stage: str
-    granted: float = 0.0
-    spent: float = 0.0
-    returned: float = 0.0
+    granted: Decimal = ZERO
+    spent: Decimal = ZERO
+    returned: Decimal = ZERO
     tokens: int = 0
     charges: int = 0
     refused_charges: int = 0
@@ -316,15 +310,15 @@ def _account(walk: _Walk, kind: str, data: Mapping[str, Any]) -> None:
     if totals is None:
         totals = walk.stages[key] = _StageTotals(*key)
     if kind == "budget.acquire":
-        totals.granted += _num(data.get("granted_usd"))
+        totals.granted = sum_usd((totals.granted, _usd(data.get("granted_usd"))))
     elif kind == "budget.charge":
-        totals.spent += _num(data.get("usd"))
+        totals.spent = sum_usd((totals.spent, _usd(data.get("usd"))))
         totals.tokens += _int(data.get("tokens"))
         totals.charges += 1
         if data.get("accepted") is False:
             totals.refused_charges += 1
     elif kind == "budget.release":
-        totals.returned += _num(data.get("returned_usd"))
+        totals.returned = sum_usd((totals.returned, _usd(data.get("returned_usd"))))
     elif kind == "budget.refused":
         totals.refusals += 1
 
@@ -411,7 +405,7 @@ def _render_show(doc: Mapping[str, Any], source: str, width: int) -> list[str]:
     calls = [c.get("attributes") or {} for c in walk.model_calls]
     tokens_in = sum(_int(a.get("gen_ai.usage.input_tokens")) for a in calls)
     tokens_out = sum(_int(a.get("gen_ai.usage.output_tokens")) for a in calls)
-    cost = sum(_num(a.get("agentrig.cost_usd")) for a in calls)
+    cost = sum_usd(_usd(a.get(AGENTRIG_COST_USD)) for a in calls)
     run = [f"{_fmt_seconds(walk.end)} s virtual", plural(walk.spans, "span")]
     if walk.errors:
         run.append(plural(walk.errors, "failed span"))
@@ -475,9 +469,9 @@ def _render_show(doc: Mapping[str, Any], source: str, width: int) -> list[str]:
                 f" {r.charges:>7}  {', '.join(notes)}".rstrip()
             )
         lines.append(
-            f"  {'total':<14} {'':<18} {_fmt_usd(sum(r.granted for r in rows)):>10}"
-            f" {_fmt_usd(sum(r.spent for r in rows)):>10}"
-            f" {_fmt_usd(sum(r.returned for r in rows)):>10} {sum(r.tokens for r in rows):>7}"
+            f"  {'total':<14} {'':<18} {_fmt_usd(sum_usd(r.granted for r in rows)):>10}"
+            f" {_fmt_usd(sum_usd(r.spent for r in rows)):>10}"
+            f" {_fmt_usd(sum_usd(r.returned for r in rows)):>10} {sum(r.tokens for r in rows):>7}"
             f" {sum(r.charges for r in rows):>7}"
         )
     else:

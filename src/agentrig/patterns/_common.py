@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Sequence
-from decimal import Decimal
 from typing import Any
 
 from agentrig._errors import ConfigurationError
@@ -73,16 +72,6 @@ def check_reply(reply: object, who: str) -> AgentReply:
             " and .tokens (int)"
         )
     return reply  # type: ignore[return-value]
-
-
-def reply_usd(reply: object) -> Decimal | None:
-    """The reply's own ``usd`` as a Decimal, when it has one (FakeReply does)."""
-    usd = getattr(reply, "usd", None)
-    if isinstance(usd, Decimal):
-        return usd
-    if isinstance(usd, (int, float)) and not isinstance(usd, bool):
-        return Decimal(repr(usd)) if isinstance(usd, float) else Decimal(usd)
-    return None
 
 
 def resolve_tracer(tracer: Tracer | None) -> Tracer:

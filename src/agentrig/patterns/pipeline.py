@@ -49,6 +49,7 @@ from agentrig._errors import BudgetError, BudgetExceeded, ConfigurationError
 from agentrig._types import Agent, AgentReply, Money
 from agentrig.budget import BudgetPool
 from agentrig.decisions import DecisionLog
+from agentrig.money import sum_usd
 from agentrig.patterns._common import (
     agent_name,
     agent_span,
@@ -154,7 +155,7 @@ class PipelineResult:
     @property
     def usd(self) -> Decimal:
         """What the completed stages spent together, exact."""
-        return sum((s.usd for s in self.stages), Decimal(0))
+        return sum_usd(s.usd for s in self.stages)
 
     def __getitem__(self, name: str) -> StageResult:
         """The completed stage named ``name`` (``KeyError`` names the completed ones)."""

@@ -51,9 +51,9 @@ from agentrig._errors import (
     FakeTimeoutError,
 )
 from agentrig._types import Agent, AgentReply, Budget, Money
-from agentrig.budget import _to_usd
 from agentrig.deadline import Deadline
 from agentrig.decisions import DecisionLog
+from agentrig.money import parse_usd
 from agentrig.patterns._common import (
     agent_name,
     check_agent,
@@ -668,7 +668,7 @@ def degrade(
             "`fallback` must be an agent, a cached answer (str) or a callable prompt -> str,"
             f" got {fallback!r}"
         )
-    usd = None if needs_usd is None else _to_usd(needs_usd, "needs_usd")
+    usd = None if needs_usd is None else parse_usd(needs_usd, "needs_usd")
     seconds = None if needs_seconds is None else _number(needs_seconds, "needs_seconds")
     checked = _check_deadline(deadline)
     if seconds is not None and checked is None:

@@ -575,15 +575,18 @@ class CassettePlugin:
         rerecord = _record_command(item.nodeid, settings)
         interactions: tuple[Interaction, ...] = ()
         missing = False
+        problem: str | None = None
         if mode != RECORD_ALL:
             try:
                 interactions = read_cassette(path, rules=self.rules, shown=shown).interactions
             except FileNotFoundError:
                 missing = True
             except CassetteError as exc:
-                pytest.fail(str(exc), pytrace=False)
+                problem = str(exc)
             except OSError as exc:
-                pytest.fail(f"{shown}: cannot read the cassette ({exc.strerror})", pytrace=False)
+                problem = f"{shown}: cannot read the cassette ({exc.strerror})"
+        if problem is not None:  # outside the except: the message alone, not chained
+            pytest.fail(problem, pytrace=False)
         player = Player(interactions, source=shown, rerecord=rerecord, missing=missing)
         run = LlmCassette(
             path=path,

@@ -190,9 +190,9 @@ def _uses_agentrig(item: pytest.Item) -> bool:
 def _recorded(item: pytest.Item) -> object:
     """The normalized recording of the item's last run (``None`` if it had none)."""
     from agentrig.normalize import normalize
-    from agentrig.plugin import _RECORDING  # the plugin's stash key for the test's Recording
+    from agentrig.plugin.fixtures import RECORDING  # the test's Recording
 
-    recording = item.stash.get(_RECORDING, None)
+    recording = item.stash.get(RECORDING, None)
     return None if recording is None else normalize(recording)
 
 
