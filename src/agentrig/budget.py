@@ -741,11 +741,12 @@ class BudgetPool:
                         "accepted": accepted,
                     },
                 )
-            what = f"charge of {format_usd(amount)}"
-            if count:
-                what += f" and {count} tokens"
-            if label is not None:
-                what += f" (label {label!r})"
+            if was_closed or broken:  # the message only then: this path runs on every call
+                what = f"charge of {format_usd(amount)}"
+                if count:
+                    what += f" and {count} tokens"
+                if label is not None:
+                    what += f" (label {label!r})"
             if was_closed:
                 error = ConfigurationError(
                     f"stage {stage._name!r} of pool {self._name!r} is closed (its acquire block"
