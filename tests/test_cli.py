@@ -368,6 +368,32 @@ def test_show_broadcast_marks_the_failed_agent(
     assert "1 failed span" in out or "2 failed spans" in out
 
 
+def test_show_names_a_span_by_the_same_actor_as_drift_an_empty_agent_is_no_agent(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # One rule for "who is acting in this span" (agentrig.document.span_actor): an empty
+    # ``agent`` attribute does not hide the stage behind it.
+    raw = {
+        "name": "t",
+        "spans": [
+            {
+                "span_id": 1,
+                "name": "step",
+                "start": 0.0,
+                "end": 1.0,
+                "status": "ok",
+                "attributes": {"agent": "", "stage": "draft"},
+            },
+        ],
+        "entries": [],
+    }
+    path = tmp_path / "t.json"
+    path.write_bytes(dumps(normalize(raw)))
+    out = _show(path, capsys)
+    assert "step  [draft]" in out
+    assert "[]" not in out
+
+
 def test_show_supervisor_shows_each_round(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

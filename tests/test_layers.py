@@ -3,64 +3,49 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import agentrig
 
 SRC = Path(agentrig.__file__).parent
 
+ARCHITECTURE = Path(__file__).parents[1] / "docs" / "architecture.md"
+_LAYER_ROW = re.compile(r"^\|\s*(\d+)\s*\|\s*`([\w.]+)`\s*\|")
+_SAME_LAYER_ROW = re.compile(r"^\|\s*`([\w.]+)`\s*\|\s*`([\w.]+)`\s*\|")
+
+
+def _layer_tables() -> tuple[dict[str, int], set[tuple[str, str]]]:
+    """The layer of each module, and the allowed same-layer imports, from the one table in
+    docs/architecture.md ("Layers"): the test and the documentation cannot disagree."""
+    text = ARCHITECTURE.read_text(encoding="utf-8")
+    section = text.split("## Layers", 1)[1].split("\n## ", 1)[0]
+    layers: dict[str, int] = {}
+    same: set[tuple[str, str]] = set()
+    for line in section.splitlines():
+        if match := _LAYER_ROW.match(line):
+            name = match.group(2)
+            assert name not in layers, f"{name} has two rows in {ARCHITECTURE.name}"
+            layers[name] = int(match.group(1))
+        elif match := _SAME_LAYER_ROW.match(line):
+            same.add((match.group(1), match.group(2)))
+    return layers, same
+
+
 # Lower number = lower layer. A module may import only modules of a lower or equal layer
 # (equal only where listed in SAME_LAYER_OK), never one above it.
-LAYER = {
-    "_errors": 0,
-    "_secrets": 0,
-    "_files": 0,
-    "_types": 0,
-    "_models": 0,
-    "_layout": 1,
-    "_ci": 1,
-    "clock": 1,
-    "mutate": 1,
-    "document": 1,
-    "normalize": 1,
-    "drift": 1,
-    "html": 1,
-    "recording": 2,
-    "wallclock": 2,
-    "_jsonl": 3,
-    "budget": 4,
-    "deadline": 4,
-    "bus": 4,
-    "decisions": 4,
-    "tracing": 4,
-    "chat": 4,
-    "fake": 5,
-    "patterns": 6,
-    "cassette": 6,
-    "providers": 6,
-    "snapshot": 7,
-    "plugin": 8,
-    "cli": 8,
-    "__init__": 9,
-    "__main__": 10,
-    "vocabulary": 0,
-    "money": 0,
-    "otlp": 1,
-    "otel": 5,
-    "tools": 5,
-}
-# Primitives may use each other (a BudgetPool waits with a Deadline).
-SAME_LAYER_OK = {
-    ("budget", "deadline"),
-    ("drift", "normalize"),
-    ("drift", "document"),
-    ("normalize", "document"),
-    ("html", "drift"),
-    ("_errors", "_secrets"),
-    ("money", "_errors"),
-    ("cli", "plugin"),  # agentrig update sets the environment agentrig.plugin.update reads
-}
-PYTEST_FREE = {name for name, layer in LAYER.items() if layer <= 6}
+LAYER, SAME_LAYER_OK = _layer_tables()
+# Below the syrupy extension's layer: no pytest, no syrupy.
+PYTEST_FREE = {name for name, layer in LAYER.items() if layer < LAYER["snapshot"]}
+
+
+def test_the_layer_table_names_every_module_and_only_modules_that_exist() -> None:
+    modules = {_module_name(path) for path in SRC.rglob("*.py")}
+    assert modules - LAYER.keys() == set(), (
+        f"not placed in a layer: add a row to the table in {ARCHITECTURE}"
+    )
+    assert LAYER.keys() - modules == set(), f"rows for modules that do not exist in {ARCHITECTURE}"
+    assert len(SAME_LAYER_OK) >= 1 and all(LAYER[a] == LAYER[b] for a, b in SAME_LAYER_OK)
 
 
 def _module_name(path: Path) -> str:
@@ -100,7 +85,7 @@ def test_imports_point_down_the_layers() -> None:
     problems = []
     for path in sorted(SRC.rglob("*.py")):
         me = _module_name(path)
-        assert me in LAYER, f"{path} is not placed in a layer: add it to LAYER"
+        assert me in LAYER, f"{path} is not placed in a layer: add a row to {ARCHITECTURE}"
         for imported in _imports(path):
             parts = imported.split(".")
             if parts[0] != "agentrig" or len(parts) < 2:

@@ -1191,3 +1191,24 @@ def test_property_canonical_under_arrival_order_and_id_renaming(
     assert normalize(doc_a) == doc_a
     assert dumps(loads(data)) == data
     assert b"sk-abcdefgh" not in data
+
+
+def test_normalize_and_loads_leave_the_garbage_collector_as_they_found_it() -> None:
+    # Both pause the collector while they build (a measured third of the drifting path), and
+    # must hand it back: on, off, and after an error.
+    import gc
+
+    doc = normalize({"name": "t", "spans": [{"span_id": 1, "name": "a"}], "entries": []})
+    assert gc.isenabled()
+    loads(dumps(doc))
+    assert gc.isenabled()
+    with pytest.raises(SnapshotError):
+        loads(b"{not json")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        normalize(doc)
+        loads(dumps(doc))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

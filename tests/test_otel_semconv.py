@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from agentrig import FakeModel, Recording, compare, run
+from agentrig import FakeModel, Recording, run
+from agentrig.drift import compare
 from agentrig.normalize import dumps, loads, normalize
 from agentrig.tracing import (
     SEMCONV_VERSION,

@@ -36,7 +36,13 @@ async def test_a_question_is_answered_after_one_critique(
 
 
 async def test_a_rate_limited_researcher_is_retried_by_the_sdk(
-    script_desk, fake_model: FakeModel, budget_pool, deadline, virtual_clock
+    script_desk,
+    fake_model: FakeModel,
+    budget_pool,
+    deadline,
+    virtual_clock,
+    agent_recording,
+    agent_snapshot,
 ):
     script_desk(market={"error": rate_limit(retry_after=7), "fail_times": 2})
 
@@ -53,6 +59,8 @@ async def test_a_rate_limited_researcher_is_retried_by_the_sdk(
         type(None),
     ]
     assert virtual_clock.time() == 7 + 7 + 2 * 2 + 5 + 3 + 5 + 3  # the SDK's waits, virtual
+    # and the rest of the desk did what it does without the retries: same notes, same brief
+    assert agent_recording == agent_snapshot
 
 
 async def test_a_researcher_that_keeps_failing_is_left_out(
@@ -77,7 +85,12 @@ async def test_a_researcher_that_keeps_failing_is_left_out(
 
 
 async def test_the_deadline_stops_the_review_loop(
-    script_desk, budget_pool, deadline, virtual_clock: VirtualEventLoop
+    script_desk,
+    budget_pool,
+    deadline,
+    virtual_clock: VirtualEventLoop,
+    agent_recording: Recording,
+    agent_snapshot,
 ):
     never = [Review(approved=False, critique="Again.")] * 5
     script_desk(reviewer={"replies": never, "latency": 20.0})
@@ -89,10 +102,12 @@ async def test_the_deadline_stops_the_review_loop(
     assert (result.outcome, result.revisions) == ("deadline", 2)
     # research 4, write 5, review 20, rewrite 5 (34 s: still in time), review 20, rewrite 5
     assert virtual_clock.time() == 2 * 2 + 5 + 20 + 5 + 20 + 5
+    assert agent_recording.decisions[-1]["decision"] == "deadline"
+    assert agent_recording == agent_snapshot  # the brief it stopped with, the reviews it had
 
 
 async def test_a_writer_stage_that_cannot_afford_the_call_stops_the_desk(
-    script_desk, fake_model, budget_pool, deadline, virtual_clock
+    script_desk, fake_model, budget_pool, deadline, virtual_clock, agent_recording, agent_snapshot
 ):
     script_desk()
 
@@ -105,10 +120,21 @@ async def test_a_writer_stage_that_cannot_afford_the_call_stops_the_desk(
     assert (refused.agent, type(refused.error).__name__) == ("writer", "BudgetExceeded")
     assert refused.usd == 0  # refused before it was made: nothing spent, no time taken
     assert virtual_clock.time() == 2 * 2
+    (stop,) = [d for d in agent_recording.decisions if d["decision"] == "over_budget"]
+    assert stop["error"] == "BudgetExceeded"
+    assert agent_recording == agent_snapshot  # the research it had paid for when it stopped
 
 
 @pytest.mark.agentrig(max_usd=0.01)
 async def test_the_whole_desk_stays_under_a_cent(script_desk, budget_pool, deadline, fake_model):
     script_desk()
-    await ResearchDesk().run(QUESTION, pool=budget_pool(usd="0.02"), deadline=deadline(120))
+    pool = budget_pool(usd="0.02")
+    await ResearchDesk().run(QUESTION, pool=pool, deadline=deadline(120))
     assert len(fake_model.calls) == 3 * 2 + 4
+    # Where the tokens go, stage by stage: a prompt or a reply that grows shows here long
+    # before the whole desk breaks its cent.
+    tokens: dict[str, int] = {}
+    for entry in pool.ledger:
+        tokens[entry.stage] = tokens.get(entry.stage, 0) + entry.tokens
+    # (the rewrite after the first critique is charged to the stage of that review)
+    assert tokens == {"research": 933, "write": 98, "review 1": 158, "review 2": 43}

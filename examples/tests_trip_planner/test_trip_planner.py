@@ -50,8 +50,12 @@ async def test_an_itinerary_that_breaks_the_apps_schema_is_a_clear_error(
 ):
     bad = {"title": "x", "stops": [{"city": "Lisbon", "days": 0, "weather": "?"}]}
     fake_model.agent("planner", model="claude-haiku-4-5", reply=ToolCall("final_result", bad))
+    pool = budget_pool(usd="0.05")
     with pytest.raises(ModelAPIError):  # pydantic-ai's error over anthropic's APIConnectionError
-        await plan_trip("A week in Portugal", pool=budget_pool(usd="0.05"))
+        await plan_trip("A week in Portugal", pool=pool)
+    # anthropic's client tried again, twice: each attempt refused on the schema, none charged
+    assert [type(c.error) for c in fake_model.calls] == [ScriptMismatch] * 3
+    assert pool.spent_usd == 0
     # What the plugin fails this test with unless the test takes it (as here):
     (problem,) = intercept.problems(clear=True)
     assert isinstance(problem, ScriptMismatch)

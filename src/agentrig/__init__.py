@@ -1,15 +1,22 @@
 """agentrig: deterministic, snapshot-based regression tests for multi-agent LLM systems.
 
-The curated public namespace. Submodules with public API of their own: ``agentrig.clock``,
-``agentrig.recording``, ``agentrig.normalize``, ``agentrig.drift``, ``agentrig.patterns``,
-``agentrig.fake``, ``agentrig.tracing``, ``agentrig.chat``, ``agentrig.providers`` (the SDK
-interception seam), ``agentrig.otel`` (OpenTelemetry capture) and ``agentrig.otlp`` (OTLP/JSON
-export).
+The curated public namespace, in two tiers. The top level holds what a test author constructs
+and catches: the fake model, the runtime primitives, the recording, the errors. The engine
+behind the snapshots lives in its modules: ``agentrig.normalize`` (``normalize``,
+``NormalizeRules``, ``dumps``, ``loads``, ``FORMAT_VERSION``) and ``agentrig.drift``
+(``compare``, ``DriftConfig``, ``DriftReport``, ``Change``, ``Tolerance``, ``DRIFT_CLASSES``).
+No public name is also a submodule, so what this namespace offers cannot change when a
+submodule is imported. Other submodules with public API of their own: ``agentrig.clock``,
+``agentrig.recording``, ``agentrig.patterns``, ``agentrig.fake``, ``agentrig.tracing``,
+``agentrig.chat``, ``agentrig.document`` (the snapshot document codec), ``agentrig.providers``
+(the SDK interception seam), ``agentrig.otel`` (OpenTelemetry capture) and ``agentrig.otlp``
+(OTLP/JSON export); they are reachable as attributes without an import.
 """
 
 from __future__ import annotations
 
 import importlib
+import warnings
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -54,9 +61,7 @@ if TYPE_CHECKING:
     from agentrig.clock import VirtualEventLoop, run
     from agentrig.deadline import Deadline
     from agentrig.decisions import DecisionLog, DecisionLogContents, read_decision_log
-    from agentrig.drift import DRIFT_CLASSES, Change, DriftConfig, DriftReport, Tolerance, compare
     from agentrig.fake import FakeAgent, FakeCall, FakeModel, FakeReply, Price
-    from agentrig.normalize import FORMAT_VERSION, NormalizeRules, normalize
     from agentrig.recording import Recording, active_recording
     from agentrig.tools import ToolExecution, tool
     from agentrig.tracing import SEMCONV_VERSION, Span, Tracer, current_span, default_tracer
@@ -81,18 +86,13 @@ _EXPORTS: dict[str, str] = {
     "CassetteError": "agentrig._errors",
     "CassetteFormatError": "agentrig._errors",
     "CassetteMiss": "agentrig._errors",
-    "Change": "agentrig.drift",
     "ConfigurationError": "agentrig._errors",
-    "DRIFT_CLASSES": "agentrig.drift",
     "Deadline": "agentrig.deadline",
     "DeadlineExceeded": "agentrig._errors",
     "DecisionLog": "agentrig.decisions",
     "DecisionLogContents": "agentrig.decisions",
     "DecisionLogError": "agentrig._errors",
-    "DriftConfig": "agentrig.drift",
-    "DriftReport": "agentrig.drift",
     "EventBus": "agentrig.bus",
-    "FORMAT_VERSION": "agentrig.normalize",
     "FakeAgent": "agentrig.fake",
     "FakeCall": "agentrig.fake",
     "FakeModel": "agentrig.fake",
@@ -105,7 +105,6 @@ _EXPORTS: dict[str, str] = {
     "LedgerEntry": "agentrig.budget",
     "Message": "agentrig.chat",
     "NetworkBlocked": "agentrig._errors",
-    "NormalizeRules": "agentrig.normalize",
     "Price": "agentrig.fake",
     "Recording": "agentrig.recording",
     "Reservation": "agentrig.budget",
@@ -118,7 +117,6 @@ _EXPORTS: dict[str, str] = {
     "Span": "agentrig.tracing",
     "StageBudget": "agentrig.budget",
     "StallError": "agentrig._errors",
-    "Tolerance": "agentrig.drift",
     "Tool": "agentrig.chat",
     "ToolCall": "agentrig.chat",
     "ToolResult": "agentrig.chat",
@@ -128,21 +126,59 @@ _EXPORTS: dict[str, str] = {
     "UnsupportedEndpoint": "agentrig._errors",
     "VirtualEventLoop": "agentrig.clock",
     "active_recording": "agentrig.recording",
-    "compare": "agentrig.drift",
     "current_span": "agentrig.tracing",
     "current_stage_budget": "agentrig.budget",
     "default_tracer": "agentrig.tracing",
-    "normalize": "agentrig.normalize",
     "read_decision_log": "agentrig.decisions",
     "run": "agentrig.clock",
     "tool": "agentrig.tools",
+}
+
+# Submodules reachable as attributes before anything imported them (``agentrig.drift.compare``).
+_SUBMODULES: frozenset[str] = frozenset(
+    {
+        "chat",
+        "clock",
+        "document",
+        "drift",
+        "fake",
+        "normalize",
+        "otel",
+        "otlp",
+        "patterns",
+        "providers",
+        "recording",
+        "tracing",
+    }
+)
+# Engine names that left the top level: the module that holds them now. Still served, with a
+# DeprecationWarning that says where to import them from.
+_MOVED: dict[str, str] = {
+    "Change": "agentrig.drift",
+    "DRIFT_CLASSES": "agentrig.drift",
+    "DriftConfig": "agentrig.drift",
+    "DriftReport": "agentrig.drift",
+    "FORMAT_VERSION": "agentrig.normalize",
+    "NormalizeRules": "agentrig.normalize",
+    "Tolerance": "agentrig.drift",
+    "compare": "agentrig.drift",
 }
 
 
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
-        raise AttributeError(f"module 'agentrig' has no attribute {name!r}")
+        if name in _SUBMODULES:
+            return importlib.import_module(f"agentrig.{name}")  # binds it on the package
+        moved = _MOVED.get(name)
+        if moved is None:
+            raise AttributeError(f"module 'agentrig' has no attribute {name!r}")
+        warnings.warn(
+            f"agentrig.{name} is engine API now: use `from {moved} import {name}`",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return getattr(importlib.import_module(moved), name)
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value  # later accesses skip this function
     return value
@@ -153,8 +189,6 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
-    "DRIFT_CLASSES",
-    "FORMAT_VERSION",
     "SEMCONV_VERSION",
     "Agent",
     "AgentReply",
@@ -170,15 +204,12 @@ __all__ = [
     "CassetteError",
     "CassetteFormatError",
     "CassetteMiss",
-    "Change",
     "ConfigurationError",
     "Deadline",
     "DeadlineExceeded",
     "DecisionLog",
     "DecisionLogContents",
     "DecisionLogError",
-    "DriftConfig",
-    "DriftReport",
     "EventBus",
     "FakeAgent",
     "FakeCall",
@@ -192,7 +223,6 @@ __all__ = [
     "LedgerEntry",
     "Message",
     "NetworkBlocked",
-    "NormalizeRules",
     "Price",
     "Recording",
     "RecordingError",
@@ -204,7 +234,6 @@ __all__ = [
     "Span",
     "StageBudget",
     "StallError",
-    "Tolerance",
     "Tool",
     "ToolCall",
     "ToolExecution",
@@ -214,11 +243,9 @@ __all__ = [
     "UnsupportedEndpoint",
     "VirtualEventLoop",
     "active_recording",
-    "compare",
     "current_span",
     "current_stage_budget",
     "default_tracer",
-    "normalize",
     "read_decision_log",
     "run",
     "tool",

@@ -22,11 +22,11 @@ from agentrig.recording import active_recording
 #: How many records a file-backed log keeps in memory (``entries``) unless told otherwise.
 DEFAULT_KEEP_FILE_BACKED = 10_000
 
-_JSON_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE
+JSON_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE
 _TAIL_CHUNK = 64 * 1024
 
 
-def _now() -> float:
+def now() -> float:
     """The clock time primitives stamp: the running loop's (virtual under agentrig), else real.
 
     Outside a loop, a thread working for a recording bound to a virtual loop reads that loop's
@@ -55,7 +55,7 @@ def _validate_keep(keep: int | None) -> None:
 
 
 @dataclass(frozen=True, slots=True)
-class _Opened:
+class Opened:
     """What opening a destination found: its last complete line and a fragment cut off."""
 
     target: Path
@@ -63,7 +63,7 @@ class _Opened:
     dropped: bytes | None
 
 
-class _JsonlAppender:
+class JsonlAppender:
     """An append-only JSONL file whose destination is resolved again at every write.
 
     Not locked: the owner (a DecisionLog or a Tracer) serializes calls with its own lock, so it
@@ -87,7 +87,7 @@ class _JsonlAppender:
         # Absolute, so a change of working directory counts as a change of destination.
         return Path(os.path.abspath(target))
 
-    def ensure_open(self) -> _Opened | None:
+    def ensure_open(self) -> Opened | None:
         """Open the current destination if it is not the open file; ``None`` if it already was."""
         target = self.resolve()
         if self._file is not None and target == self._target:
@@ -118,7 +118,7 @@ class _JsonlAppender:
             ) from exc
         self._file = f
         self._target = target
-        return _Opened(target=target, last_line=last_line, dropped=dropped)
+        return Opened(target=target, last_line=last_line, dropped=dropped)
 
     def write(self, line: bytes) -> None:
         """Append one complete line (ending in a newline) in a single ``write`` where possible."""
@@ -216,7 +216,7 @@ def _is_json_object(raw: bytes) -> bool:
         return False
 
 
-class _Default(enum.Enum):
+class Default(enum.Enum):
     """Sentinel for "not given" where ``None`` already means something."""
 
     DEFAULT = "default"
@@ -225,11 +225,11 @@ class _Default(enum.Enum):
         return "<default>"
 
 
-_DEFAULT = _Default.DEFAULT
+DEFAULT = Default.DEFAULT
 
 
-def _keep_for(keep: int | _Default | None, *, file_backed: bool) -> int | None:
-    if keep is _DEFAULT:
+def keep_for(keep: int | Default | None, *, file_backed: bool) -> int | None:
+    if keep is DEFAULT:
         return DEFAULT_KEEP_FILE_BACKED if file_backed else None
     _validate_keep(keep)
     return keep

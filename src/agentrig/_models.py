@@ -44,6 +44,7 @@ class EntryModel(BaseModel):
     span_id: int | None
     data: dict[str, Any]
     wall: float
+    task: int | None = None
 
 
 class RecordingModel(BaseModel):

@@ -40,8 +40,8 @@ from __future__ import annotations
 import math
 import re
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final
@@ -51,6 +51,7 @@ import orjson
 from agentrig._errors import CassetteError, CassetteFormatError, CassetteMiss
 from agentrig._files import atomic_write, read_regular_file
 from agentrig._secrets import REDACTED, redact_secrets
+from agentrig.chat import ToolCall
 from agentrig.money import CONTEXT, ZERO
 
 __all__ = [
@@ -63,6 +64,7 @@ __all__ = [
     "CassetteRules",
     "Interaction",
     "Player",
+    "RecordedReply",
     "Request",
     "Response",
     "SseEvent",
@@ -71,6 +73,7 @@ __all__ = [
     "load_cassette",
     "parse_sse",
     "read_cassette",
+    "recorded_reply",
     "reply_text",
     "request_diff",
     "write_cassette",
@@ -472,21 +475,64 @@ def price_of(model: str | None, input_tokens: int, output_tokens: int) -> Decima
     return price.cost(input_tokens, output_tokens)
 
 
-def reply_text(response: Response) -> str:
-    """The text a response carries (a stream's deltas joined), then its tool calls, one
-    ``[tool call] name(arguments)`` line each: what a snapshot reader wants to see of a reply."""
-    texts: list[str] = []
-    tools: list[list[str]] = []  # [name, arguments so far]
+@dataclass(frozen=True)
+class RecordedReply:
+    """What a recorded response answered: its text (a stream's deltas joined), its tool calls
+    in order, and the finish reason the provider gave (None if it gave none)."""
+
+    text: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    finish_reason: str | None = None
+
+
+def recorded_reply(response: Response) -> RecordedReply:
+    """The reply a recorded response carries, in any of the recorded shapes (OpenAI chat and
+    responses, Anthropic messages; plain or streamed)."""
+    collected = _Collected()
     docs = [e.data for e in response.events] if response.events is not None else [response.body]
     for doc in docs:
         if isinstance(doc, dict):
-            _collect_reply(doc, texts, tools)
-    return "".join(texts) + "".join(f"\n[tool call] {name}({args})" for name, args in tools)
+            _collect_reply(doc, collected)
+    return RecordedReply(
+        text="".join(collected.texts),
+        tool_calls=tuple(_tool_call(*t) for t in collected.tools),
+        finish_reason=collected.finish_reasons[-1] if collected.finish_reasons else None,
+    )
 
 
-def _collect_reply(doc: dict[str, Any], texts: list[str], tools: list[list[str]]) -> None:
+def reply_text(response: Response) -> str:
+    """The text a response carries (a stream's deltas joined), then its tool calls, one
+    ``[tool call] name(arguments)`` line each: what a reader of the cassette wants to see."""
+    reply = recorded_reply(response)
+    return reply.text + "".join(
+        f"\n[tool call] {c.name}({c.arguments_json})" for c in reply.tool_calls
+    )
+
+
+@dataclass
+class _Collected:
+    texts: list[str] = field(default_factory=list)
+    tools: list[list[str]] = field(default_factory=list)  # [id, name, arguments so far]
+    finish_reasons: list[str] = field(default_factory=list)
+
+
+def _tool_call(call_id: str, name: str, arguments: str) -> ToolCall:
+    """A recorded tool call; arguments that are not a JSON object are kept as text."""
+    try:
+        parsed = orjson.loads(arguments) if arguments else {}
+    except orjson.JSONDecodeError:
+        parsed = None
+    if not isinstance(parsed, dict):
+        parsed = {"<unparsed arguments>": arguments}
+    return ToolCall(name or "<unnamed>", parsed, id=call_id or None)
+
+
+def _collect_reply(doc: dict[str, Any], got: _Collected) -> None:
     kind = doc.get("type")
+    texts, tools = got.texts, got.tools
     for choice in _dicts(doc.get("choices")):  # openai chat: message, or a chunk's delta
+        if isinstance(choice.get("finish_reason"), str):
+            got.finish_reasons.append(choice["finish_reason"])
         part = choice.get("message") or choice.get("delta") or {}
         if not isinstance(part, dict):
             continue
@@ -496,38 +542,48 @@ def _collect_reply(doc: dict[str, Any], texts: list[str], tools: list[list[str]]
             fn: dict[str, Any] = call["function"] if isinstance(call.get("function"), dict) else {}
             args = str(fn["arguments"]) if isinstance(fn.get("arguments"), str) else ""
             if fn.get("name"):
-                tools.append([str(fn["name"]), args])
+                tools.append([str(call.get("id") or ""), str(fn["name"]), args])
             elif tools:
-                tools[-1][1] += args
+                tools[-1][2] += args
+    for holder in (doc, doc.get("message"), doc.get("delta")):  # anthropic stop_reason
+        if isinstance(holder, dict) and isinstance(holder.get("stop_reason"), str):
+            got.finish_reasons.append(holder["stop_reason"])
     delta = doc.get("delta")
     if kind == "content_block_delta" and isinstance(delta, dict):  # anthropic stream
         if isinstance(delta.get("text"), str):
             texts.append(delta["text"])
         elif isinstance(delta.get("partial_json"), str) and tools:
-            tools[-1][1] += delta["partial_json"]
+            tools[-1][2] += delta["partial_json"]
     block = doc.get("content_block")
     if (
         kind == "content_block_start"
         and isinstance(block, dict)
         and block.get("type") == "tool_use"
     ):
-        tools.append([str(block.get("name")), ""])
+        tools.append([str(block.get("id") or ""), str(block.get("name")), ""])
     for block in _dicts(doc.get("content")):  # anthropic message
         if block.get("type") == "text" and isinstance(block.get("text"), str):
             texts.append(block["text"])
         elif block.get("type") == "tool_use":
             args = orjson.dumps(block.get("input"), option=orjson.OPT_SORT_KEYS).decode()
-            tools.append([str(block.get("name")), args])
+            tools.append([str(block.get("id") or ""), str(block.get("name")), args])
     if kind == "response.output_text.delta" and isinstance(delta, str):  # openai responses
         texts.append(delta)
     if kind is None or kind == "response":
-        for item in _dicts(doc.get("output")):
-            if item.get("type") == "message":
-                for c in _dicts(item.get("content")):
-                    if isinstance(c.get("text"), str):
-                        texts.append(c["text"])
-            elif item.get("type") == "function_call":
-                tools.append([str(item.get("name")), str(item.get("arguments") or "")])
+        items = _dicts(doc.get("output"))
+    elif kind == "response.output_item.done":  # a streamed responses item, complete
+        items = _dicts([doc.get("item")])
+    else:
+        items = []
+    for item in items:
+        if item.get("type") == "message" and kind != "response.output_item.done":
+            for c in _dicts(item.get("content")):  # (streamed text came as deltas)
+                if isinstance(c.get("text"), str):
+                    texts.append(c["text"])
+        elif item.get("type") == "function_call":
+            call_id = str(item.get("call_id") or item.get("id") or "")
+            name = str(item.get("name"))
+            tools.append([call_id, name, str(item.get("arguments") or "")])
 
 
 def _dicts(value: Any) -> list[dict[str, Any]]:
@@ -646,7 +702,7 @@ def load_cassette(
     interactions = []
     for n, item in enumerate(raw):
         where = f"{source}: interaction #{n}"
-        interactions.append(_interaction(item, where, fix))
+        interaction = _interaction(item, where, fix)
         hit = rules.find_secret(item, "")
         if hit is not None:
             raise CassetteError(
@@ -654,6 +710,13 @@ def load_cassette(
                 " password); cassettes never store secrets: remove it (or re-record), and"
                 " rotate the key if it is real"
             )
+        if interaction.request.body is not None and rules.ignore:
+            # A field ignored since recording leaves the stored key as it leaves the live one.
+            request = replace(
+                interaction.request, body=rules.canonical_body(interaction.request.body)
+            )
+            interaction = replace(interaction, request=request)
+        interactions.append(interaction)
     return Cassette(name=name, interactions=tuple(interactions), path=path)
 
 
@@ -781,12 +844,20 @@ class Player:
         self._used: list[int] = []
         self._lock = threading.Lock()
 
-    def answer(self, request: Request) -> tuple[int, Interaction] | None:
-        """The next recorded answer to ``request`` (its index and interaction), or None."""
+    def answer(
+        self, request: Request, *, check: Callable[[Interaction], object] | None = None
+    ) -> tuple[int, Interaction] | None:
+        """The next recorded answer to ``request`` (its index and interaction), or None.
+
+        ``check`` sees the answer before it is taken and may refuse it by raising (a stage
+        budget that cannot afford the recorded usage): the answer then stays for the retry.
+        """
         with self._lock:
             queue = self._queues.get(request.key())
             if not queue:
                 return None
+            if check is not None:
+                check(self.interactions[queue[0]])
             index = queue.pop(0)
             self._used.append(index)
             return index, self.interactions[index]

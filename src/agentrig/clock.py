@@ -107,6 +107,7 @@ import shlex
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable, Coroutine
 from types import CodeType, TracebackType
 from typing import Any, TypeVar
@@ -119,6 +120,7 @@ __all__ = [
     "MAX_STALL_TIMEOUT",
     "RealWork",
     "VirtualEventLoop",
+    "executor_origin",
     "new_virtual_loop",
     "real_work",
     "run",
@@ -176,6 +178,37 @@ _ASYNCIO_CODE = {
 _WRAP_FUTURE_CODE = _ASYNCIO_CODE["wrap_future"]
 _SET_STATE_CODE = _ASYNCIO_CODE["set_state"]
 _THREADSAFE_CORO_CODE = _ASYNCIO_CODE["threadsafe_coroutine"]
+
+
+# The task that started the executor work running on this thread (see ``executor_origin``).
+_executor_local = threading.local()
+
+
+def executor_origin() -> asyncio.Task[Any] | None:
+    """The task whose ``run_in_executor`` / ``to_thread`` work runs on this thread, if any.
+
+    Only work started on a :class:`VirtualEventLoop` is known; a recording uses it to put
+    thread work on the strand of the task that waits for it (``agentrig.recording``).
+    """
+    return getattr(_executor_local, "task", None)
+
+
+class _ExecutorWork:
+    """Executor work that remembers the task that started it, while it runs."""
+
+    __slots__ = ("args", "func", "origin")
+
+    def __init__(self, func: Callable[..., Any], args: tuple[Any, ...], origin: Any) -> None:
+        self.func, self.args, self.origin = func, args, origin
+
+    def __call__(self) -> Any:
+        local = _executor_local
+        outer = getattr(local, "task", None)
+        local.task = self.origin
+        try:
+            return self.func(*self.args)
+        finally:
+            local.task = outer
 
 
 def _check_seconds(name: str, value: float, *, most: float | None = None) -> float:
@@ -472,6 +505,8 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
         self._listening: set[tuple[Any, ...]] = set()
         self._real_wait_since: float | None = None
         self._held_since: float | None = None
+        # Tasks whose timeline began before the last ``rewind(inherit_pending=True)``.
+        self._inherited_tasks: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
         # The base class stored the real selector; every select now goes through the wrapper.
         self._selector: Any = _VirtualSelector(self._selector, self)
 
@@ -563,12 +598,22 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
         timer._scheduled = True  # type: ignore[attr-defined]
         return timer
 
-    def rewind(self) -> None:
+    def rewind(self, *, inherit_pending: bool = False) -> None:
         """Set the clock back to 0, moving every pending timer by the same amount.
 
         For a loop shared by several tests (a loop scope wider than function): each test then
         starts at t=0 while timers still pending keep their relative delays and order.
+
+        Args:
+            inherit_pending: what is pending now belongs to earlier work (a test that ran
+                before on this loop, a wider-scoped fixture). The tasks that the pending
+                timers and ready callbacks would wake are marked *inherited*, and so are the
+                tasks they create: their timeline depends on what ran before, so a recording
+                keeps their records apart (``Recording.inherited``). Marks from an earlier
+                rewind are replaced.
         """
+        if inherit_pending:
+            self._inherited_tasks = weakref.WeakSet(self._pending_tasks())
         now = self._ticks
         if now == 0:
             return
@@ -581,6 +626,43 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
         self._ticks = 0
         self._clock_resolution = _RESOLUTION
         self._spin_ticks = -1
+
+    def _pending_tasks(self) -> list[asyncio.Task[Any]]:
+        """The tasks the pending timers and ready callbacks would wake (asyncio private).
+
+        A timer wakes a task through the future it resolves (``sleep``, 3.11 ``wait_for``),
+        as the task's bound method (``call_later(d, task.cancel)``, a task step) or through
+        an object that names the task (``asyncio.timeout``'s ``_task``).
+        """
+        found: list[asyncio.Task[Any]] = []
+        handles = [*self._scheduled, *self._ready]  # type: ignore[attr-defined]
+        for handle in handles:
+            if handle.cancelled():
+                continue
+            callback = handle._callback
+            owner = getattr(callback, "__self__", None)
+            named = getattr(owner, "_task", None)
+            if isinstance(owner, asyncio.Task):
+                found.append(owner)
+            elif isinstance(named, asyncio.Task):
+                found.append(named)
+            for arg in handle._args or ():
+                if isinstance(arg, asyncio.Future):
+                    for cb, _ in getattr(arg, "_callbacks", None) or ():
+                        task = getattr(cb, "__self__", None)
+                        if isinstance(task, asyncio.Task):
+                            found.append(task)
+        return [task for task in found if not task.done()]
+
+    def create_task(self, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
+        """Like the standard method; a task made by an inherited task is inherited too."""
+        task = super().create_task(coro, **kwargs)
+        inherited = self._inherited_tasks
+        if inherited:
+            parent = asyncio.current_task(self)
+            if parent is not None and parent in inherited:
+                inherited.add(task)
+        return task
 
     def _next_timer(self) -> int | None:
         """The earliest timer's ticks (private asyncio state, read here only)."""
@@ -791,8 +873,11 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
     ) -> asyncio.Future[_T]:
         """Like the standard method; the clock does not move until the work is done."""
         self._next_thread_label = f"run_in_executor({_callable_name(func)})"
+        origin = asyncio.current_task(self)
         try:
-            return super().run_in_executor(executor, func, *args)
+            if origin is None:
+                return super().run_in_executor(executor, func, *args)
+            return super().run_in_executor(executor, _ExecutorWork(func, args, origin))
         finally:
             self._next_thread_label = None
 

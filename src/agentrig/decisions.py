@@ -47,15 +47,7 @@ from typing import Any
 import orjson
 
 from agentrig._errors import ConfigurationError, DecisionLogError
-from agentrig._jsonl import (
-    _DEFAULT,
-    _JSON_OPTIONS,
-    _Default,
-    _JsonlAppender,
-    _keep_for,
-    _now,
-    _Opened,
-)
+from agentrig._jsonl import DEFAULT, JSON_OPTIONS, Default, JsonlAppender, Opened, keep_for, now
 from agentrig._secrets import redact_secrets
 from agentrig.mutate import hook as _mutation
 from agentrig.recording import active_recording, json_default
@@ -223,7 +215,7 @@ class DecisionLog:
         path: str | os.PathLike[str] | None = None,
         *,
         name: str | None = None,
-        keep: int | _Default | None = _DEFAULT,
+        keep: int | Default | None = DEFAULT,
     ) -> None:
         if path is not None:
             if not isinstance(path, (str, os.PathLike)):
@@ -240,14 +232,14 @@ class DecisionLog:
         self.path: Path | None = Path(path) if path is not None else None
         self.name: str = name or (self.path.name if self.path is not None else "decisions")
         self._entries: collections.deque[dict[str, Any]] = collections.deque(
-            maxlen=_keep_for(keep, file_backed=self.path is not None)
+            maxlen=keep_for(keep, file_backed=self.path is not None)
         )
         self._lock = threading.Lock()
         self._seq = 0
         self._recovered: list[str] = []
-        self._sink: _JsonlAppender | None = None
+        self._sink: JsonlAppender | None = None
         if self.path is not None:
-            self._sink = _JsonlAppender(
+            self._sink = JsonlAppender(
                 self.path, owner=f"DecisionLog {self.name!r}", error=DecisionLogError
             )
             # Close the file when the log goes away; the sink holds no reference back to us.
@@ -298,7 +290,7 @@ class DecisionLog:
                 opened = sink.ensure_open()
                 if opened is not None:
                     self._seq = self._last_seq_in(opened)
-            entry: dict[str, Any] = {"seq": self._seq + 1, "t": _now(), "decision": decision}
+            entry: dict[str, Any] = {"seq": self._seq + 1, "t": now(), "decision": decision}
             entry.update(fields)
             if sink is not None:
                 sink.write(self._dumps(entry))
@@ -314,14 +306,14 @@ class DecisionLog:
 
     def _dumps(self, entry: dict[str, Any]) -> bytes:
         try:
-            return orjson.dumps(entry, default=json_default, option=_JSON_OPTIONS)
+            return orjson.dumps(entry, default=json_default, option=JSON_OPTIONS)
         except orjson.JSONEncodeError as exc:
             raise DecisionLogError(
                 f"DecisionLog {self.name!r} cannot serialize decision {entry['decision']!r}:"
                 f" {exc}; pass plain values (str, numbers, lists, dicts)"
             ) from exc
 
-    def _last_seq_in(self, opened: _Opened) -> int:
+    def _last_seq_in(self, opened: Opened) -> int:
         """The ``seq`` to continue after in a file just opened (0 for a new or empty file)."""
         if opened.dropped is not None:
             self._recovered.append(opened.dropped.decode("utf-8", errors="replace"))

@@ -10,18 +10,26 @@ Pure data in, data out: no pytest, no syrupy.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import gc
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, Final
 
 import orjson
 
 from agentrig._errors import SnapshotError, SnapshotFormatError
-from agentrig.vocabulary import upgrade_attributes
+from agentrig.vocabulary import (
+    AGENTRIG_AGENT,
+    AGENTRIG_STAGE,
+    GEN_AI_AGENT_NAME,
+    upgrade_attributes,
+)
 
 __all__ = [
     "ACTOR_ATTRIBUTES",
     "FORMAT_VERSION",
     "check_header",
+    "collector_paused",
     "dumps",
     "entry_label",
     "loads",
@@ -34,15 +42,35 @@ FORMAT_VERSION: Final = 1
 #: The attributes that say who is acting in a span, in priority order (sorting, matching and
 #: the CLI's tree all use the first one present and not empty).
 ACTOR_ATTRIBUTES: Final = (
-    "gen_ai.agent.name",
+    GEN_AI_AGENT_NAME,
     "agent",
     "agent.name",
-    "agentrig.agent",
+    AGENTRIG_AGENT,
     "stage",
-    "agentrig.stage",
+    AGENTRIG_STAGE,
 )
 
 _OPTS_DUMP: Final = orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a large acyclic tree is built.
+
+    :func:`loads` and normalization allocate hundreds of thousands of dicts and lists for a
+    big recording, and every allocation burst triggers collector passes that walk all of them
+    (and everything else alive) to find cycles that cannot exist there: measured, a third of
+    the drifting snapshot path (benchmarks/RESULTS.md). Nothing is lost: the collector runs
+    again afterwards. Re-entrant, and a collector that was already off stays off.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def span_actor(attributes: Mapping[str, Any] | None) -> tuple[str, str] | None:
@@ -166,7 +194,8 @@ def loads(data: bytes | str, *, source: str | None = None) -> dict[str, Any]:
     else:
         raise TypeError(f"loads() needs bytes or str, got {type(data).__name__}")
     try:
-        doc = orjson.loads(payload)
+        with collector_paused():
+            doc = orjson.loads(payload)
     except orjson.JSONDecodeError as exc:
         raise SnapshotError(
             f"{where} is not valid JSON ({exc}); fix the file or re-record it with "

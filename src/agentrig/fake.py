@@ -143,34 +143,17 @@ from agentrig.chat import (
     example_for_schema,
     validate_against_schema,
 )
+from agentrig.model_span import reply_attributes, request_attributes, unspent_attributes
 from agentrig.money import CONTEXT, ZERO, format_usd, parse_usd
 from agentrig.mutate import hook as _mutation
 from agentrig.recording import active_recording
 from agentrig.tracing import (
-    AGENTRIG_COST_USD,
     ERROR_TYPE,
-    GEN_AI_AGENT_NAME,
-    GEN_AI_OPERATION_NAME,
-    GEN_AI_PROVIDER_NAME,
-    GEN_AI_REQUEST_MAX_TOKENS,
-    GEN_AI_REQUEST_MODEL,
-    GEN_AI_RESPONSE_FINISH_REASONS,
-    GEN_AI_USAGE_INPUT_TOKENS,
-    GEN_AI_USAGE_OUTPUT_TOKENS,
-    OPERATION_CHAT,
     Tracer,
     default_tracer,
     model_call_span_name,
 )
-from agentrig.vocabulary import (
-    AGENTRIG_PROMPT,
-    AGENTRIG_REPLY,
-    AGENTRIG_STREAM,
-    GEN_AI_INPUT_MESSAGES,
-    GEN_AI_OUTPUT_MESSAGES,
-    GEN_AI_SYSTEM_INSTRUCTIONS,
-    GEN_AI_TOOL_DEFINITIONS,
-)
+from agentrig.vocabulary import AGENTRIG_PROMPT, AGENTRIG_REPLY
 
 __all__ = [
     "AGENTRIG_PROMPT",
@@ -1223,20 +1206,17 @@ class FakeAgent:
         reservation: Reservation | None = None
         error: BaseException | None = None
         prompt = request.prompt
-        attributes: dict[str, object] = {
-            GEN_AI_OPERATION_NAME: OPERATION_CHAT,
-            GEN_AI_PROVIDER_NAME: PROVIDER_NAME,
-            GEN_AI_AGENT_NAME: self.name,
-            GEN_AI_REQUEST_MODEL: model,
-            AGENTRIG_PROMPT: prompt,
-        }
-        if wire:
-            attributes.update(_request_attributes(request))
+        attributes = request_attributes(
+            request,
+            agent=self.name,
+            provider=request.provider if wire else PROVIDER_NAME,
+            wire=wire,
+        )
         try:
             with tracer.span(model_call_span_name(model), attributes=attributes) as span:
                 try:
                     step = self._choose(request, n)  # synchronous: call order decides
-                    step = _mutation.call_step(self.name, n, step)  # agentrig mutate's switch
+                    step = _mutation.call_step(self.name, n, step, request.tools)  # mutate's switch
                     source = step.source
                     latency_spec = step.latency
                     if latency_spec is None:
@@ -1253,15 +1233,17 @@ class FakeAgent:
                     if budget is not None and fake.check_budget:
                         reservation = self._precheck(budget, usd, in_tokens + out_tokens, n, prompt)
                     seconds = self._seconds(latency_spec, out_tokens)
-                    done: dict[str, object] = {
-                        GEN_AI_USAGE_INPUT_TOKENS: in_tokens,
-                        GEN_AI_USAGE_OUTPUT_TOKENS: out_tokens,
-                        AGENTRIG_COST_USD: float(usd),
-                        AGENTRIG_REPLY: answer.reply_text,
-                    }
-                    if wire:
-                        done.update(_answer_attributes(answer))
-                    span.set_attributes(done)
+                    span.set_attributes(
+                        reply_attributes(
+                            text=answer.text,
+                            tool_calls=answer.tool_calls,
+                            finish_reason=answer.finish_reason,
+                            input_tokens=in_tokens,
+                            output_tokens=out_tokens,
+                            usd=usd,
+                            wire=wire,
+                        )
+                    )
                     if seconds:
                         yield seconds
                     if budget is not None:
@@ -1275,13 +1257,7 @@ class FakeAgent:
                     if reservation is not None and not charging:
                         reservation.cancel()
                     if not charging:  # nothing was spent: say so on the span
-                        span.set_attributes(
-                            {
-                                GEN_AI_USAGE_INPUT_TOKENS: 0,
-                                GEN_AI_USAGE_OUTPUT_TOKENS: 0,
-                                AGENTRIG_COST_USD: 0.0,
-                            }
-                        )
+                        span.set_attributes(unspent_attributes())
                     span.set_attribute(ERROR_TYPE, type(exc).__qualname__)
                     raise
         except BaseException as exc:
@@ -1671,12 +1647,6 @@ class _Answer:
     def finish_reason(self) -> str:
         return "tool_calls" if self.tool_calls else "stop"
 
-    @property
-    def reply_text(self) -> str:
-        if not self.tool_calls:
-            return self.text
-        return "\n".join(f"{c.name}({c.arguments_json})" for c in self.tool_calls)
-
     def output_tokens(self, count: Callable[[str], int]) -> int:
         total = count(self.text)
         for call in self.tool_calls:
@@ -1703,44 +1673,3 @@ def _is_reply_value(value: object) -> bool:
     if isinstance(value, (str, ToolCall, Mapping, list, tuple, _Structured)):
         return True
     return callable(getattr(value, "model_dump", None)) and not isinstance(value, type)
-
-
-def _request_attributes(request: FakeRequest) -> dict[str, object]:
-    out: dict[str, object] = {
-        GEN_AI_PROVIDER_NAME: request.provider,
-        GEN_AI_INPUT_MESSAGES: [m.to_otel() for m in request.messages],
-    }
-    if request.system is not None:
-        out[GEN_AI_SYSTEM_INSTRUCTIONS] = request.system
-    if request.tools:
-        out[GEN_AI_TOOL_DEFINITIONS] = [
-            {"type": "function", "name": t.name, "parameters": dict(t.parameters)}
-            for t in request.tools
-        ]
-    max_tokens = request.params.get("max_tokens", request.params.get("max_output_tokens"))
-    if isinstance(max_tokens, int):
-        out[GEN_AI_REQUEST_MAX_TOKENS] = max_tokens
-    if request.stream:
-        out[AGENTRIG_STREAM] = True
-    return out
-
-
-def _answer_attributes(answer: _Answer) -> dict[str, object]:
-    parts: list[dict[str, object]] = []
-    if answer.text:
-        parts.append({"type": "text", "content": answer.text})
-    for call in answer.tool_calls:
-        parts.append(
-            {
-                "type": "tool_call",
-                "id": call.id,
-                "name": call.name,
-                "arguments": dict(call.arguments),
-            }
-        )
-    return {
-        GEN_AI_RESPONSE_FINISH_REASONS: [answer.finish_reason],
-        GEN_AI_OUTPUT_MESSAGES: [
-            {"role": "assistant", "parts": parts, "finish_reason": answer.finish_reason}
-        ],
-    }

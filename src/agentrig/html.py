@@ -12,6 +12,9 @@ stage, else the top span) with each span as a bar at its virtual start and durat
 calls, tool calls and other spans told apart — and the timeline entries as marks: decisions,
 budget moves, bus events, deadline expiries. Spans and entries at the place of a root change
 are highlighted; the root list above expands each root to its consequences (``<details>``).
+
+:func:`render_mutation_html` is the mutation run's page (``DIR/mutation.html`` beside the
+drift index), built from the JSON report with the same look and the same door out.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from agentrig._secrets import redact_secrets
 from agentrig.drift import DriftReport, timeline_labels
 from agentrig.vocabulary import MODEL_OPERATIONS
 
-__all__ = ["render_html", "render_index"]
+__all__ = ["render_html", "render_index", "render_mutation_html"]
 
 _LANE_H: Final = 26
 _LEFT: Final = 120
@@ -332,3 +335,170 @@ def render_index(entries: Sequence[tuple[str, str, str]], *, title: str = "agent
         f"<h1>{_text(title)}</h1><p>{len(entries)} drifted snapshot"
         f'{"s" if len(entries) != 1 else ""}</p><ul class="index">{rows}</ul></body></html>\n'
     )
+
+
+# -- the mutation report ------------------------------------------------------------------------
+# The page of ``agentrig mutate`` / ``--agentrig-mutate`` with ``--agentrig-html=DIR`` (written
+# as DIR/mutation.html, beside the drift index). It takes the JSON report (plain data: this
+# module sits beside agentrig.mutate and imports nothing of it), with the same look, the same
+# one door out (_text) and the same content security policy as the drift pages.
+
+_MUTATION_CSS: Final = """
+table{border-collapse:collapse;margin:.4em 0 1em;font-size:13px}
+th,td{padding:.2em .6em;text-align:right;border-bottom:1px solid #e3e6ea}
+th:first-child,td:first-child{text-align:left}
+.bar{display:inline-block;height:8px;background:#48a67a;vertical-align:middle;margin-left:.4em}
+.bar.low{background:#d2322d}
+.verdict.ok{color:#2a7d4f}.verdict.below{color:#d2322d;font-weight:600}
+.survivors li{font-family:ui-monospace,monospace;font-size:12.5px;margin:.15em 0}
+details.test{border-left:4px solid #b7c4d8;padding:.2em .6em;margin:.3em 0;background:#fafbfc}
+details.test.has-survivors{border-color:#c33;background:#fff6f5}
+details.test summary{cursor:pointer;font-family:ui-monospace,monospace;font-size:12.5px}
+tr.mutant.survived td{color:#c33;font-weight:600}tr.mutant.equivalent td{color:#888}
+details.test td,details.test th{text-align:left}
+td.detail{font-family:ui-monospace,monospace;font-size:11.5px;color:#555}
+body.only-survivors tr.mutant:not(.survived){display:none}
+body.only-survivors details.test:not(.has-survivors){display:none}
+"""
+
+_MUTATION_JS: Final = """
+var only=document.getElementById('only-survivors');
+if(only){only.addEventListener('change',function(){
+  document.body.classList.toggle('only-survivors',only.checked);
+});}
+"""
+
+_EXCLUDED: Final = (
+    ("baseline_failed", "failed before mutation (excluded from the score)"),
+    ("baseline_skipped", "skipped before mutation (excluded)"),
+    ("no_mutants", "touched nothing a mutant could change"),
+    ("not_agentrig", "not agentrig tests (skipped by the mutator)"),
+)
+
+
+def _pct_text(score: object) -> str:
+    value = _num(score)
+    return "–" if value is None else f"{100 * value:.1f}%"
+
+
+def _score_cells(score: Mapping[str, Any], floor: float | None) -> str:
+    value = _num(score.get("score"))
+    bar = ""
+    if value is not None:
+        low = " low" if floor is not None and value < floor else ""
+        bar = f'<span class="bar{low}" style="width:{round(60 * value)}px"></span>'
+    return "".join(
+        f"<td>{_text(score.get(k, 0))}</td>" for k in ("mutants", "killed", "survived")
+    ) + (
+        f"<td>{_text(score.get('equivalent', 0))}</td>"
+        f'<td class="score">{_text(_pct_text(score.get("score")))}{bar}</td>'
+    )
+
+
+def render_mutation_html(report: Mapping[str, Any], *, title: str = "agentrig mutation") -> str:
+    """A mutation run's page: the score, the survivors in words, per operator and per test.
+
+    Args:
+        report: the JSON report (:meth:`agentrig.mutate.report.MutationReport.to_json`).
+        title: the page's heading.
+
+    Returns:
+        The HTML page (UTF-8 text), with no external reference of any kind.
+    """
+    overall = report.get("overall") or {}
+    floor = _num(report.get("min_score"))
+    tests = [t for t in report.get("tests") or [] if isinstance(t, Mapping)]
+    verdict = ""
+    if floor is not None:
+        below = bool(report.get("below_floor"))
+        verdict = (
+            f' <span class="verdict {"below" if below else "ok"}">floor'
+            f" {_text(f'{100 * floor:g}%')}: {'BELOW the floor' if below else 'ok'}</span>"
+        )
+    counts = ", ".join(
+        f"{_text(overall.get(k, 0))} {label}"
+        for k, label in (
+            ("mutants", "mutants"),
+            ("killed", "killed"),
+            ("timed_out", "of them by their time limit"),
+            ("survived", "survived"),
+            ("equivalent", "equivalent (changed nothing recorded)"),
+            ("not_run", "not run (time limit)"),
+        )
+        if k in ("mutants", "killed", "survived") or overall.get(k)
+    )
+    body = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
+        "style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">",
+        f"<title>{_text(title)}</title><style>{_CSS}{_MUTATION_CSS}</style></head><body>",
+        f"<h1>{_text(title)}: {_text(_pct_text(overall.get('score')))}{verdict}</h1>",
+        f'<p class="summary">{counts}</p>',
+    ]
+    survivors = [s for s in report.get("survivors") or [] if isinstance(s, str)]
+    body.append(f'<section class="survivors"><h2>Survivors ({len(survivors)})</h2>')
+    if survivors:
+        body.append("<ul>" + "".join(f"<li>{_text(s)}</li>" for s in survivors) + "</ul>")
+    else:
+        body.append("<p>None: every mutant that changed the run was noticed.</p>")
+    body.append("</section>")
+    operators = report.get("operators") or {}
+    head = (
+        "<tr><th>{}</th><th>mutants</th><th>killed</th><th>survived</th><th>equivalent</th>"
+        "<th>score</th></tr>"
+    )
+    body.append('<section class="operators"><h2>Per operator</h2><table>')
+    body.append(head.format("operator"))
+    for name, score in operators.items():
+        if isinstance(score, Mapping):
+            body.append(
+                f'<tr data-operator="{_text(name)}"><td>{_text(name)}</td>'
+                f"{_score_cells(score, floor)}</tr>"
+            )
+    body.append("</table></section>")
+    mutated = [t for t in tests if t.get("status") == "mutated"]
+    body.append(
+        f'<section class="tests"><h2>Per test ({len(mutated)})</h2><label><input type="checkbox"'
+        ' id="only-survivors"> only tests with survivors, only their survivors</label>'
+    )
+    for test in mutated:
+        mutants = [m for m in test.get("mutants") or [] if isinstance(m, Mapping)]
+        killed = sum(m.get("status") == "killed" for m in mutants)
+        survived = sum(m.get("status") == "survived" for m in mutants)
+        cls = "test has-survivors" if survived else "test"
+        body.append(
+            f'<details class="{cls}" data-test="{_text(test.get("nodeid", ""))}"><summary>'
+            f"{_text(test.get('nodeid', ''))} — {_text(_pct_text(test.get('score')))}"
+            f" ({len(mutants)} mutants, {killed} killed, {survived} survived)</summary>"
+            "<table><tr><th>mutant</th><th>status</th><th>by</th><th>how the test failed</th></tr>"
+        )
+        for m in mutants:
+            status = str(m.get("status", ""))
+            body.append(
+                f'<tr class="mutant {_text(status)}" data-id="{_text(m.get("id", ""))}">'
+                f"<td>{_text(m.get('description', m.get('id', '')))}</td><td>{_text(status)}</td>"
+                f"<td>{_text(m.get('killed_by', ''))}</td>"
+                f'<td class="detail">{_text(m.get("detail", ""))}</td></tr>'
+            )
+        body.append("</table></details>")
+    body.append("</section>")
+    for status, what in _EXCLUDED:
+        found = [t for t in tests if t.get("status") == status]
+        if not found:
+            continue
+        body.append(
+            f'<section class="excluded" data-status="{status}"><h2>{len(found)} test(s) {what}'
+            "</h2><ul>"
+        )
+        for t in found:
+            detail = t.get("detail")
+            extra = f' <span class="summary">{_text(detail)}</span>' if detail else ""
+            body.append(f"<li>{_text(t.get('nodeid', ''))}{extra}</li>")
+        body.append("</ul></section>")
+    notes = [n for n in report.get("notes") or [] if isinstance(n, str)]
+    if notes:
+        body.append('<section class="notes">' + "".join(f"<p>{_text(n)}</p>" for n in notes))
+        body.append("</section>")
+    body.append(f"<script>{_MUTATION_JS}</script></body></html>")
+    return "\n".join(body) + "\n"

@@ -12,10 +12,29 @@ Implementation notes
   in any order, and ``agentrig.normalize`` puts concurrent siblings in a canonical order. Here we
   only record faithfully.
 * Time. ``t`` is the virtual loop time (deterministic) when the work runs on agentrig's virtual
-  loop, or on a thread while a virtual loop is bound to the recording; otherwise ``None``.
+  loop, in thread work that loop started (``to_thread``, ``run_in_executor``), or on a thread
+  while a virtual loop is bound to the recording; otherwise ``None``.
   ``wall`` is always ``time.time()`` and is dropped by normalization.
 * Attribution. Every entry carries the id of the span that was current (a context variable set
   by the tracer), so normalization can nest entries under the span they happened in.
+* Happens-before. Every span and entry carries a ``task`` token naming its *strand*: work that
+  runs one step after another. A task's strand is decided the first time it records. When
+  another task waits for it and for nothing else -- ``await task``, ``await create_task(c)``,
+  ``wait_for`` (a task on 3.11, none on 3.12), ``gather`` of one, ``shield``, a ``TaskGroup``
+  of one task -- its work is that task's next step: it continues the waiter's strand. Any
+  other task (a ``gather`` of several, a task nobody waits for yet) starts a strand of its
+  own. Thread work started by ``run_in_executor`` / ``to_thread`` on the virtual loop
+  continues the strand of the task that started it; a plain thread is a strand of its own.
+  Normalization keeps one strand's records in arrival order and sorts concurrent strands, so
+  "await a coroutine" and "await a task of it" record the same snapshot on every Python.
+  (asyncio private state read for this, here only: ``Future._callbacks``,
+  ``Task._fut_waiter``, ``_GatheringFuture._children``, ``TaskGroup._tasks`` /
+  ``_parent_task`` / ``_on_completed_fut`` and the closures of ``gather`` and ``shield``.)
+* Inherited timers. On a loop shared by several tests, a task woken by a timer that was set
+  before this test began (a background task of a wider-scoped fixture, or one an earlier test
+  left running) lives on a timeline that depends on which tests ran before. Its records go to
+  :attr:`Recording.inherited` instead of the timeline (the virtual loop marks such tasks in
+  :meth:`~agentrig.VirtualEventLoop.rewind`), so a test's snapshot never depends on test order.
 * Thread safety. Appends take a lock: budgets and decision logs are used from threads too.
 """
 
@@ -23,6 +42,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import os
 import threading
@@ -39,6 +59,7 @@ import orjson
 
 from agentrig._errors import ConfigurationError
 from agentrig._secrets import redact_secrets
+from agentrig.clock import VirtualEventLoop, executor_origin
 from agentrig.vocabulary import EntryKind, SpanStatus
 
 if TYPE_CHECKING:
@@ -86,9 +107,9 @@ class SpanRecord:
     error: dict[str, str] | None = None
     wall_start: float = 0.0
     wall_end: float | None = None
-    #: Which asyncio task (or thread) opened the span: equal for the spans one task opened,
-    #: never reused within a recording. Normalization uses it to tell sequential steps of
-    #: one task from concurrent siblings that start at the same virtual instant.
+    #: The strand (module notes) that opened the span: equal for spans made one step after
+    #: another, never reused for concurrent work within a recording. Normalization uses it to
+    #: tell sequential steps from concurrent siblings that start at the same virtual instant.
     task: int | None = None
 
 
@@ -102,6 +123,8 @@ class Entry:
     span_id: int | None
     data: dict[str, Any]
     wall: float = 0.0
+    #: The strand that made the entry (see :attr:`SpanRecord.task`).
+    task: int | None = None
 
 
 # The span the current task/thread is inside (its recording span id). Set by the tracer.
@@ -111,6 +134,7 @@ _active: ContextVar[Recording | None] = ContextVar("agentrig_active_recording", 
 # Plain ``threading.Thread`` workers do not inherit context variables; they fall back to this.
 _process_fallback: list[Recording] = []
 _fallback_lock = threading.Lock()
+_export_dir_lock = threading.Lock()
 
 
 # Another source of "the current span": agentrig.otel installs one so that agentrig spans and
@@ -192,6 +216,7 @@ def entry_to_dict(entry: Entry) -> dict[str, Any]:
         "span_id": entry.span_id,
         "data": entry.data,
         "wall": entry.wall,
+        "task": entry.task,
     }
 
 
@@ -206,14 +231,76 @@ def _entry_kind(kind: object) -> EntryKind:
         ) from None
 
 
-def _virtual_time_of_running_loop() -> float | None:
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:
-        return None
-    from agentrig.clock import VirtualEventLoop  # local: clock imports nothing from here
+_get_running_loop = asyncio._get_running_loop  # public alias of the C accessor, no raise
+_current_task = asyncio.current_task
+_release_waiter: Any = getattr(asyncio.tasks, "_release_waiter", None)  # 3.11 wait_for
+_GATHER_DONE = getattr(asyncio.tasks, "gather", None)
+_SHIELD = getattr(asyncio.tasks, "shield", None)
 
-    return loop.time() if isinstance(loop, VirtualEventLoop) else None
+
+def _closure_code(func: Any, name: str) -> Any:
+    code = getattr(func, "__code__", None)
+    for const in getattr(code, "co_consts", ()):
+        if getattr(const, "co_name", None) == name:
+            return const
+    return None
+
+
+# The done callbacks ``gather`` and ``shield`` put on their children (asyncio private).
+_GATHER_CALLBACK = _closure_code(_GATHER_DONE, "_done_callback")
+_SHIELD_CALLBACK = _closure_code(_SHIELD, "_inner_done_callback")
+
+
+def _waiting_task(fut: Any) -> asyncio.Task[Any] | None:
+    """The task blocked on ``fut`` (its ``_fut_waiter``), if one is (asyncio private)."""
+    for callback, _ in getattr(fut, "_callbacks", None) or ():
+        owner = getattr(callback, "__self__", None)
+        if isinstance(owner, asyncio.Task) and getattr(owner, "_fut_waiter", None) is fut:
+            return owner
+    return None
+
+
+def _cell(callback: Any, name: str) -> Any:
+    names = callback.__code__.co_freevars
+    cells = callback.__closure__ or ()
+    for var, cell in zip(names, cells, strict=False):
+        if var == name:
+            try:
+                return cell.cell_contents
+            except ValueError:
+                return None
+    return None
+
+
+def _sole_awaiter(task: asyncio.Task[Any]) -> asyncio.Task[Any] | None:
+    """The task that waits for ``task`` and for nothing else, or ``None`` (module notes)."""
+    for callback, _ in getattr(task, "_callbacks", None) or ():
+        owner = getattr(callback, "__self__", None)
+        if isinstance(owner, asyncio.Task):
+            if getattr(owner, "_fut_waiter", None) is task:  # await task
+                return owner
+            continue
+        if owner is not None and type(owner).__name__ == "TaskGroup":
+            tasks = getattr(owner, "_tasks", ())
+            parent = getattr(owner, "_parent_task", None)
+            done = getattr(owner, "_on_completed_fut", None)
+            if len(tasks) == 1 and done is not None and getattr(parent, "_fut_waiter", 0) is done:
+                return parent
+            continue
+        if isinstance(callback, functools.partial):
+            if callback.func is _release_waiter and callback.args:  # wait_for on 3.11
+                return _waiting_task(callback.args[0])
+            continue
+        code = getattr(callback, "__code__", None)
+        if code is None:
+            continue
+        if code is _GATHER_CALLBACK:
+            outer = _cell(callback, "outer")
+            if len(getattr(outer, "_children", ())) == 1:
+                return _waiting_task(outer)
+        elif code is _SHIELD_CALLBACK:
+            return _waiting_task(_cell(callback, "outer"))
+    return None
 
 
 class Recording:
@@ -222,7 +309,9 @@ class Recording:
     Args:
         name: a label (the plugin uses the test's node id).
         export_dir: while active, file exports of DecisionLog and Tracer are redirected here
-            instead of the user's working tree. ``None`` leaves paths as given.
+            instead of the user's working tree. ``None`` leaves paths as given. A callable is
+            called once, at the first export, for the folder (the plugin: no temporary folder
+            for a test that exports nothing).
 
     Usage::
 
@@ -232,9 +321,19 @@ class Recording:
         rec.spans, rec.entries, rec.to_json()
     """
 
-    def __init__(self, name: str = "", *, export_dir: str | os.PathLike[str] | None = None):
+    def __init__(
+        self,
+        name: str = "",
+        *,
+        export_dir: str | os.PathLike[str] | Callable[[], str | os.PathLike[str]] | None = None,
+    ):
         self.name = name
-        self.export_dir: Path | None = Path(export_dir) if export_dir is not None else None
+        self._export_dir: Path | None = None
+        self._export_dir_factory: Callable[[], str | os.PathLike[str]] | None = None
+        if callable(export_dir):
+            self._export_dir_factory = export_dir
+        elif export_dir is not None:
+            self._export_dir = Path(export_dir)
         self.spans: list[SpanRecord] = []
         self.entries: list[Entry] = []
         self._seq = itertools.count(1)
@@ -247,11 +346,15 @@ class Recording:
         )
         self._thread_tokens = threading.local()
         self._next_token = itertools.count(1)
+        #: What tasks woken by timers of earlier tests recorded (module notes): kept out of
+        #: the timeline, in arrival order.
+        self.inherited: list[SpanRecord | Entry] = []
 
     def __repr__(self) -> str:
         return redact_secrets(
             f"<Recording {self.name!r} spans={len(self.spans)} entries={len(self.entries)}"
-            f" export_dir={self.export_dir}>"
+            + (f" inherited={len(self.inherited)}" if self.inherited else "")
+            + f" export_dir={self._export_dir_shown()}>"
         )
 
     # -- activation -------------------------------------------------------------------------
@@ -282,9 +385,13 @@ class Recording:
 
     def now(self) -> float | None:
         """Virtual time if there is a virtual clock to read, else ``None`` (not deterministic)."""
-        t = _virtual_time_of_running_loop()
-        if t is not None:
-            return t
+        loop = _get_running_loop()
+        if loop is not None and isinstance(loop, VirtualEventLoop):
+            return loop.time()
+        if loop is None:
+            origin = executor_origin()  # thread work the virtual loop started and waits for
+            if origin is not None:
+                return origin.get_loop().time()
         loop = self._virtual_loop
         if loop is not None and not loop.is_closed():
             return loop.time()
@@ -292,25 +399,46 @@ class Recording:
 
     # -- writing ----------------------------------------------------------------------------
 
-    def _task_token(self) -> int:
-        """A token for the running asyncio task, or this thread when no task runs.
+    def _strand(self) -> tuple[int, bool]:
+        """The strand token of what runs now, and whether it is inherited (module notes).
 
-        Not ``id(task)``: ids are reused once a task is gone. Called under ``self._lock``.
+        Tokens are never ``id(task)``: ids are reused once a task is gone. Called under
+        ``self._lock``.
         """
-        try:
-            task = asyncio.current_task()
-        except RuntimeError:
-            task = None
-        if task is not None:
-            token = self._task_tokens.get(task)
-            if token is None:
-                token = self._task_tokens[task] = next(self._next_token)
-            return token
-        local = self._thread_tokens
-        token = getattr(local, "token", None)
-        if token is None:
-            token = local.token = next(self._next_token)
-        return int(token)
+        loop = _get_running_loop()
+        task = _current_task(loop) if loop is not None else None
+        inherited = False
+        if task is None:
+            origin = executor_origin()
+            if origin is None:
+                local = self._thread_tokens
+                token = getattr(local, "token", None)
+                if token is None:
+                    token = local.token = next(self._next_token)
+                return int(token), False
+            task = origin
+        elif isinstance(loop, VirtualEventLoop) and loop._inherited_tasks:
+            inherited = task in loop._inherited_tasks
+        tokens = self._task_tokens
+        token = tokens.get(task)
+        if token is not None:
+            return token, inherited
+        # Walk up the tasks that wait for this one and nothing else; the first with a token
+        # (or the first nobody waits for: a new strand) names the strand of them all.
+        chain = [task]
+        while True:
+            awaiter = _sole_awaiter(chain[-1])
+            if awaiter is None or awaiter in chain:
+                token = next(self._next_token)
+                break
+            found = tokens.get(awaiter)
+            if found is not None:
+                token = found
+                break
+            chain.append(awaiter)
+        for member in chain:
+            tokens[member] = token
+        return token, inherited
 
     def add_entry(
         self,
@@ -331,8 +459,9 @@ class Recording:
         t = self.now()
         wall = time.time()
         with self._lock:
-            entry = Entry(seq=next(self._seq), t=t, kind=kind, span_id=sid, data=data, wall=wall)
-            self.entries.append(entry)
+            token, inherited = self._strand()
+            entry = Entry(next(self._seq), t, kind, sid, data, wall, token)
+            (self.inherited if inherited else self.entries).append(entry)
         return entry
 
     def start_span(
@@ -347,6 +476,7 @@ class Recording:
         t = self.now()
         wall = time.time()
         with self._lock:
+            token, inherited = self._strand()
             rec = SpanRecord(
                 span_id=next(self._span_ids),
                 parent_id=pid,
@@ -355,10 +485,13 @@ class Recording:
                 start=t,
                 attributes=dict(attributes or {}),
                 wall_start=wall,
-                task=self._task_token(),
+                task=token,
             )
-            self.spans.append(rec)
-            self._spans_by_id[rec.span_id] = rec
+            if inherited:
+                self.inherited.append(rec)
+            else:
+                self.spans.append(rec)
+                self._spans_by_id[rec.span_id] = rec
         return rec
 
     def end_span(self, rec: SpanRecord) -> None:
@@ -412,6 +545,22 @@ class Recording:
             raise KeyError(f"recording {self.name!r} has no span with id {span_id}") from None
 
     # -- exports ----------------------------------------------------------------------------
+
+    @property
+    def export_dir(self) -> Path | None:
+        """The folder file exports go to while this recording is active (``None``: as given)."""
+        if self._export_dir is None and self._export_dir_factory is not None:
+            with _export_dir_lock:  # (not self._lock: an export may come while it is held)
+                factory, self._export_dir_factory = self._export_dir_factory, None
+                if factory is not None:
+                    self._export_dir = Path(factory())
+        return self._export_dir
+
+    def _export_dir_shown(self) -> str:
+        # A repr must not create the folder.
+        if self._export_dir is None and self._export_dir_factory is not None:
+            return "(made at the first export)"
+        return str(self._export_dir)
 
     def export_path(self, path: str | os.PathLike[str]) -> Path:
         """Where a file export asked for at ``path`` goes while this recording is active.

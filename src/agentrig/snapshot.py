@@ -48,7 +48,7 @@ Implementation notes
   comparisons. It keeps syrupy's semantics: a non-parametrized test relates to its module's
   folder, a parametrized one only to its own stem (so ``pytest tests/x.py::test[1]`` does not
   report ``test[2]`` unused, although our folders are not below the test's folder).
-* **Atomic, byte-stable writes.** Documents are written by :func:`agentrig.normalize.dumps`
+* **Atomic, byte-stable writes.** Documents are written by :func:`agentrig.document.dumps`
   (sorted keys, 2-space indent, UTF-8, trailing newline) to a temporary file in the same
   folder, fsynced, then ``os.replace``-d over the snapshot: a reader (another xdist worker, an
   interrupted run) sees the old file or the new one, never half of one. A failed write (disk
@@ -79,9 +79,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import shlex
-import stat
 import threading
 import warnings
 from collections.abc import Iterator
@@ -97,10 +95,28 @@ from syrupy.extensions.base import AbstractSyrupyExtension
 from syrupy.location import PyTestLocation
 
 from agentrig._errors import SnapshotError
-from agentrig._files import NotARegularFile, atomic_write, read_regular_file
+from agentrig._files import NotARegularFile, read_regular_file
 from agentrig._secrets import redact_secrets
-from agentrig.cassette import CASSETTE_SUFFIX
 from agentrig.mutate.hook import mutating
+from agentrig.snapshot_files import (
+    EXTERNAL_DIR,
+    RECEIVED_KEY,
+    RECEIVED_SUFFIX,
+    SNAPSHOT_SUFFIX,
+    atomic_write,
+    base_candidates,
+    file_stem,
+    html_path,
+    is_agentrig_file,
+    is_cut_for_length,
+    is_snapshot_file,
+    module_folder,
+    nodeid_parts,
+    owned_by,
+    prune_empty_dirs,
+    received_path,
+    safe_component,
+)
 
 if TYPE_CHECKING:
     from syrupy.session import SnapshotSession
@@ -133,24 +149,6 @@ __all__ = [
     "snapshot_stem",
     "syrupy_session",
 ]
-
-SNAPSHOT_SUFFIX = ".json"
-RECEIVED_SUFFIX = ".received.json"
-
-_SAFE_CHARS_RE = re.compile(r"[^A-Za-z0-9_\-.,=+@()]")
-_PARAM_BUDGET = 80
-_NAME_BUDGET = 40
-_HASH_LEN = 10
-# File names are limited to 255 bytes. A stem leaves room for ``.received.json`` (14) and an
-# index suffix (``.1234``): 236 bytes for head, ``[param]`` and ``[name]``. The head (the test's
-# ``Class.function``) keeps up to 200 bytes; the parametrize id's budget shrinks for long heads
-# (it depends on the head only, so every stem of one test shares its base), then the name's.
-_STEM_BUDGET = 236
-_HEAD_BUDGET = 200
-_MIN_BUDGET = 16
-_HEAD_UNSAFE_RE = re.compile(r"[^\w.]")
-_HASHED_HEAD_RE = re.compile(r"^[^\[]*~[0-9a-f]{10}")  # a head cut for length (see _safe_head)
-_EXTERNAL_DIR = "_external"
 
 
 # -- session settings -----------------------------------------------------------------------------
@@ -208,19 +206,7 @@ class SnapshotSettings:
         cached = self._dirs.get(module_path)
         if cached is not None:
             return cached
-        path = Path(module_path)
-        rel: Path | None = None
-        for base, target in ((self.rootdir, path), (self.rootdir.resolve(), path.resolve())):
-            with suppress(ValueError):
-                rel = target.relative_to(base)
-                break
-        if rel is not None and rel.parts and ".." not in rel.parts:
-            folder = self.snapshot_root.joinpath(*rel.with_suffix("").parts)
-        else:
-            # Outside the rootdir: a stable folder per module path, still named after the
-            # module (syrupy relates snapshots to tests by the folder's name).
-            digest = hashlib.sha256(str(path).encode("utf-8", "surrogatepass")).hexdigest()
-            folder = self.snapshot_root / _EXTERNAL_DIR / digest[:_HASH_LEN] / path.stem
+        folder = module_folder(self.rootdir, self.snapshot_root, module_path)
         result = str(folder)
         self._dirs[module_path] = result
         return result
@@ -229,9 +215,9 @@ class SnapshotSettings:
         """The snapshot folder and base stem of the test ``nodeid`` (cached)."""
         cached = self._bases.get(nodeid)
         if cached is None:
-            file_part, head, param = _nodeid_parts(nodeid)
+            file_part, head, param = nodeid_parts(nodeid)
             module = os.path.normpath(self.rootdir / file_part)
-            cached = (self.module_dir(module), _stem(head, param, 0))
+            cached = (self.module_dir(module), file_stem(head, param, 0))
             self._bases[nodeid] = cached
         return cached
 
@@ -270,9 +256,9 @@ class SnapshotSettings:
     def may_delete(self, folder: str, stem: str) -> bool:
         """True when the snapshot ``stem`` in ``folder`` may be reported unused or deleted."""
         unfinished, finished, broken = self.keeps()
-        if self.in_broken_module(folder, broken) or _owned_by(stem, unfinished.get(folder)):
+        if self.in_broken_module(folder, broken) or owned_by(stem, unfinished.get(folder)):
             return False
-        return finished is None or _owned_by(stem, finished.get(folder))
+        return finished is None or owned_by(stem, finished.get(folder))
 
     def note(self, kind: Literal["partial", "deselected", "ran"], nodeid: str) -> None:
         """Record a test as collected in a partial module, deselected, or run."""
@@ -324,130 +310,10 @@ def current_settings() -> SnapshotSettings:
 # -- names ----------------------------------------------------------------------------------------
 
 
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:_HASH_LEN]
-
-
-def safe_component(text: str, *, budget: int = _PARAM_BUDGET) -> str:
-    """``text`` made safe for a file name, unambiguously (see the module notes).
-
-    A secret in it (an API key as a parametrize value, say) is redacted first, as in
-    snapshot documents: a file name is committed too.
-
-    >>> safe_component("gpt-4o")
-    'gpt-4o'
-    >>> safe_component("a/b")
-    'a_b~c14cddc033'
-    """
-    shown = redact_secrets(text)
-    safe = _SAFE_CHARS_RE.sub("_", shown)
-    if shown == text and safe == text and len(safe) <= budget:
-        return safe
-    return f"{safe[: max(budget - _HASH_LEN - 1, 1)]}~{_digest(text)}"
-
-
-def _utf8_len(text: str) -> int:
-    return len(text.encode("utf-8", "surrogatepass"))
-
-
-def _safe_head(head: str) -> str:
-    """The test's ``Class.function`` as a file-name part: kept unless unsafe or too long."""
-    if _HEAD_UNSAFE_RE.search(head) or head.startswith("."):
-        return safe_component(head, budget=_HEAD_BUDGET)  # not an identifier path: no node id
-    if _utf8_len(head) <= _HEAD_BUDGET:
-        return head
-    cut = head.encode("utf-8", "surrogatepass")[: _HEAD_BUDGET - _HASH_LEN - 1]
-    return f"{cut.decode('utf-8', 'ignore')}~{_digest(head)}"
-
-
-def _budget(left: int, most: int) -> int:
-    return max(_MIN_BUDGET, min(most, left))
-
-
-def _nodeid_parts(nodeid: str) -> tuple[str, str, str | None]:
-    """(file part, ``Class.function``, the raw parametrize id or None) of a node id.
-
-    Works from the node id string alone: on the xdist controller syrupy rebuilds test
-    locations from strings, and ``::`` may occur inside a parametrize id.
-    """
-    # The file part ends at the first ``::`` (a folder or file name may hold ``[``); the
-    # names end at the first ``[`` after it (class and function names never hold one).
-    file_part, sep, after = nodeid.partition("::")
-    if not sep:
-        return file_part, file_part, None
-    names_part, bracket, rest = after.partition("[")
-    names = [p for p in names_part.split("::") if p]
-    head = ".".join(names) if names else file_part
-    if not bracket:
-        return file_part, head, None
-    return file_part, head, rest[:-1] if rest.endswith("]") else rest
-
-
-def _stem(head: str, param: str | None, index: SnapshotIndex) -> str:
-    stem = _safe_head(head)
-    left = _STEM_BUDGET - _utf8_len(stem) - 2
-    if param is not None:
-        stem = f"{stem}[{safe_component(param, budget=_budget(left - 42, _PARAM_BUDGET))}]"
-    if isinstance(index, str):
-        left = _STEM_BUDGET - _utf8_len(stem) - 2
-        return f"{stem}[{safe_component(index, budget=_budget(left, _NAME_BUDGET))}]"
-    if index:
-        return f"{stem}.{int(index)}"
-    return stem
-
-
 def snapshot_stem(test_location: PyTestLocation, index: SnapshotIndex = 0) -> str:
     """The file stem (and syrupy snapshot name) of assertion ``index`` of a test."""
-    _, head, param = _nodeid_parts(test_location.nodeid)
-    return _stem(head, param, index)
-
-
-_INDEX_SUFFIX_RE = re.compile(r"\.\d+$")
-
-
-def _base_candidates(stem: str) -> tuple[str, ...]:
-    """The base stems (index 0 of a test) a snapshot stem can belong to.
-
-    ``test_a.1`` -> ``test_a``; ``test_a[x]`` -> ``test_a`` (named) or ``test_a[x]``
-    (parametrized); ``test_p[1][draft]`` -> ``test_p`` or ``test_p[1]``. Sanitized ids and
-    names hold no brackets, so this is exact.
-    """
-    stem = _INDEX_SUFFIX_RE.sub("", stem)
-    open_at = stem.find("[")
-    if open_at < 0:
-        return (stem,)
-    close_at = stem.find("]", open_at)
-    return (stem[:open_at], stem[: close_at + 1] if close_at >= 0 else stem)
-
-
-def _owned_by(stem: str, bases: set[str] | None) -> bool:
-    """True when ``stem`` is a snapshot of one of the tests whose base stems are ``bases``."""
-    return bases is not None and any(c in bases for c in _base_candidates(stem))
-
-
-def is_snapshot_file(filename: str) -> bool:
-    """True for a snapshot file name (not a received file, a cassette, a temporary file or
-    anything else)."""
-    return (
-        filename.endswith(SNAPSHOT_SUFFIX)
-        and not filename.endswith(RECEIVED_SUFFIX)
-        and not filename.endswith(CASSETTE_SUFFIX)
-        and not filename.startswith(".")
-    )
-
-
-def received_path(snapshot_location: str) -> str:
-    """Where the received document of a mismatch goes: ``<stem>.received.json`` beside it."""
-    return snapshot_location[: -len(SNAPSHOT_SUFFIX)] + RECEIVED_SUFFIX
-
-
-#: The HTML timeline of a drifted test, beside its received file.
-HTML_SUFFIX = ".received.html"
-
-
-def html_path(snapshot_location: str) -> str:
-    """Where the HTML timeline of a drift goes: ``<stem>.received.html`` beside the snapshot."""
-    return snapshot_location[: -len(SNAPSHOT_SUFFIX)] + HTML_SUFFIX
+    _, head, param = nodeid_parts(test_location.nodeid)
+    return file_stem(head, param, index)
 
 
 # -- files ----------------------------------------------------------------------------------------
@@ -462,40 +328,6 @@ def _os_problem(exc: OSError, path: str, settings: SnapshotSettings) -> str:
             if parent.exists() and not parent.is_dir():
                 return f"{reason} ({settings.display(parent)} is a file where a folder must be)"
     return reason
-
-
-#: How every agentrig snapshot starts (``dumps`` sorts keys; "agentrig" is the first).
-_HEADER_RE = re.compile(rb'\A\s*\{\s*"agentrig"\s*:\s*\{\s*"format"\s*:')
-
-
-def _is_agentrig_file(path: str) -> bool:
-    """True when the file at ``path`` starts like an agentrig snapshot (its format header).
-
-    A test's own data file in the snapshot folder (``expected.json``) is not one: it is never
-    reported unused, never deleted. Only a regular file is opened (a FIFO would block).
-    """
-    try:
-        if not stat.S_ISREG(os.stat(path).st_mode):
-            return False
-        with open(path, "rb") as f:
-            head = f.read(256)
-    except OSError:
-        return False
-    return _HEADER_RE.match(head) is not None
-
-
-def _prune_empty_dirs(folder: Path, stop: Path) -> None:
-    """Remove ``folder`` and its parents while they are empty, up to (not including) ``stop``."""
-    try:
-        folder.relative_to(stop)
-    except ValueError:
-        return
-    while folder != stop:
-        try:
-            folder.rmdir()
-        except OSError:
-            return
-        folder = folder.parent
 
 
 # -- options and outcomes -------------------------------------------------------------------------
@@ -564,7 +396,6 @@ OUTCOMES_KEY = pytest.StashKey[list[SnapshotOutcome]]()
 _RUN_NOTED = pytest.StashKey[bool]()
 #: The top-level key of a received file that says where it came from (``agentrig accept``
 #: reads it and strips it before the document becomes a snapshot).
-RECEIVED_KEY = "received"
 #: pytest's cache key holding the id of the latest session that compared snapshots.
 RUN_CACHE_KEY = "agentrig/run"
 
@@ -572,9 +403,8 @@ RUN_CACHE_KEY = "agentrig/run"
 def _received_payload(data: bytes, location: str, nodeid: str, run_id: str | None) -> bytes:
     """The received document, stamped with its run and the digest of the snapshot it was
     compared against (``None``: there was none)."""
-    import hashlib
 
-    from agentrig.normalize import dumps, loads
+    from agentrig.document import dumps, loads
 
     try:
         doc = loads(data, source="the received recording")
@@ -685,7 +515,7 @@ class AgentrigSnapshotExtension(AbstractSyrupyExtension):
         if not test_location.is_item_parametrized:
             return True  # syrupy's semantics: the module's folder; names are checked apart
         stem = filename[: -len(SNAPSHOT_SUFFIX)] if filename.endswith(SNAPSHOT_SUFFIX) else ""
-        candidates = _base_candidates(stem)
+        candidates = base_candidates(stem)
         if settings.folder_and_base(test_location.nodeid)[1] in candidates:
             return True
         # The snapshot's own test ran: then syrupy's "does any test that ran relate to this
@@ -724,7 +554,7 @@ class AgentrigSnapshotExtension(AbstractSyrupyExtension):
                 continue
             # Only agentrig's own files are snapshots: a test's data file beside them (or a
             # snapshot folder set to `tests`) is never taken for an unused snapshot.
-            names = [n for n in names if _is_agentrig_file(os.path.join(dirpath, n))]
+            names = [n for n in names if is_agentrig_file(os.path.join(dirpath, n))]
             # Only some tests of a module collected (``file.py::test``) or some deselected
             # (``-k``, ``-m``, ``--lf``): the other tests' snapshots are not this session's
             # business. syrupy cannot tell from the paths: our folders are not below the
@@ -733,7 +563,7 @@ class AgentrigSnapshotExtension(AbstractSyrupyExtension):
             deselected = settings.deselected.get(dirpath)
             if skipped.get(dirpath):  # a skipped test's snapshots are not unused
                 names = [
-                    n for n in names if not _owned_by(n[: -len(SNAPSHOT_SUFFIX)], skipped[dirpath])
+                    n for n in names if not owned_by(n[: -len(SNAPSHOT_SUFFIX)], skipped[dirpath])
                 ]
             # A test that did not finish (a fixture error, a failure before its assertion, never
             # run because the session stopped early) or a module that failed to import says
@@ -744,18 +574,18 @@ class AgentrigSnapshotExtension(AbstractSyrupyExtension):
                 names = [
                     n
                     for n in names
-                    if not _owned_by(n[: -len(SNAPSHOT_SUFFIX)], unfinished.get(dirpath))
+                    if not owned_by(n[: -len(SNAPSHOT_SUFFIX)], unfinished.get(dirpath))
                     and (
                         finished is None
-                        or _owned_by(n[: -len(SNAPSHOT_SUFFIX)], finished.get(dirpath))
+                        or owned_by(n[: -len(SNAPSHOT_SUFFIX)], finished.get(dirpath))
                     )
                 ]
             if partial is not None or deselected:
                 names = [
                     n
                     for n in names
-                    if (partial is None or _owned_by(n[: -len(SNAPSHOT_SUFFIX)], partial))
-                    and not _owned_by(n[: -len(SNAPSHOT_SUFFIX)], deselected)
+                    if (partial is None or owned_by(n[: -len(SNAPSHOT_SUFFIX)], partial))
+                    and not owned_by(n[: -len(SNAPSHOT_SUFFIX)], deselected)
                 ]
             for filename in names:
                 location = os.path.join(dirpath, filename)
@@ -769,7 +599,7 @@ class AgentrigSnapshotExtension(AbstractSyrupyExtension):
         """True when the test module owning ``folder`` no longer exists (its snapshots are
         unused); False when it exists but was not collected this session (they are not)."""
         rel = Path(folder).relative_to(settings.snapshot_root)
-        if not rel.parts or rel.parts[0] == _EXTERNAL_DIR:
+        if not rel.parts or rel.parts[0] == EXTERNAL_DIR:
             return False  # cannot tell where an external module lived: keep its snapshots
         module = settings.rootdir.joinpath(*rel.parts).with_suffix(".py")
         return not module.exists()
@@ -848,11 +678,11 @@ class AgentrigSnapshotExtension(AbstractSyrupyExtension):
         settings = current_settings()
         if settings.write_refusal is not None:
             return  # the CI gate: leave unused snapshots for a local run to clean up
-        if not _is_agentrig_file(snapshot_location):
+        if not is_agentrig_file(snapshot_location):
             return  # not a snapshot of ours: never delete a file agentrig did not write
         folder = os.path.dirname(snapshot_location)
         stem = os.path.basename(snapshot_location)[: -len(SNAPSHOT_SUFFIX)]
-        if _owned_by(stem, settings.skipped_bases().get(folder)):
+        if owned_by(stem, settings.skipped_bases().get(folder)):
             return  # its test was skipped this session: not unused
         if not settings.may_delete(folder, stem):
             return  # its test did not finish, or the session stopped early: not unused
@@ -863,7 +693,7 @@ class AgentrigSnapshotExtension(AbstractSyrupyExtension):
         ):
             with suppress(FileNotFoundError):
                 os.unlink(path)
-        _prune_empty_dirs(Path(snapshot_location).parent, settings.snapshot_root)
+        prune_empty_dirs(Path(snapshot_location).parent, settings.snapshot_root)
 
     # -- serializing and comparing ----------------------------------------------------------
 
@@ -883,7 +713,8 @@ class AgentrigSnapshotExtension(AbstractSyrupyExtension):
                 "fields with @pytest.mark.agentrig(drop=[...], mask=[...]) or the "
                 "agentrig_drop / agentrig_mask ini options"
             )
-        from agentrig.normalize import dumps, normalize
+        from agentrig.document import dumps
+        from agentrig.normalize import normalize
 
         try:
             doc = normalize(data, rules=self._options.rules)
@@ -918,8 +749,8 @@ class AgentrigSnapshotExtension(AbstractSyrupyExtension):
     def _compare(
         self, serialized_data: SerializableData, snapshot_data: SerializableData
     ) -> DriftReport:
+        from agentrig.document import loads
         from agentrig.drift import compare
-        from agentrig.normalize import loads
 
         settings = current_settings()
         source = settings.display(self._location) if self._location else "the snapshot"
@@ -1032,7 +863,7 @@ class AgentrigSnapshotAssertion(SnapshotAssertion):
         ext = self.extension
         location = ext.get_location(test_location=self.test_location, index=index)
         ext.begin(self.agentrig_options, location)
-        if _HASHED_HEAD_RE.search(os.path.basename(location)):
+        if is_cut_for_length(os.path.basename(location)):
             # A test name cut for length: syrupy cannot relate the file's name to the test by
             # its text and warns on every write; agentrig relates them (and keeps a skipped
             # test's snapshots) itself.

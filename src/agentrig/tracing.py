@@ -60,7 +60,7 @@ from typing import Any
 import orjson
 
 from agentrig._errors import AgentRigError, ConfigurationError
-from agentrig._jsonl import _DEFAULT, _Default, _JsonlAppender, _keep_for, _now
+from agentrig._jsonl import DEFAULT, Default, JsonlAppender, keep_for, now
 from agentrig._secrets import redact_secrets
 from agentrig.recording import (
     Recording,
@@ -162,7 +162,7 @@ __all__ = [
 # (normalization reads them too); these are their public homes. Span names follow the same
 # conventions, "{gen_ai.operation.name} {name}": use the *_span_name helpers.
 
-_JSON_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE
+JSON_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE
 
 # The span the current task/thread is inside, whichever tracer opened it (as in OpenTelemetry,
 # nesting crosses tracers).
@@ -353,7 +353,7 @@ class Span:
 
     def _add_event(self, name: str, attributes: dict[str, Any]) -> None:
         rec = self._recording
-        t = rec.now() if rec is not None else _now()
+        t = rec.now() if rec is not None else now()
         self._record.events.append(
             SpanEvent(name=name, t=t, attributes=attributes, wall=time.time())
         )
@@ -493,7 +493,7 @@ class Tracer:
         *,
         export_path: str | os.PathLike[str] | None = None,
         name: str | None = None,
-        keep: int | _Default | None = _DEFAULT,
+        keep: int | Default | None = DEFAULT,
     ) -> None:
         if export_path is not None and (
             not isinstance(export_path, (str, os.PathLike)) or not os.fspath(export_path)
@@ -509,12 +509,12 @@ class Tracer:
             os.path.basename(os.fspath(export_path)) if export_path is not None else "tracer"
         )
         self._finished: collections.deque[Span] = collections.deque(
-            maxlen=_keep_for(keep, file_backed=export_path is not None)
+            maxlen=keep_for(keep, file_backed=export_path is not None)
         )
         self._lock = threading.Lock()
-        self._sink: _JsonlAppender | None = None
+        self._sink: JsonlAppender | None = None
         if export_path is not None:
-            self._sink = _JsonlAppender(
+            self._sink = JsonlAppender(
                 export_path, owner=f"Tracer {self.name!r}", error=AgentRigError
             )
             weakref.finalize(self, self._sink.close)
@@ -568,7 +568,7 @@ class Tracer:
             parent_id=parent_id,
             name=name,
             seq=seq,
-            start=_now(),
+            start=now(),
             attributes=dict(attributes or {}),
             wall_start=time.time(),
         )
@@ -580,7 +580,7 @@ class Tracer:
             rec.end_span(span._record)
         else:
             record = span._record
-            record.end = _now()
+            record.end = now()
             with _own_lock:
                 record.end_seq = next(_own_seq)
             record.wall_end = time.time()
@@ -593,7 +593,7 @@ class Tracer:
 
     def _dumps(self, record: SpanRecord) -> bytes:
         try:
-            return orjson.dumps(span_to_dict(record), default=json_default, option=_JSON_OPTIONS)
+            return orjson.dumps(span_to_dict(record), default=json_default, option=JSON_OPTIONS)
         except orjson.JSONEncodeError as exc:
             raise AgentRigError(
                 f"Tracer {self.name!r} cannot serialize span {record.name!r}: {exc}; give"

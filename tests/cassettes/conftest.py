@@ -6,6 +6,13 @@ from collections.abc import Iterator
 
 import pytest
 
+# In-process pytester runs drop the modules a run imported for the first time, while the
+# package namespace keeps the names it resolved lazily (``agentrig.BudgetPool``): a later inner
+# session would then see two copies of a module's context variables (the ambient stage, the
+# active recording). Keep them imported for every inner session (as tests/plugin/conftest.py).
+import agentrig.budget
+import agentrig.recording  # noqa: F401
+
 
 @pytest.fixture(autouse=True)
 def _not_in_ci(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:

@@ -2,7 +2,8 @@
 
 It answers ``POST /v1/chat/completions`` (plain, streamed with ``include_usage``, tool calls:
 a request offering tools whose last message is not a tool result gets a ``get_weather`` call)
-and ``POST /v1/messages`` (plain and streamed). Replies echo the last message and number the
+and ``POST /v1/messages`` (plain and streamed; offering tools gets a ``tool_use`` block until
+a ``tool_result`` is sent). Replies echo the last message and number the
 calls, so FIFO replay is visible; a prompt holding ``leak`` gets the caller's API key back in
 the reply (redaction of responses). Every reply varies by run (ids, ``created``), and carries
 headers a cassette must not keep (``set-cookie``, ``x-request-id``).
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,7 +46,17 @@ def _last_text(messages: list[Any]) -> tuple[str, str]:
     return str(last.get("role", "user")), str(content)
 
 
-def _handler(server: LlmServer) -> type[BaseHTTPRequestHandler]:
+def _tool_result(blocks: list[Any]) -> str:
+    for block in blocks:
+        if isinstance(block, dict) and block.get("type") == "tool_result":
+            content = block.get("content")
+            if isinstance(content, list):
+                return "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+            return str(content)
+    return ""
+
+
+def _handler(server: LlmServer, delay: float) -> type[BaseHTTPRequestHandler]:
     lock = threading.Lock()
 
     class Handler(BaseHTTPRequestHandler):
@@ -54,6 +66,10 @@ def _handler(server: LlmServer) -> type[BaseHTTPRequestHandler]:
             pass
 
         def do_POST(self) -> None:
+            if delay:
+                # The real latency a recording must store (server side: the test's own clock
+                # is virtual and must not move while this reply is on its way).
+                time.sleep(delay)
             length = int(self.headers.get("content-length") or 0)
             body = json.loads(self.rfile.read(length) or b"null")
             headers = {k.lower(): v for k, v in self.headers.items()}
@@ -133,14 +149,32 @@ def _handler(server: LlmServer) -> type[BaseHTTPRequestHandler]:
             model = body.get("model", "claude-sonnet-4-6")
             msg_id = f"msg_{uuid.uuid4().hex}"
             usage = {"input_tokens": 11, "output_tokens": 2 + len(reply) // 4}
+            last = (body.get("messages") or [{}])[-1].get("content")
+            answered = isinstance(last, list) and any(
+                isinstance(b, dict) and b.get("type") == "tool_result" for b in last
+            )
+            content: list[dict[str, Any]] = [{"type": "text", "text": reply}]
+            stop = "end_turn"
+            if body.get("tools") and not answered:
+                content = [
+                    {
+                        "type": "tool_use",
+                        "id": "toolu_1",
+                        "name": body["tools"][0]["name"],
+                        "input": {"city": "Paris"},
+                    }
+                ]
+                stop = "tool_use"
+            elif answered:
+                content = [{"type": "text", "text": f"the tool said {_tool_result(last)}"}]
             if not body.get("stream"):
                 doc = {
                     "id": msg_id,
                     "type": "message",
                     "role": "assistant",
                     "model": model,
-                    "content": [{"type": "text", "text": reply}],
-                    "stop_reason": "end_turn",
+                    "content": content,
+                    "stop_reason": stop,
                     "stop_sequence": None,
                     "usage": usage,
                 }
@@ -200,10 +234,11 @@ def _handler(server: LlmServer) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def llm_server() -> Iterator[LlmServer]:
-    """Run the server on a free port of 127.0.0.1 for the block."""
+def llm_server(*, delay: float = 0.0) -> Iterator[LlmServer]:
+    """Run the server on a free port of 127.0.0.1 for the block (answering after ``delay``
+    real seconds)."""
     state = LlmServer(url="")
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state, delay))
     state.url = f"http://127.0.0.1:{httpd.server_address[1]}"
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()

@@ -47,11 +47,12 @@ def oa():
 
 
 async def test_chat(llm_cassette, agent_recording, agent_snapshot):
-    reply = await oa().chat.completions.create(
-        model="gpt-4o-mini",
-        messages=[{{"role": "user", "content": PROMPT}}],
-        user=f"run-{{os.getpid()}}",  # volatile: not part of the match
-    )
+    async with oa() as client:
+        reply = await client.chat.completions.create(
+            model="gpt-4o-mini",
+            messages=[{{"role": "user", "content": PROMPT}}],
+            user=f"run-{{os.getpid()}}",  # volatile: not part of the match
+        )
     assert reply.choices[0].message.content.startswith("echo #")
     assert reply.usage.completion_tokens > 0
     assert agent_recording == agent_snapshot
@@ -137,9 +138,17 @@ class App:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(APP.format(key=KEY, prompt=prompt), encoding="utf-8")
 
-    def run(self, *args: str, url: str) -> pytest.RunResult:
+    def run(self, *args: str, url: str, fresh: bool = True) -> pytest.RunResult:
+        """A pytest session of the app, in a fresh process unless ``fresh=False``.
+
+        A session that runs ``test_anthropic`` needs its own process: the anthropic SDK traces
+        its calls through OpenTelemetry's process-wide provider (the reason in
+        tests/test_readme.py), so in-process sessions would see each other's setup. Sessions of
+        the OpenAI-only tests run in-process (~1.5 s less each).
+        """
         self.monkeypatch.setenv("LLM_URL", url)
-        return self.pytester.runpytest_subprocess("-p", "no:randomly", *args)
+        run = self.pytester.runpytest_subprocess if fresh else self.pytester.runpytest
+        return run("-p", "no:randomly", *args)
 
     def files(self) -> dict[str, bytes]:
         return {
@@ -167,6 +176,9 @@ def test_record_then_replay_offline_with_byte_identical_snapshots(app: App) -> N
         assert len(server.seen) == 8
         # The real endpoint got the request's own credentials.
         assert server.seen[0].headers["authorization"] == f"Bearer {KEY}"
+        # anthropic 2.x sends its key as a bearer token too.
+        keys = [s.headers["authorization"] for s in server.seen if s.path == "/v1/messages"]
+        assert keys == [f"Bearer {KEY}"] * 2
     result.stdout.fnmatch_lines(["*agentrig cassettes*", "recorded 3 interaction(s): *"])
     recorded = app.files()
     assert sorted(p for p in recorded if p.endswith(".cassette.json")) == [
@@ -219,7 +231,7 @@ def test_a_changed_prompt_fails_closed_with_the_diff_and_the_command(app: App) -
         app.run("--agentrig-record", "--snapshot-update", url=server.url).assert_outcomes(passed=4)
         app.write(prompt="goodbye")
         before = len(server.seen)
-        result = app.run("tests/test_app.py::test_chat", url=server.url)
+        result = app.run("tests/test_app.py::test_chat", url=server.url, fresh=False)
         assert len(server.seen) == before  # the server was up, and still nothing reached it
     result.assert_outcomes(failed=1)
     out = result.stdout.str()
@@ -258,7 +270,7 @@ def test_recording_refuses_under_ci_unless_forced(
 
 def test_a_missing_cassette_fails_with_the_command_that_records_it(app: App) -> None:
     app.write()
-    result = app.run("tests/test_app.py::test_chat", url="http://127.0.0.1:9")
+    result = app.run("tests/test_app.py::test_chat", url="http://127.0.0.1:9", fresh=False)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
@@ -277,6 +289,14 @@ def test_a_missing_cassette_fails_with_the_command_that_records_it(app: App) -> 
             b'{"agentrig": {"cassette": 1}, "name": "x", "interactions": [{"request": 1}]}',
             "interaction #0: request must be an object",
         ),
+        (  # a key pasted in by hand
+            b'{"agentrig": {"cassette": 1}, "name": "x", "interactions": [{"request": {'
+            b'"provider": "openai", "method": "POST", "endpoint": "/v1/chat/completions",'
+            b' "stream": false, "body": {"model": "gpt-4o-mini", "messages": [{"role": "user",'
+            b' "content": "use sk-proj-HANDedited1234567890abcdefXYZ"}]}}, "response":'
+            b' {"status": 200, "headers": {}, "body": {}}, "latency": 0.0}]}',
+            "interaction #0: request.body.messages[0].content holds what looks like a secret",
+        ),
     ],
 )
 def test_a_corrupt_cassette_fails_that_test_only(app: App, content: bytes, message: str) -> None:
@@ -284,10 +304,12 @@ def test_a_corrupt_cassette_fails_that_test_only(app: App, content: bytes, messa
     path = app.root / "snapshots/tests/test_app/test_chat.cassette.json"
     path.parent.mkdir(parents=True)
     path.write_bytes(content)
-    result = app.run("tests/test_app.py::test_chat", url="http://127.0.0.1:9")
+    result = app.run("tests/test_app.py::test_chat", url="http://127.0.0.1:9", fresh=False)
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines([f"*snapshots/tests/test_app/test_chat.cassette.json*{message}*"])
-    assert "INTERNALERROR" not in result.stdout.str()
+    out = result.stdout.str()
+    lines = [line for line in out.splitlines() if message in line]
+    assert lines and all("snapshots/tests/test_app/test_chat.cassette.json" in x for x in lines)
+    assert "INTERNALERROR" not in out and "During handling" not in out
     assert path.read_bytes() == content  # never overwritten
 
 
@@ -300,11 +322,11 @@ N = {n}
 
 
 def test_calls(llm_cassette):
-    client = openai.OpenAI(base_url=os.environ["LLM_URL"] + "/v1", api_key={key!r})
-    for i in range(N):
-        client.chat.completions.create(
-            model="gpt-4o-mini", messages=[{{"role": "user", "content": f"q{{i}}"}}]
-        )
+    with openai.OpenAI(base_url=os.environ["LLM_URL"] + "/v1", api_key={key!r}) as client:
+        for i in range(N):
+            client.chat.completions.create(
+                model="gpt-4o-mini", messages=[{{"role": "user", "content": f"q{{i}}"}}]
+            )
     assert len(llm_cassette.calls) == N
 """
 
@@ -323,19 +345,19 @@ def _count(cassette: Path) -> int:
 def test_unused_interactions_are_reported_then_pruned_on_re_record(app: App) -> None:
     cassette = _small(app, 3)
     with llm_server() as server:
-        app.run("--agentrig-record", url=server.url).assert_outcomes(passed=1)
+        app.run("--agentrig-record", url=server.url, fresh=False).assert_outcomes(passed=1)
         url = server.url
     assert _count(cassette) == 3
     _small(app, 2)
-    result = app.run(url=url)
+    result = app.run(url=url, fresh=False)
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*1 unused interaction(s)*", "*test_calls.cassette.json: #2"])
     assert _count(cassette) == 3  # a replay never writes
     with llm_server() as server:
-        app.run("--agentrig-record", url=server.url).assert_outcomes(passed=1)
+        app.run("--agentrig-record", url=server.url, fresh=False).assert_outcomes(passed=1)
         assert server.seen == []  # everything replayed; the re-record only pruned
     assert _count(cassette) == 2
-    assert "unused interaction" not in app.run(url=url).stdout.str()
+    assert "unused interaction" not in app.run(url=url, fresh=False).stdout.str()
 
 
 def test_cli_lists_cassettes_and_prunes_by_the_record_of_use(
@@ -343,7 +365,7 @@ def test_cli_lists_cassettes_and_prunes_by_the_record_of_use(
 ) -> None:
     cassette = _small(app, 3)
     with llm_server() as server:
-        app.run("--agentrig-record", url=server.url).assert_outcomes(passed=1)
+        app.run("--agentrig-record", url=server.url, fresh=False).assert_outcomes(passed=1)
         url = server.url
     monkeypatch.chdir(app.root)
     assert main(["cassettes"]) == 0
@@ -355,14 +377,14 @@ def test_cli_lists_cassettes_and_prunes_by_the_record_of_use(
     assert main(["cassettes", "--prune"]) == 0
     assert "no record of use" in capsys.readouterr().out
     _small(app, 2)
-    app.run(url=url).assert_outcomes(passed=1)
+    app.run(url=url, fresh=False).assert_outcomes(passed=1)
     assert main(["cassettes", "--prune"]) == 0
     out = capsys.readouterr().out
     assert "pruned 1 unused interaction(s) from snapshots/tests/test_small/test_calls" in out
     assert _count(cassette) == 2
     assert main(["cassettes", "--prune"]) == 0  # the record no longer matches the file
     assert "changed since its test last passed" in capsys.readouterr().out
-    app.run(url=url).assert_outcomes(passed=1)
+    app.run(url=url, fresh=False).assert_outcomes(passed=1)
     assert main(["show", "snapshots/tests/test_small/test_calls.cassette.json"]) == 0
     shown = capsys.readouterr().out
     assert "#1 openai POST /v1/chat/completions gpt-4o-mini  -> 200" in shown
@@ -405,7 +427,7 @@ def test_replayed_calls_take_their_quantized_latency_in_virtual_time(
 ) -> None:
     app.write()
     with llm_server() as server:
-        app.run("--agentrig-record", "tests/test_app.py::test_chat", url=server.url)
+        app.run("--agentrig-record", "tests/test_app.py::test_chat", url=server.url, fresh=False)
     path = app.root / "snapshots/tests/test_app/test_chat.cassette.json"
     doc = orjson.loads(path.read_bytes())
     doc["interactions"][0]["latency"] = 2.5  # as if the real call had taken 2.5 s
@@ -422,4 +444,153 @@ def test_replayed_calls_take_their_quantized_latency_in_virtual_time(
     target = app.root / "snapshots/tests/test_latency/test_chat.cassette.json"
     target.parent.mkdir(parents=True)
     target.write_bytes(path.read_bytes().replace(b"test_app.py", b"test_latency.py"))
-    app.run("tests/test_latency.py", url="http://127.0.0.1:9").assert_outcomes(passed=1)
+    app.run("tests/test_latency.py", url="http://127.0.0.1:9", fresh=False).assert_outcomes(
+        passed=1
+    )
+
+
+SLOW = """
+import asyncio
+import os
+
+import openai
+
+from agentrig import BudgetPool
+
+
+async def test_slow(llm_cassette):
+    loop = asyncio.get_running_loop()
+    parked = asyncio.ensure_future(asyncio.sleep(3600))  # a timer the clock could jump to
+    pool = BudgetPool(usd="1")
+    client = openai.AsyncOpenAI(base_url=os.environ["LLM_URL"] + "/v1", api_key={key!r})
+    async with client, pool.acquire(max_usd="0.01", name="slow") as stage:
+        reply = await client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{{"role": "user", "content": "slow"}}]
+        )
+    parked.cancel()
+    # Recorded or replayed, the call took its quantized latency in virtual time, and only
+    # that: had the clock jumped while the real reply was on its way, it would be at the
+    # next timer (the SDK's 600 s timeout, or 3600).
+    assert 0 < loop.time() < 600
+    if llm_cassette.mode == "replay":
+        assert loop.time() == llm_cassette.player.interactions[0].latency
+    assert reply.choices[0].message.content.startswith("echo #")
+    # Charged to the ambient stage in both modes (after the fact while recording).
+    assert [e.label for e in stage.ledger] == ["model.call gpt-4o-mini"]
+    assert stage.spent_usd > 0
+"""
+
+
+def test_recording_stores_the_real_latency_quantized_and_holds_the_virtual_clock(
+    app: App,
+) -> None:
+    (app.root / "tests").mkdir()
+    (app.root / "tests/test_slow.py").write_text(SLOW.format(key=KEY))
+    path = app.root / "snapshots/tests/test_slow/test_slow.cassette.json"
+    with llm_server(delay=0.3) as server:
+        app.run("--agentrig-record", url=server.url, fresh=False).assert_outcomes(passed=1)
+        (first,) = orjson.loads(path.read_bytes())["interactions"]
+        assert first["latency"] >= 0.3 and first["latency"] == round(first["latency"], 1)
+        # --agentrig-record=all sends every call again and replaces the cassette; the quantum
+        # is the ini's.
+        app.pytester.makeini(INI.format(extra="agentrig_cassette_latency_quantum = 0.25"))
+        app.run("--agentrig-record=all", url=server.url, fresh=False).assert_outcomes(passed=1)
+        assert len(server.seen) == 2
+    (second,) = orjson.loads(path.read_bytes())["interactions"]
+    content = [x["response"]["body"]["choices"][0]["message"]["content"] for x in (first, second)]
+    assert content == ["echo #1: slow", "echo #2: slow"]
+    assert second["latency"] >= 0.25 and (second["latency"] / 0.25).is_integer()
+    app.run(url="http://127.0.0.1:9", fresh=False).assert_outcomes(passed=1)
+
+
+TEMPERATURE = """
+import os
+
+import openai
+
+
+def test_temperature(llm_cassette):
+    with openai.OpenAI(base_url=os.environ["LLM_URL"] + "/v1", api_key={key!r}) as client:
+        client.chat.completions.create(
+            model="gpt-4o-mini",
+            temperature=float(os.environ["TEMPERATURE"]),
+            messages=[{{"role": "user", "content": "hi"}}],
+        )
+"""
+
+
+def test_an_ignored_field_leaves_matching_even_when_ignored_after_recording(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (app.root / "tests").mkdir()
+    (app.root / "tests/test_temperature.py").write_text(TEMPERATURE.format(key=KEY))
+    monkeypatch.setenv("TEMPERATURE", "0.1")
+    with llm_server() as server:
+        app.run("--agentrig-record", url=server.url, fresh=False).assert_outcomes(passed=1)
+        url = server.url
+    monkeypatch.setenv("TEMPERATURE", "0.9")
+    missed = app.run(url=url, fresh=False)
+    missed.assert_outcomes(failed=1)
+    missed.stdout.fnmatch_lines(["*what changed:", "  temperature: 0.1 -> 0.9"])
+    app.pytester.makeini(INI.format(extra="agentrig_cassette_ignore = temperature"))
+    app.run(url=url, fresh=False).assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (
+            "agentrig_cassette_ignore = messages[",
+            "agentrig_cassette_ignore: 'messages[' is not a field path",
+        ),
+        (
+            "agentrig_cassette_latency_quantum = fast",
+            "agentrig_cassette_latency_quantum = 'fast' is not a number",
+        ),
+        (
+            "agentrig_cassette_latency_quantum = -1",
+            "agentrig_cassette_latency_quantum must be a non-negative number of seconds",
+        ),
+    ],
+)
+def test_a_bad_cassette_ini_value_stops_the_session_naming_it(
+    app: App, line: str, message: str
+) -> None:
+    app.pytester.makeini(INI.format(extra=line))
+    _small(app, 1)
+    result = app.run(url="http://127.0.0.1:9", fresh=False)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert message in result.stderr.str()
+
+
+ACCOUNT = """
+import os
+
+import openai
+
+
+def test_account(llm_cassette):
+    with openai.OpenAI(base_url=os.environ["LLM_URL"] + "/v1", api_key={key!r}) as client:
+        reply = client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{{"role": "user", "content": "refund acct-123456"}}]
+        )
+    # The app gets the stored (redacted) form in both modes: recording and replay agree.
+    assert reply.choices[0].message.content == "echo #1: refund <redacted>"
+"""
+
+
+def test_the_projects_secret_patterns_are_redacted_before_disk_and_still_match(
+    app: App,
+) -> None:
+    app.pytester.makeini(INI.format(extra="agentrig_secret_patterns = acct-\\d{6}"))
+    (app.root / "tests").mkdir()
+    (app.root / "tests/test_account.py").write_text(ACCOUNT.format(key=KEY))
+    with llm_server() as server:
+        app.run("--agentrig-record", url=server.url, fresh=False).assert_outcomes(passed=1)
+        assert server.seen[0].body["messages"][0]["content"] == "refund acct-123456"
+    cassette = app.root / "snapshots/tests/test_account/test_account.cassette.json"
+    assert b"refund <redacted>" in cassette.read_bytes()
+    for path in app.root.rglob("*"):
+        if path.is_file() and path.name != "test_account.py":
+            assert b"acct-123456" not in path.read_bytes(), path
+    app.run(url="http://127.0.0.1:9", fresh=False).assert_outcomes(passed=1)

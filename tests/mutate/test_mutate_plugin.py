@@ -73,6 +73,19 @@ async def test_polls_until_done(fake_model):
 """
 
 
+WAITER = """
+import asyncio
+
+
+async def test_waits_until_done(fake_model):
+    done = asyncio.Event()
+    status = (await fake_model.agent("poller", reply="done").run("status?")).text
+    if status == "done":
+        done.set()
+    await done.wait()  # a changed reply leaves nobody to set it: the run would wait forever
+"""
+
+
 def write_suite(pytester: pytest.Pytester, source: str = SUITE) -> None:
     pytester.makefile(".ini", pytest=INI)
     pytester.makepyfile(test_suite=source)
@@ -160,6 +173,8 @@ def test_non_agentrig_and_red_tests_are_noted_and_excluded(pytester: pytest.Pyte
     red = test_by_name(data, "test_red_before_mutation")
     assert red["status"] == "baseline_failed" and red["mutants"] == []
     result.assert_outcomes(failed=1, skipped=1)  # the red test is reported as red
+    skip = pytester.runpytest("--agentrig-mutate", "-rs", "-k", "not_agentrig")
+    skip.stdout.fnmatch_lines(["SKIPPED*agentrig mutate: not an agentrig test*"])
     result.stdout.fnmatch_lines(
         [
             "*1 test(s) failed before mutation (excluded):",
@@ -212,6 +227,33 @@ def test_a_spinning_mutant_is_killed_by_its_time_limit(pytester: pytest.Pytester
     (mutant,) = test["mutants"]
     assert (mutant["status"], mutant["killed_by"]) == ("killed", "timeout")
     assert data["overall"]["timed_out"] == 1
+    result.assert_outcomes(passed=1)
+
+
+def test_a_mutant_that_awaits_forever_is_killed_by_the_stall_limit_as_a_timeout(
+    pytester: pytest.Pytester,
+) -> None:
+    write_suite(pytester, WAITER)
+
+    result, data = report(pytester, "--agentrig-mutate-operators=reply-changed,call-error")
+
+    (test,) = data["tests"]
+    by = {m["operator"]: (m["status"], m.get("killed_by")) for m in test["mutants"]}
+    assert by == {"reply-changed": ("killed", "timeout"), "call-error": ("killed", "error")}
+    assert data["overall"]["timed_out"] == 1
+    result.stdout.fnmatch_lines(["mutation score 100.0%: 2 mutants, 2 killed (1 by their time*"])
+    result.assert_outcomes(passed=1)
+
+
+def test_the_total_time_limit_leaves_later_mutants_not_run(pytester: pytest.Pytester) -> None:
+    write_suite(pytester)
+
+    result, data = report(pytester, "-k", "test_supervisor", "--agentrig-mutate-time-limit=0.001")
+
+    (test,) = data["tests"]
+    assert test["mutants"] and {m["status"] for m in test["mutants"]} == {"not_run"}
+    assert data["overall"]["not_run"] == len(test["mutants"]) and data["overall"]["score"] is None
+    result.stdout.fnmatch_lines([f"*{len(test['mutants'])} not run (time limit)*"])
     result.assert_outcomes(passed=1)
 
 
@@ -280,3 +322,70 @@ def test_the_command_gates_with_0_1_2_and_prints_json(
     assert "unknown mutation operator" in capsys.readouterr().err
     assert main(["mutate", "no_such_dir"]) == 2
     assert Path(pytester.path / "mutation.json").exists() is False  # the command cleans up
+
+
+EVERY_KIND = """
+import json
+from decimal import Decimal
+
+import openai
+
+from agentrig import DecisionLog, ToolCall
+from agentrig.patterns import run_broadcast, run_supervisor
+
+BOOK = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+
+
+async def test_a_desk_that_pins_its_run(
+    fake_model, budget_pool, deadline, agent_recording, agent_snapshot
+):
+    pool = budget_pool(usd="0.01", name="desk")
+    sources = {
+        "forums": fake_model.agent("forums", reply="users say it is safe", latency=1.0),
+        "papers": fake_model.agent("papers", reply="three papers agree", latency=2.0),
+    }
+    editor = fake_model.agent("editor", reply="mostly safe", latency=1.0)
+    found = await run_broadcast(
+        sources, "is it safe?", aggregator=editor, pool=pool, max_usd="0.005", timeout=30
+    )
+    writer = fake_model.agent("writer", replies=["draft 1", "draft 2"], latency=20.0)
+    critic = fake_model.agent("critic", replies=["too long", "APPROVED"], latency=10.0)
+    reviewed = await run_supervisor(writer, critic, found.output, deadline=deadline(100))
+    fake_model.agent("booker", model="gpt-4o-mini", reply=ToolCall("book", {"city": "Oslo"}))
+    first = await openai.AsyncOpenAI(api_key="sk-test").chat.completions.create(
+        model="gpt-4o-mini",
+        messages=[{"role": "user", "content": "book the trip"}],
+        tools=[{"type": "function", "function": {"name": "book", "parameters": BOOK}}],
+    )
+    (call,) = first.choices[0].message.tool_calls
+    DecisionLog(path="decisions.jsonl").record(
+        "booked", city=json.loads(call.function.arguments)["city"]
+    )
+
+    assert reviewed.approved
+    assert pool.available_usd == Decimal("0.01") - pool.spent_usd  # what was not spent is kept
+    assert agent_recording == agent_snapshot
+"""
+
+
+def test_every_operator_changes_a_run_that_a_snapshot_test_notices(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each operator, applied to a run that has every kind of site, is noticed by a test that
+    pins the run: none of them is a no-op, none survives."""
+    from agentrig.mutate.operators import OPERATORS
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    write_suite(pytester, EVERY_KIND)
+    # in subprocesses: a second in-process pytester session of this suite (mutation or not)
+    # loses the decision recorded after the openai call (an in-process artifact, see NOTES)
+    pytester.runpytest_subprocess("--snapshot-update").assert_outcomes(passed=1)
+    path = pytester.path / "mutation.json"
+    pytester.runpytest_subprocess("--agentrig-mutate", f"--agentrig-mutate-report={path}")
+    data = json.loads(path.read_text(encoding="utf-8"))
+
+    assert list(data["operators"]) == list(OPERATORS)
+    for name, score in data["operators"].items():
+        assert score["killed"] >= 1 and score["survived"] == 0, (name, score)
+    assert data["survivors"] == []

@@ -151,3 +151,21 @@ def test_the_report_scores_names_survivors_and_round_trips_through_json() -> Non
     assert "mutation score 50.0%: 3 mutants, 1 killed (1 by their time limit), 1 survived" in text
     assert "floor 80%: BELOW the floor" in text
     assert "1 test(s) failed before mutation (excluded):" in text
+
+
+def test_every_operator_is_documented_in_the_readme_the_docs_and_the_help(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from pathlib import Path
+
+    from agentrig.cli import main
+
+    root = Path(__file__).parents[2]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    design = (root / "docs" / "mutation.md").read_text(encoding="utf-8")
+    assert main(["mutate", "--help"]) == 0
+    helped = capsys.readouterr().out
+    for name, op in OPERATORS.items():
+        assert f"`{name}`" in readme, f"README's operator list lacks {name}"
+        assert f"`{name}`" in design, f"docs/mutation.md's table lacks {name}"
+        assert name in helped and op.doc in " ".join(helped.split()), name

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from agentrig.snapshot import (
+from agentrig.snapshot_files import (
     RECEIVED_SUFFIX,
-    _base_candidates,
-    _nodeid_parts,
-    _stem,
+    base_candidates,
+    file_stem,
     is_snapshot_file,
+    nodeid_parts,
     received_path,
     safe_component,
 )
@@ -42,21 +42,21 @@ def test_names_are_stable_across_processes() -> None:
 
 
 def test_node_ids_split_into_file_head_and_parametrize_id() -> None:
-    assert _nodeid_parts("tests/t.py::test_x") == ("tests/t.py", "test_x", None)
-    assert _nodeid_parts("tests/t.py::TestA::TestB::test_x[1-a]") == (
+    assert nodeid_parts("tests/t.py::test_x") == ("tests/t.py", "test_x", None)
+    assert nodeid_parts("tests/t.py::TestA::TestB::test_x[1-a]") == (
         "tests/t.py",
         "TestA.TestB.test_x",
         "1-a",
     )
-    assert _nodeid_parts("t.py::test_p[a::b]") == ("t.py", "test_p", "a::b")
+    assert nodeid_parts("t.py::test_p[a::b]") == ("t.py", "test_p", "a::b")
 
 
 def test_stems_follow_syrupys_naming_convention() -> None:
-    assert _stem("test_x", None, 0) == "test_x"
-    assert _stem("test_x", None, 2) == "test_x.2"
-    assert _stem("test_x", None, "draft") == "test_x[draft]"
-    assert _stem("TestA.test_x", "1", "draft") == "TestA.test_x[1][draft]"
-    assert _stem("test_x", "a/b", 0) == "test_x[a_b~c14cddc033]"
+    assert file_stem("test_x", None, 0) == "test_x"
+    assert file_stem("test_x", None, 2) == "test_x.2"
+    assert file_stem("test_x", None, "draft") == "test_x[draft]"
+    assert file_stem("TestA.test_x", "1", "draft") == "TestA.test_x[1][draft]"
+    assert file_stem("test_x", "a/b", 0) == "test_x[a_b~c14cddc033]"
 
 
 @pytest.mark.parametrize(
@@ -71,7 +71,7 @@ def test_stems_follow_syrupys_naming_convention() -> None:
     ],
 )
 def test_a_stem_relates_back_to_the_tests_that_can_own_it(stem: str, bases: tuple[str]) -> None:
-    assert _base_candidates(stem) == bases
+    assert base_candidates(stem) == bases
 
 
 def test_received_files_are_not_snapshots() -> None:

@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from reliability_kit import Rig, assert_nothing_unused
 
-from agentrig.snapshot import _base_candidates, _nodeid_parts, _stem, safe_component
+from agentrig.snapshot_files import base_candidates, file_stem, nodeid_parts, safe_component
 
 LONG = "test_" + "long" * 62  # 253 characters: cut to 200 bytes and hashed
 MIDDLE = "test_" + "middle" * 25  # 155 characters: kept, its id and name get shorter budgets
@@ -242,17 +242,17 @@ _IDENT = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,300}", fullmatch=True) | st.fro
 def test_every_stem_fits_a_file_name_and_relates_back_to_its_test(
     head: str, param: str | None, index: int | str
 ) -> None:
-    stem = _stem(head, param, index)
-    base = _stem(head, param, 0)
+    stem = file_stem(head, param, index)
+    base = file_stem(head, param, 0)
     assert len((stem + ".received.json").encode("utf-8")) <= 255
     assert "/" not in stem and "\\" not in stem and "\x00" not in stem
-    assert base in _base_candidates(stem)
+    assert base in base_candidates(stem)
 
 
 def test_node_ids_with_brackets_in_the_path_split_at_the_first_double_colon() -> None:
-    assert _nodeid_parts("tests/[odd] dir/test_odd[1].py::test_odd") == (
+    assert nodeid_parts("tests/[odd] dir/test_odd[1].py::test_odd") == (
         "tests/[odd] dir/test_odd[1].py",
         "test_odd",
         None,
     )
-    assert _nodeid_parts("t[1].py::TestA::test_x[a::b]") == ("t[1].py", "TestA.test_x", "a::b")
+    assert nodeid_parts("t[1].py::TestA::test_x[a::b]") == ("t[1].py", "TestA.test_x", "a::b")

@@ -323,11 +323,11 @@ def test_key(agent_recording, agent_snapshot, decision_log, key):
 # -- snapshots are data only --------------------------------------------------------------------
 
 _SRC = Path(agentrig.__file__).parent
-#: every module that reads snapshot or cassette data; the CLI and normalize packages whole
+#: every module that reads snapshot or cassette data; the CLI, normalize and drift packages whole
 LOADERS = [
     "document.py",
     *sorted(p.relative_to(_SRC).as_posix() for p in (_SRC / "normalize").glob("*.py")),
-    "drift.py",
+    *sorted(p.relative_to(_SRC).as_posix() for p in (_SRC / "drift").glob("*.py")),
     "snapshot.py",
     "_secrets.py",
     "_errors.py",

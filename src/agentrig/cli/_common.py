@@ -18,19 +18,24 @@ from typing import Any, Final, Literal, TextIO
 
 from agentrig._errors import SnapshotError
 from agentrig._files import NotARegularFile, read_regular_file
-from agentrig.cassette import CASSETTE_SUFFIX
+from agentrig.document import loads
 from agentrig.drift import DriftReport
-from agentrig.normalize import loads
+
+# The snapshot file layout is agentrig.snapshot_files' (re-exported for the subcommands).
+from agentrig.snapshot_files import RECEIVED_SUFFIX as RECEIVED_SUFFIX
+from agentrig.snapshot_files import SNAPSHOT_SUFFIX as SNAPSHOT_SUFFIX
+from agentrig.snapshot_files import (
+    html_path,
+    is_received_file,
+    is_snapshot_file,
+    received_path,
+    snapshot_of_received,
+)
 
 EXIT_OK: Final = 0
 EXIT_DRIFT: Final = 1
 EXIT_USAGE: Final = 2
 
-#: What the plugin writes beside a snapshot whose test drifted.
-RECEIVED_SUFFIX: Final = ".received.json"
-SNAPSHOT_SUFFIX: Final = ".json"
-#: The drift page the plugin writes beside a received file (``--agentrig-html``).
-RECEIVED_HTML_SUFFIX: Final = ".received.html"
 #: The ini key that moves the snapshot folder, and its default (relative to the rootdir).
 SNAPSHOT_DIR_INI: Final = "agentrig_snapshot_dir"
 DEFAULT_SNAPSHOT_DIR: Final = "snapshots"
@@ -184,21 +189,21 @@ def load(path: Path) -> dict[str, Any]:
 
 def snapshot_of(received: Path) -> Path:
     """``x.received.json`` -> ``x.json``."""
-    return received.with_name(received.name[: -len(RECEIVED_SUFFIX)] + SNAPSHOT_SUFFIX)
+    return snapshot_of_received(received)
 
 
 def received_of(snapshot: Path) -> Path:
     """``x.json`` -> ``x.received.json``."""
-    return snapshot.with_name(snapshot.name[: -len(SNAPSHOT_SUFFIX)] + RECEIVED_SUFFIX)
+    return Path(received_path(str(snapshot)))
 
 
 def html_page_of(snapshot: Path) -> Path:
     """``x.json`` -> ``x.received.html``, the drift page the plugin writes beside it."""
-    return snapshot.with_name(snapshot.name[: -len(SNAPSHOT_SUFFIX)] + RECEIVED_HTML_SUFFIX)
+    return Path(html_path(str(snapshot)))
 
 
 def is_received(path: Path) -> bool:
-    return path.name.endswith(RECEIVED_SUFFIX)
+    return is_received_file(path.name)
 
 
 def files_under(folder: Path, suffix: str) -> Iterator[Path]:
@@ -214,7 +219,7 @@ def files_under(folder: Path, suffix: str) -> Iterator[Path]:
 def snapshot_files(folder: Path) -> Iterator[Path]:
     """The snapshot files (not received files, not cassettes) under ``folder``, sorted."""
     for path in files_under(folder, SNAPSHOT_SUFFIX):
-        if not is_received(path) and not path.name.endswith(CASSETTE_SUFFIX):
+        if is_snapshot_file(path.name):
             yield path
 
 

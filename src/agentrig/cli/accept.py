@@ -42,6 +42,7 @@ from agentrig.cli._common import (
 )
 from agentrig.cli._project import find_project
 from agentrig.drift import compare
+from agentrig.snapshot_files import RECEIVED_KEY
 
 __all__ = [
     "Candidate",
@@ -55,8 +56,8 @@ __all__ = [
     "run",
 ]
 
-#: The stamp's key in a received file (``agentrig.snapshot.RECEIVED_KEY``).
-_STAMP = "received"
+#: The stamp's key in a received file.
+_STAMP = RECEIVED_KEY
 
 
 DESCRIPTION: Final = f"""\
@@ -255,8 +256,8 @@ def plan_accept(
 
 def promote(candidate: Candidate) -> None:
     """Write the snapshot (the document without its stamp) atomically, then drop the files."""
-    from agentrig.normalize import dumps
-    from agentrig.snapshot import atomic_write
+    from agentrig.document import dumps
+    from agentrig.snapshot_files import atomic_write
 
     if _STAMP in candidate.doc:
         doc = {k: v for k, v in candidate.doc.items() if k != _STAMP}

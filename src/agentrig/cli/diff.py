@@ -15,7 +15,6 @@ from typing import Any, Final, Literal, TextIO
 import orjson
 
 from agentrig._errors import ConfigurationError
-from agentrig.cassette import CASSETTE_SUFFIX
 from agentrig.cli._common import (
     EXIT_DRIFT,
     EXIT_OK,
@@ -33,6 +32,7 @@ from agentrig.cli._common import (
     use_color,
 )
 from agentrig.drift import DriftConfig, DriftReport, compare
+from agentrig.snapshot_files import is_snapshot_file
 
 __all__ = ["add_parser", "run"]
 
@@ -117,7 +117,7 @@ def _folder_snapshots(folder: Path) -> dict[str, Path]:
     found: dict[str, Path] = {}
     received: dict[str, Path] = {}
     for path in files_under(folder, SNAPSHOT_SUFFIX):
-        if path.name.endswith(CASSETTE_SUFFIX):
+        if not (is_snapshot_file(path.name) or is_received(path)):  # a cassette, say
             continue
         rel = path.relative_to(folder)
         if is_received(path):

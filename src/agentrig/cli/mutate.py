@@ -59,6 +59,7 @@ def _epilog() -> str:
         "  agentrig mutate --min-score 0.8 tests -n 2       a CI gate, on two cores",
         "  agentrig mutate --operators call-timeout,verdict-flipped tests/test_flows.py",
         "  agentrig mutate --json tests > mutation.json     the report for machines",
+        "  agentrig mutate --html mutation-html examples    the report as a page",
     ]
     return "\n".join(lines)
 
@@ -86,6 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--min-score", metavar="SCORE", help="exit 1 when the score is below SCORE (0..1)"
     )
     parser.add_argument(
+        "--html",
+        metavar="DIR",
+        help="write the report as DIR/mutation.html (beside the drift index of --agentrig-html)",
+    )
+    parser.add_argument(
         "--json",
         action="store_true",
         help="print the report as JSON on stdout (pytest's output goes to stderr)",
@@ -94,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 _VALUE_OPTIONS: Final = frozenset(
-    {"--operators", "--max-mutants", "--timeout", "--time-limit", "--min-score"}
+    {"--operators", "--max-mutants", "--timeout", "--time-limit", "--min-score", "--html"}
 )
 _FLAGS: Final = frozenset({"-h", "--help", "--json"})
 _PASS_ON: Final = {
@@ -103,6 +109,7 @@ _PASS_ON: Final = {
     "timeout": "--agentrig-mutant-timeout",
     "time_limit": "--agentrig-mutate-time-limit",
     "min_score": "--agentrig-min-score",
+    "html": "--agentrig-html",
 }
 
 

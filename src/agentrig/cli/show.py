@@ -30,8 +30,8 @@ from agentrig.cli._common import (
     load,
     plural,
 )
+from agentrig.document import ACTOR_ATTRIBUTES, dumps, span_actor
 from agentrig.money import ZERO, format_usd, read_usd, sum_usd
-from agentrig.normalize import dumps
 from agentrig.vocabulary import AGENTRIG_COST_USD
 
 __all__ = ["add_parser", "run"]
@@ -136,18 +136,10 @@ _MODEL_MARKERS: Final = (
     "gen_ai.usage.output_tokens",
     "gen_ai.request.model",
 )
-_AGENT_KEYS: Final = (
-    "gen_ai.agent.name",
-    "agent",
-    "agent.name",
-    "agentrig.agent",
-    "stage",
-    "agentrig.stage",
-)
 _HIDDEN_SPAN_ATTRIBUTES: Final = frozenset(
     {
         *_MODEL_MARKERS,
-        *_AGENT_KEYS,
+        *ACTOR_ATTRIBUTES,
         "gen_ai.operation.name",
         "agentrig.cost_usd",
         "agentrig.prompt",
@@ -176,11 +168,8 @@ def _is_model_call(span: Mapping[str, Any]) -> bool:
 
 
 def _agent_of(attrs: Mapping[str, Any]) -> str | None:
-    for key in _AGENT_KEYS:
-        value = attrs.get(key)
-        if value is not None:
-            return str(value)
-    return None
+    actor = span_actor(attrs)
+    return None if actor is None else actor[1]
 
 
 def _num(value: object) -> float:

@@ -39,8 +39,8 @@ from agentrig.cli._project import (
     project_snapshot_folder,
     pytest_config_in,
 )
+from agentrig.document import loads
 from agentrig.drift import compare
-from agentrig.normalize import loads
 
 __all__ = ["add_parser", "run", "split_args"]
 

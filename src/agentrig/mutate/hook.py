@@ -8,7 +8,8 @@ Implementation notes
   a ``ContextVar`` would miss threads started without ``copy_context``. Outside a mutation run
   the slot is ``None`` and every consult is one global read and a return.
 * **Sites are identified by what the run did, not by object identity**: an agent's call by
-  ``(agent name, call number)``, a pool or deadline by ``(name, how many of that name were made
+  ``(agent name, call number)``, one of its reply's tool calls by ``(agent name, call number,
+  index in the reply)``, a pool or deadline by ``(name, how many of that name were made
   before it + 1)``, a decision by ``(log, decision, occurrence, field)``. The virtual clock
   makes runs deterministic, so the baseline run and the mutant run reach the same sites in the
   same order up to the mutated one; after it they may diverge, which is the point.
@@ -22,7 +23,7 @@ Implementation notes
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -36,6 +37,7 @@ __all__ = [
     "broadcast_members",
     "call_latency",
     "call_step",
+    "changed_arguments",
     "changed_text",
     "changed_value",
     "deadline_seconds",
@@ -61,7 +63,7 @@ class Mutant:
     Attributes:
         operator: the operator's name (``"call-timeout"``, ...; see
             :data:`agentrig.mutate.operators.OPERATORS`).
-        kind: the kind of site it changes (``"call"``, ``"latency"``, ``"broadcast"``,
+        kind: the kind of site it changes (``"call"``, ``"tool"``, ``"latency"``, ``"broadcast"``,
             ``"pool"``, ``"deadline"``, ``"verdict"``, ``"decision"``).
         ident: which site of that kind (see the module notes).
         info: what the baseline run observed there (for the description).
@@ -166,17 +168,33 @@ def _scalar(value: object) -> bool:
 # -- the consults ---------------------------------------------------------------------------
 
 
-def call_step(agent: str, n: int, step: T) -> T:
-    """FakeAgent: how call ``n`` of ``agent`` is answered (a step with text/error/latency)."""
+def call_step(agent: str, n: int, step: T, tools: Sequence[Any] = ()) -> T:
+    """FakeAgent: how call ``n`` of ``agent`` is answered (a step with text/error/latency).
+
+    ``tools`` are the tools the request offered (objects with ``name`` and ``parameters``, the
+    JSON schema of the arguments): a changed argument must still fit the schema, or the fake
+    would refuse the script and the mutant would be killed by a script error, not by a test.
+    """
     run = _RUN
     if run is None:
         return step
     ident = (agent, n)
     text = getattr(step, "text", None)
-    ok = getattr(step, "error", None) is None and isinstance(text, str)
-    run.see("call", ident, {"ok": ok, "chars": len(text) if isinstance(text, str) else 0})
+    answered = getattr(step, "error", None) is None and text is not None
+    is_text = isinstance(text, str)
+    run.see(
+        "call",
+        ident,
+        {"ok": answered, "text": is_text, "chars": len(text) if isinstance(text, str) else 0},
+    )
+    calls = _tool_calls(text) if answered else None
+    if calls is not None and run.mutant is None:
+        for index, call in enumerate(calls):
+            run.see("tool", (agent, n, index), _tool_info(call, calls, tools))
     m = run.hits("call", ident)
     if m is None:
+        if calls is not None and run.mutant is not None and run.mutant.kind == "tool":
+            return _tool_mutant(run, agent, n, step, calls, tools)
         return step
     source = f"{getattr(step, 'source', '?')} [mutant {m.operator}]"
     where = f"FakeModel agent {agent!r} (call #{n})"
@@ -199,6 +217,125 @@ def call_step(agent: str, n: int, step: T) -> T:
         return dataclasses.replace(step, text=text[: len(text) // 2], source=source)  # type: ignore[type-var]
     if op == "reply-emptied":
         return dataclasses.replace(step, text="", source=source)  # type: ignore[type-var]
+    return step
+
+
+# -- tool calls ---------------------------------------------------------------------------------
+# A reply's tool calls are ``agentrig.ToolCall`` objects (a frozen dataclass with ``name``,
+# ``arguments`` and ``id``), one or a list; this module sits below ``agentrig.chat`` and knows
+# them by shape only.
+
+
+def _is_tool_call(value: object) -> bool:
+    return (
+        dataclasses.is_dataclass(value)
+        and not isinstance(value, type)
+        and isinstance(getattr(value, "name", None), str)
+        and isinstance(getattr(value, "arguments", None), Mapping)
+    )
+
+
+def _tool_calls(value: object) -> list[Any] | None:
+    """The tool calls a reply value makes, or ``None`` if it makes none."""
+    if _is_tool_call(value):
+        return [value]
+    if isinstance(value, (list, tuple)) and value and all(_is_tool_call(v) for v in value):
+        return list(value)
+    return None
+
+
+def _schema(tools: Sequence[Any], name: str) -> Mapping[str, Any] | None:
+    for tool in tools:
+        if getattr(tool, "name", None) == name:
+            parameters = getattr(tool, "parameters", None)
+            return parameters if isinstance(parameters, Mapping) and parameters else None
+    return None
+
+
+def _fits(arguments: Mapping[str, Any], schema: Mapping[str, Any] | None) -> bool:
+    """Whether ``arguments`` fit the tool's JSON schema (jsonschema, as the fake checks them)."""
+    if schema is None:
+        return True
+    try:
+        import jsonschema  # type: ignore[import-untyped]  # no stubs; imported when used
+    except ImportError:  # pragma: no cover - installed with the SDK extras that offer tools
+        return True
+    validator = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    try:
+        return bool(validator(schema).is_valid(dict(arguments)))
+    except jsonschema.SchemaError:  # the fake reports a broken schema itself
+        return True
+
+
+def _alternatives(value: object, spec: object) -> list[object]:
+    """Other values for one argument, most telling first (another enum member first)."""
+    out: list[object] = []
+    if isinstance(spec, Mapping) and isinstance(spec.get("enum"), list):
+        out += [v for v in spec["enum"] if v != value or type(v) is not type(value)]
+    if isinstance(value, bool):
+        out.append(not value)
+    elif isinstance(value, int):
+        out += [value + 1, value - 1]
+    elif isinstance(value, float):
+        out += [value * 2 if value else 1.0, value / 2]
+    elif isinstance(value, str):
+        out.append(changed_value(value))
+    return out
+
+
+def changed_arguments(
+    arguments: Mapping[str, Any], schema: Mapping[str, Any] | None
+) -> tuple[str, object, object] | None:
+    """``tool-args-changed``: ``(key, old, new)`` for the first top-level scalar argument that
+    can take another value the tool's schema accepts, or ``None`` when none can."""
+    properties = schema.get("properties") if schema is not None else None
+    for key, value in arguments.items():
+        if not _scalar(value) or value is None:
+            continue
+        spec = properties.get(key) if isinstance(properties, Mapping) else None
+        for new in _alternatives(value, spec):
+            if _fits({**arguments, key: new}, schema):
+                return key, value, new
+    return None
+
+
+def _call_text(call: Any) -> str:
+    """``weather(city='Porto')``: a tool call as a reader would write it (values cut short)."""
+    parts = []
+    for key, value in call.arguments.items():
+        shown = repr(value) if _scalar(value) else "…"
+        parts.append(f"{key}={shown if len(shown) <= 30 else shown[:29] + '…'}")
+    return f"{call.name}({', '.join(parts)})"
+
+
+def _tool_info(call: Any, calls: Sequence[Any], tools: Sequence[Any]) -> dict[str, Any]:
+    info: dict[str, Any] = {"tool": call.name, "call": _call_text(call), "of": len(calls)}
+    change = changed_arguments(call.arguments, _schema(tools, call.name))
+    if change is not None:
+        info["change"] = list(change)
+    return info
+
+
+def _tool_mutant(
+    run: Run, agent: str, n: int, step: T, calls: list[Any], tools: Sequence[Any]
+) -> T:
+    """Apply a ``tool-call-dropped`` / ``tool-args-changed`` mutant to one of the calls."""
+    for index, call in enumerate(calls):
+        m = run.hits("tool", (agent, n, index))
+        if m is None:
+            continue
+        source = f"{getattr(step, 'source', '?')} [mutant {m.operator}]"
+        if m.operator == "tool-call-dropped":
+            rest = calls[:index] + calls[index + 1 :]
+            # Without its only tool call the reply is an empty answer: the model stopped.
+            return dataclasses.replace(step, text=rest if rest else "", source=source)  # type: ignore[type-var]
+        change = changed_arguments(call.arguments, _schema(tools, call.name))
+        if change is None:
+            return step
+        key, _old, new = change
+        changed = dataclasses.replace(call, arguments={**call.arguments, key: new})
+        out = [changed if i == index else c for i, c in enumerate(calls)]
+        return dataclasses.replace(step, text=out if len(out) > 1 else out[0], source=source)  # type: ignore[type-var]
     return step
 
 

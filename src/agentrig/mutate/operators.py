@@ -9,8 +9,13 @@ than only the first operator's.
 Which sites are mutated:
 
 * an agent's calls: its first call and, if it was called more than once, its last one (the
-  review that approves, the final revision); failure and reply operators only where the call
-  answered (a scripted failure is already a failure), ``latency-x10`` where it took time;
+  review that approves, the final revision); failure operators only where the call answered
+  (a scripted failure is already a failure), reply operators only where it answered with text,
+  ``latency-x10`` where it took time;
+* an agent's tool calls: every tool call of its first and its last reply that made tool calls
+  (``tool-call-dropped``), and the first argument of each that can take another value its
+  tool's schema accepts (``tool-args-changed``: another enum member, a number ±1, a changed
+  string, a flipped bool);
 * every member of every broadcast with two or more members;
 * every budget pool and every deadline with a positive cap / length;
 * every supervisor verdict;
@@ -20,8 +25,6 @@ A mutant that changes nothing the run records (a halved deadline nothing came ne
 call that was cancelled anyway) is *equivalent*: the plugin compares the mutant run's
 normalized recording with the baseline's and reports it apart, outside the score.
 
-Not available yet: tool-call operators (a tool call dropped, its arguments changed). This
-FakeModel has no tool calls; they will join the table when it does.
 """
 
 from __future__ import annotations
@@ -62,6 +65,16 @@ OPERATORS: Mapping[str, Operator] = {
         Operator("reply-changed", "call", "an agent's reply has its words in reverse order"),
         Operator("reply-truncated", "call", "an agent's reply is cut to its first half"),
         Operator("reply-emptied", "call", "an agent's reply is empty"),
+        Operator(
+            "tool-call-dropped",
+            "tool",
+            "an agent's reply makes one tool call fewer (the only one: an empty answer)",
+        ),
+        Operator(
+            "tool-args-changed",
+            "tool",
+            "a tool call's first changeable argument has another value its schema accepts",
+        ),
         Operator("latency-x10", "latency", "an agent's call takes ten times as long"),
         Operator("broadcast-member-dropped", "broadcast", "a broadcast runs without a member"),
         Operator("pool-halved", "pool", "a budget pool has half its USD cap"),
@@ -108,14 +121,37 @@ def _call_sites(sites: Mapping[tuple[str, Ident], dict[str, Any]], kind: str) ->
     return chosen
 
 
+def _tool_sites(sites: Mapping[tuple[str, Ident], dict[str, Any]]) -> list[Ident]:
+    """Every tool call of each agent's first and last reply that made tool calls."""
+    by_agent: dict[str, dict[int, list[Ident]]] = {}
+    for site_kind, ident in sites:
+        if site_kind == "tool":
+            by_agent.setdefault(ident[0], {}).setdefault(ident[1], []).append(ident)
+    chosen: list[Ident] = []
+    for calls in by_agent.values():
+        numbers = sorted(calls)
+        for number in dict.fromkeys((numbers[0], numbers[-1])):
+            chosen.extend(sorted(calls[number], key=lambda i: i[2]))
+    return chosen
+
+
 def _candidates(
     op: Operator, sites: Mapping[tuple[str, Ident], dict[str, Any]]
 ) -> Iterable[Mutant]:
+    if op.kind == "tool":
+        for ident in _tool_sites(sites):
+            info = sites[("tool", ident)]
+            if op.name == "tool-args-changed" and "change" not in info:
+                continue
+            yield Mutant(op.name, op.kind, ident, dict(info))
+        return
     if op.kind in ("call", "latency"):
         for ident in _call_sites(sites, op.kind):
             info = sites[(op.kind, ident)]
             if op.kind == "call":
                 if not info.get("ok"):
+                    continue
+                if op.name.startswith("reply-") and not info.get("text", True):
                     continue
                 chars = int(info.get("chars", 0))
                 if op.name == "reply-emptied" and chars == 0:
@@ -159,6 +195,18 @@ def derive(
 def describe(mutant: Mutant) -> str:
     """The mutant in words: ``agent 'forums' times out on call #1``."""
     op, ident, info = mutant.operator, mutant.ident, mutant.info
+    if mutant.kind == "tool":
+        agent, n, _index = ident
+        call = str(info.get("call", info.get("tool", "?")))
+        if op == "tool-call-dropped":
+            if int(info.get("of", 1)) > 1:
+                return f"agent {agent!r} answers call #{n} without its tool call {call}"
+            return f"agent {agent!r} answers call #{n} with an empty reply instead of {call}"
+        key, old, new = info.get("change", ("?", None, None))
+        return (
+            f"agent {agent!r} calls {info.get('tool')!r} on call #{n} with {key}={new!r}"
+            f" instead of {old!r}"
+        )
     if mutant.kind in ("call", "latency"):
         agent, n = ident[0], ident[1]
         call = f"call #{n}"

@@ -91,25 +91,28 @@ their start times already order them.
 
 The price: two *sequential* steps that take no virtual time at all (a zero-latency stage and
 the next one, both at t=0) cannot be told apart from concurrent ones by time, nor by ``seq``
-(a thread can delay one agent until the other is done). Only knowing *which task* opened each
-span can. So a span record may carry an optional ``task`` (any value, equal exactly for the
-spans one asyncio task or thread opened, never reused within a recording; it orders and is not
-written). With tasks recorded, the spans one task opened at an instant form a *chain* that keeps
-its arrival order (one task cannot run two steps at once), chains are what gets sorted, and a
-sibling opened by the parent span's own task is sequential with everything around it and splits
-the instant into separately arranged segments: a pipeline keeps its stage order, a gather is
-still canonical. Without them we choose determinism: every equal-start span is its own
-chain, sorted by content. Then, a zero-latency pipeline reads in name order; give the stages a
-(fake) latency, or record their tasks, to see them in time order.
+(a thread can delay one agent until the other is done). Only happens-before can. So spans and
+entries may carry an optional ``task`` (any value naming a *strand*: equal for work done one
+step after another, never shared by concurrent work within a recording; it orders and is not
+written). :mod:`agentrig.recording` records it from who waits for whom, not from task identity:
+a task that another waits for, and for nothing else (``await create_task(...)``, ``wait_for``
+on 3.11), continues the waiter's strand, so 3.11 and 3.12 record the same document. With
+strands recorded, what one strand did at an instant (spans and entries) forms a *chain* that
+keeps its arrival order, chains are what gets sorted, and what the parent span's own strand
+did is sequential with everything around it and splits the instant into separately arranged
+segments: a pipeline keeps its stage order, a gather is still canonical, and decisions, bus
+emits and budget charges of concurrent tasks or threads are sorted like their spans. Without
+strands we choose determinism: every equal-start span is its own chain, sorted by content.
+Then, a zero-latency pipeline reads in name order; give the stages a (fake) latency, or record
+their strands, to see them in time order.
 
-**Entries around a group.** Entries attributed to a span are kept in arrival order (one task
-records them one after another; decisions at the same instant keep their order). An entry that
-arrives *inside* a concurrency group's window (after the first member opened and before the
-last closed, at the group's instant) may come from one of the concurrent tasks, so it joins the
-group and is sorted with it; entries before and after the window stay put. Likewise the span's
-own events whose time falls in a group's window (its instant to its last member's end) are
-sorted by content: failures that concurrent agents report on their parent span are the typical
-case. Concurrent work should record inside its own span: that is always canonical.
+**Entries around a group.** Entries of unknown strand attributed to a span are kept in arrival
+order. One that arrives *inside* a concurrency group's window (after the first member opened
+and before the last closed, at the group's instant) may come from one of the concurrent tasks,
+so it joins the group and is sorted with it; entries before and after the window stay put.
+Likewise the span's own events whose time falls in a group's window (its instant to its last
+member's end) are sorted by content: failures that concurrent agents report on their parent
+span are the typical case.
 
 **No virtual time.** When some sibling has no time (``t is None``), we fall back to ``seq``:
 siblings whose ``[seq, end_seq]`` intervals overlap form a group; others keep arrival order.
@@ -159,7 +162,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from agentrig.document import FORMAT_VERSION, dumps, loads
+from agentrig.document import FORMAT_VERSION, collector_paused, dumps, loads
 from agentrig.normalize.readers import read
 from agentrig.normalize.rules import DEFAULT_RULES, SCRUB_RULES, NormalizeRules
 from agentrig.normalize.timeline import TimelineBuilder, arrange
@@ -193,11 +196,12 @@ def normalize(
         TypeError: ``recording`` is neither a Recording nor a mapping.
     """
     builder = TimelineBuilder(rules if rules is not None else DEFAULT_RULES)
-    name, spans, entries, from_document = read(builder, recording)
-    roots = arrange(builder, spans, entries, keep_order=from_document)
-    doc: dict[str, Any] = {
-        "agentrig": {"format": FORMAT_VERSION, "semconv": SEMCONV_VERSION},
-        "name": builder.string(name) if isinstance(name, str) else builder.top(name, None),
-        "timeline": builder.emit(roots, None, 0),
-    }
-    return builder.scrub.renumber(doc)
+    with collector_paused():  # the document is a fresh acyclic tree (see agentrig.document)
+        name, spans, entries, from_document = read(builder, recording)
+        roots = arrange(builder, spans, entries, keep_order=from_document)
+        doc: dict[str, Any] = {
+            "agentrig": {"format": FORMAT_VERSION, "semconv": SEMCONV_VERSION},
+            "name": builder.string(name) if isinstance(name, str) else builder.top(name, None),
+            "timeline": builder.emit(roots, None, 0),
+        }
+        return builder.scrub.renumber(doc)

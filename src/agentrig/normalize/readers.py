@@ -116,7 +116,11 @@ def _from_raw(
     entry_items = []
     for i, e in enumerate(entries):
         seq, t, kind, span_id, data = _fields(e, _ENTRY_FIELDS, _ENTRY_GETTER)
-        entry_items.append(make_entry(_as_seq(seq, float(i)), t, kind, span_id, data))
+        item = make_entry(_as_seq(seq, float(i)), t, kind, span_id, data)
+        # Optional, as for spans: entries of one task keep their order, those of concurrent
+        # tasks are sorted with their siblings.
+        item.task = e.get("task") if type(e) is dict else getattr(e, "task", None)
+        entry_items.append(item)
     return span_items, entry_items
 
 

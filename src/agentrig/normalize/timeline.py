@@ -246,13 +246,13 @@ class TimelineBuilder:
     ) -> list[Item]:
         """Siblings at one virtual instant, in arrival order, put in canonical order.
 
-        A span opened by the parent's own task is sequential with everything around it: it
-        splits the run into segments, each arranged on its own.
+        What the parent span's own task did (a span it opened, an entry it made) is sequential
+        with everything around it: it splits the run into segments, each arranged on its own.
         """
         out: list[Item] = []
         segment: list[Item] = []
         for it in run:
-            if it.is_span and parent_task is not None and it.task == parent_task:
+            if parent_task is not None and it.task == parent_task:
                 out.extend(self._arrange_segment(segment, t0, windows))
                 out.append(it)
                 segment = []
@@ -264,30 +264,48 @@ class TimelineBuilder:
     def _arrange_segment(
         self, segment: list[Item], t0: float, windows: list[tuple[float, float]]
     ) -> list[Item]:
-        spans = [it for it in segment if it.is_span]
-        if len(spans) < 2:
+        if len(segment) < 2:
             return segment
-        # Spans one task opened one after the other form a chain that keeps its order; spans
-        # of unknown task are chains of one.
+        # What one task did one step after another forms a chain that keeps its order; spans
+        # of unknown task are chains of one. An entry joins the chain of its task when that
+        # task opened a span here; any other entry before the first span or after the last
+        # one stays put (the task that waits for the group made it), and inside that window
+        # it is sorted with the group -- with its task's other entries when its task is known.
+        spans = [it for it in segment if it.is_span]
+        lo = min((sp.seq for sp in spans), default=-1.0)
+        hi = max((sp.end_seq for sp in spans), default=-1.0)
+        owners = {sp.task for sp in spans}
         units: list[list[Item]] = []
         chains: dict[object, list[Item]] = {}
-        for sp in spans:
-            chain = chains.get(sp.task) if sp.task is not None else None
-            if chain is not None:
-                chain.append(sp)
-            else:
-                chain = [sp]
+        before: list[Item] = []
+        after: list[Item] = []
+        loose: list[Item] = []
+        for it in segment:
+            task = it.task
+            if not it.is_span and (task is None or task not in owners):
+                if spans and it.seq < lo:
+                    before.append(it)
+                    continue
+                if spans and it.seq > hi:
+                    after.append(it)
+                    continue
+                if task is None:
+                    loose.append(it)
+                    continue
+            if task is None:
+                units.append([it])
+                continue
+            chain = chains.get(task)
+            if chain is None:
+                chain = chains[task] = [it]
                 units.append(chain)
-                if sp.task is not None:
-                    chains[sp.task] = chain
+            else:
+                chain.append(it)
         if len(units) < 2:
             return segment  # one task did all of it: sequential
-        lo = min(sp.seq for sp in spans)
-        hi = max(sp.end_seq for sp in spans)
-        before = [it for it in segment if not it.is_span and it.seq < lo]
-        after = [it for it in segment if not it.is_span and it.seq > hi]
-        units.extend([it] for it in segment if not it.is_span and lo <= it.seq <= hi)
-        windows.append((t0, max(sp.end if sp.end is not None else t0 for sp in spans)))
+        units.extend([it] for it in loose)
+        ends = [sp.end if sp.end is not None else t0 for sp in spans]
+        windows.append((t0, max(ends, default=t0)))
         return [*before, *self.canonical(units), *after]
 
     def _component(self, component: list[Item]) -> list[Item]:

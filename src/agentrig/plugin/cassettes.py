@@ -37,14 +37,17 @@ import shlex
 import threading
 import time
 from collections.abc import Generator, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import pytest
 
 if TYPE_CHECKING:
+    from agentrig.budget import Reservation, StageBudget
     from agentrig.cassette import CassetteRules, Interaction, Player, Request
+    from agentrig.chat import FakeRequest
     from agentrig.providers.intercept import InterceptedRequest, InterceptedResponse
     from agentrig.recording import Recording
 
@@ -58,6 +61,7 @@ INI_KEYS: Final = ("agentrig_cassette_ignore", "agentrig_cassette_latency_quantu
 USAGE_DIR: Final = "agentrig"
 USAGE_SUBDIR: Final = "cassette-usage"
 
+_ZERO: Final = Decimal(0)
 _RUN = pytest.StashKey["LlmCassette"]()
 _OUTCOME = pytest.StashKey[bool]()
 
@@ -201,10 +205,16 @@ class LlmCassette:
             stream=request.is_stream,
         )
 
-    def _replay(self, canonical: Request, n: int) -> Interaction | None:
+    def _replay(
+        self, canonical: Request, n: int, stage: StageBudget | None, call: _CallSpan
+    ) -> Interaction | None:
         if self.mode == RECORD_ALL:
             return None
-        hit = self.player.answer(canonical)
+
+        def afford(interaction: Interaction) -> None:
+            call.reservation = _reserve(stage, interaction, n, call.request)
+
+        hit = self.player.answer(canonical, check=afford if stage is not None else None)
         if hit is None:
             return None
         index, interaction = hit
@@ -238,29 +248,36 @@ class LlmCassette:
 
     def handle(self, request: InterceptedRequest) -> InterceptedResponse | None:
         """A sync client's request (the seam does not wait latency on the sync path)."""
+        from agentrig.budget import current_stage_budget
+
         canonical = self._canonical(request)
         if canonical is None:
             return None
         n = self._slot()
-        with _model_span(canonical) as span:
-            interaction = self._replay(canonical, n)
+        stage = current_stage_budget()
+        with _CallSpan(request, canonical) as call:
+            interaction = self._replay(canonical, n, stage, call)
             if interaction is None:
                 if self.mode == "replay":
                     raise self._miss(canonical, n)
                 started = time.perf_counter()
                 real = request.send_real()
                 interaction = self._store(canonical, real, time.perf_counter() - started, n)
-            _finish_span(span, interaction)
+            call.answered(interaction)
+            call.charge(stage, interaction)
         return _answer(interaction)
 
     async def handle_async(self, request: InterceptedRequest) -> InterceptedResponse | None:
         """An async client's request: the recorded latency passes in (virtual) time."""
+        from agentrig.budget import current_stage_budget
+
         canonical = self._canonical(request)
         if canonical is None:
             return None
         n = self._slot()
-        with _model_span(canonical) as span:
-            interaction = self._replay(canonical, n)
+        stage = current_stage_budget()
+        with _CallSpan(request, canonical) as call:
+            interaction = self._replay(canonical, n, stage, call)
             if interaction is None:
                 if self.mode == "replay":
                     raise self._miss(canonical, n)
@@ -270,9 +287,10 @@ class LlmCassette:
                 with real_work(f"llm_cassette recording {canonical.endpoint}"):
                     real = await request.asend_real()
                 interaction = self._store(canonical, real, time.perf_counter() - started, n)
-            _finish_span(span, interaction)
+            call.answered(interaction)
             if interaction.latency:
                 await asyncio.sleep(interaction.latency)
+            call.charge(stage, interaction)
         return _answer(interaction)
 
     # -- the end of the test ---------------------------------------------------------------------
@@ -343,56 +361,164 @@ def _answer(interaction: Interaction) -> InterceptedResponse:
     return InterceptedResponse(status=response.status, headers=headers, body=response.content())
 
 
-@contextmanager
-def _model_span(canonical: Request) -> Iterator[Any]:
-    """The ``chat {model}`` span of one replayed or recorded call (fake.py's span name and
-    GenAI attributes, through the same tracer the fake uses)."""
-    from agentrig.fake import AGENTRIG_PROMPT
-    from agentrig.tracing import (
-        GEN_AI_OPERATION_NAME,
-        GEN_AI_REQUEST_MODEL,
-        OPERATION_CHAT,
-        default_tracer,
-        model_call_span_name,
-    )
+class _CallSpan:
+    """The ``chat {model}`` span of one replayed or recorded call, built by
+    :mod:`agentrig.model_span` as the fake's is, and the call's charge to its stage.
 
-    attributes: dict[str, Any] = {
-        GEN_AI_OPERATION_NAME: OPERATION_CHAT,
-        "gen_ai.provider.name": canonical.provider,
-        GEN_AI_REQUEST_MODEL: canonical.model,
-        AGENTRIG_PROMPT: _prompt(canonical.body),
-        "agentrig.source": "cassette",
-    }
-    with default_tracer().span(
-        model_call_span_name(canonical.model), attributes=attributes
-    ) as span:
-        yield span
+    The recorded request is read with the provider fakes' own parsers, so the span carries
+    what a faked call's span carries (:data:`agentrig.model_span.REPLAY_ONLY_ATTRIBUTES` aside).
+    """
+
+    def __init__(self, request: InterceptedRequest, canonical: Request) -> None:
+        self.canonical = canonical
+        self.request, self.wire = _fake_request(request, canonical)
+        self.reservation: Reservation | None = None
+        self.charging = False
+        self._scope: Any = None
+        self._span: Any = None
+
+    def __enter__(self) -> _CallSpan:
+        from agentrig.model_span import request_attributes
+        from agentrig.tracing import default_tracer, model_call_span_name
+        from agentrig.vocabulary import AGENTRIG_SOURCE
+
+        attributes = request_attributes(
+            self.request,
+            agent=self.request.model,
+            provider=self.canonical.provider or "unknown",
+            wire=self.wire,
+        )
+        attributes[AGENTRIG_SOURCE] = "cassette"
+        self._scope = default_tracer().span(
+            model_call_span_name(self.request.model), attributes=attributes
+        )
+        self._span = self._scope.__enter__()
+        return self
+
+    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> bool | None:
+        if exc is not None:
+            from agentrig.model_span import unspent_attributes
+            from agentrig.tracing import ERROR_TYPE
+
+            if self.reservation is not None and not self.charging:
+                self.reservation.cancel()
+            if not self.charging:  # nothing was spent: say so on the span
+                self._span.set_attributes(unspent_attributes())
+            self._span.set_attribute(ERROR_TYPE, type(exc).__qualname__)
+        result: bool | None = self._scope.__exit__(kind, exc, tb)
+        return result
+
+    def answered(self, interaction: Interaction) -> None:
+        """Put what the recorded response says on the span (as the fake does for its reply)."""
+        from agentrig.cassette import recorded_reply
+        from agentrig.model_span import (
+            HTTP_RESPONSE_STATUS_CODE,
+            reply_attributes,
+            unspent_attributes,
+        )
+        from agentrig.tracing import ERROR_TYPE, GEN_AI_RESPONSE_MODEL
+
+        usage = interaction.usage()
+        status = interaction.response.status
+        attributes: dict[str, object] = {}
+        if usage.model is not None:
+            attributes[GEN_AI_RESPONSE_MODEL] = usage.model
+        if status >= 400:  # an error answer costs nothing and carries no reply
+            attributes.update(unspent_attributes())
+            attributes[ERROR_TYPE] = str(status)
+        else:
+            reply = recorded_reply(interaction.response)
+            finish = reply.finish_reason or ("tool_calls" if reply.tool_calls else "stop")
+            attributes.update(
+                reply_attributes(
+                    text=reply.text,
+                    tool_calls=reply.tool_calls,
+                    finish_reason=finish,
+                    input_tokens=usage.input_tokens,
+                    output_tokens=usage.output_tokens,
+                    usd=usage.usd if usage.usd is not None else _ZERO,
+                    wire=self.wire,
+                )
+            )
+        attributes[HTTP_RESPONSE_STATUS_CODE] = status
+        self._span.set_attributes(attributes)
+
+    def charge(self, stage: StageBudget | None, interaction: Interaction) -> None:
+        """Charge the call to the ambient stage, labelled as the fake labels its calls.
+
+        A replayed call was checked before it was answered (its cost is held); a call just
+        recorded was made already, so its spend is charged even if it breaks a cap.
+        """
+        if stage is None or interaction.response.status >= 400:
+            return
+        label = f"model.call {self.request.model}"
+        self.charging = True
+        if self.reservation is not None:
+            self.reservation.commit(label=label)
+            return
+        usage = interaction.usage()
+        stage.charge(
+            usage.usd if usage.usd is not None else _ZERO,
+            tokens=usage.input_tokens + usage.output_tokens,
+            label=label,
+        )
 
 
-def _finish_span(span: Any, interaction: Interaction) -> None:
-    from agentrig.cassette import reply_text
-    from agentrig.fake import AGENTRIG_REPLY
-    from agentrig.tracing import (
-        AGENTRIG_COST_USD,
-        GEN_AI_USAGE_INPUT_TOKENS,
-        GEN_AI_USAGE_OUTPUT_TOKENS,
-    )
+def _reserve(
+    stage: StageBudget | None, interaction: Interaction, n: int, request: FakeRequest
+) -> Reservation | None:
+    """Hold a replayed call's recorded cost on the stage, or refuse the call as the fake
+    refuses one the stage cannot afford (before it is made; nothing spent)."""
+    from agentrig._errors import BudgetExceeded
 
+    if stage is None or interaction.response.status >= 400:
+        return None
     usage = interaction.usage()
-    span.set_attributes(
-        {
-            "gen_ai.response.model": usage.model,
-            GEN_AI_USAGE_INPUT_TOKENS: usage.input_tokens,
-            GEN_AI_USAGE_OUTPUT_TOKENS: usage.output_tokens,
-            AGENTRIG_COST_USD: float(usage.usd) if usage.usd is not None else 0.0,
-            AGENTRIG_REPLY: reply_text(interaction.response),
-            "http.response.status_code": interaction.response.status,
-        }
+    usd = usage.usd if usage.usd is not None else _ZERO
+    tokens = usage.input_tokens + usage.output_tokens
+    reservation = stage.reserve(usd, tokens=tokens)
+    if reservation is not None:
+        return reservation
+    prompt = request.prompt if len(request.prompt) <= 40 else request.prompt[:39] + "…"
+    raise BudgetExceeded(
+        f"llm_cassette call #{n} ({request.model}, prompt {prompt!r}) would cost ${usd} for"
+        f" {tokens} tokens (as recorded), more than budget {stage.name!r} can afford (it has"
+        f" ${stage.remaining_usd} left); the call was not replayed and nothing was spent."
+        " Acquire the stage with a larger max_usd= (or max_tokens=), or give the pool more"
     )
+
+
+def _fake_request(request: InterceptedRequest, canonical: Request) -> tuple[FakeRequest, bool]:
+    """The call as the provider fakes read it (parsed from the canonical body), and whether
+    it could be read so (else only the prompt and the model are known)."""
+    from dataclasses import replace
+
+    from agentrig._errors import ConfigurationError
+    from agentrig.chat import FakeRequest
+    from agentrig.providers import anthropic_wire, openai_wire
+    from agentrig.providers.wire import BadRequest
+
+    body = canonical.body
+    path = canonical.endpoint.rstrip("/")
+    parse: Any = None
+    if path.endswith("/chat/completions"):
+        parse = openai_wire.parse_chat
+    elif path.endswith("/responses"):
+        parse = openai_wire.parse_responses
+    elif path.endswith("/messages") and canonical.provider == "anthropic":
+        parse = anthropic_wire.parse_messages
+    if parse is not None and isinstance(body, dict):
+        body = {**body, "stream": True} if canonical.stream else body
+        try:
+            return parse(replace(request, json=body)), True
+        except (BadRequest, ConfigurationError):
+            pass
+    model = canonical.model or canonical.endpoint
+    return FakeRequest.from_prompt(_prompt(canonical.body), model=model), False
 
 
 def _prompt(body: Any) -> str:
-    """The last message's text (what a reader of the snapshot wants to see first)."""
+    """The last message's text, for a request the provider fakes cannot read."""
     if not isinstance(body, dict):
         return ""
     messages = body.get("messages")
@@ -449,15 +575,18 @@ class CassettePlugin:
         rerecord = _record_command(item.nodeid, settings)
         interactions: tuple[Interaction, ...] = ()
         missing = False
+        problem: str | None = None
         if mode != RECORD_ALL:
             try:
                 interactions = read_cassette(path, rules=self.rules, shown=shown).interactions
             except FileNotFoundError:
                 missing = True
             except CassetteError as exc:
-                pytest.fail(str(exc), pytrace=False)
+                problem = str(exc)
             except OSError as exc:
-                pytest.fail(f"{shown}: cannot read the cassette ({exc.strerror})", pytrace=False)
+                problem = f"{shown}: cannot read the cassette ({exc.strerror})"
+        if problem is not None:  # outside the except: the message alone, not chained
+            pytest.fail(problem, pytrace=False)
         player = Player(interactions, source=shown, rerecord=rerecord, missing=missing)
         run = LlmCassette(
             path=path,

@@ -25,6 +25,13 @@ run). An agentrig test on a loop shared with other tests cannot be virtual witho
 them: it runs on the real loop, and collection warns with :class:`~agentrig.AgentrigWarning`
 naming the test and the fix.
 
+A new timeline per test on a shared loop. Before the first function-scoped fixture of such a
+test is set up (wider-scoped fixtures come first), the loop is rewound to t=0 and what is
+pending on it then -- a heartbeat task of a module fixture, a task an earlier test left running
+-- is marked inherited (``VirtualEventLoop.rewind(inherit_pending=True)``): its timers were set
+on the timeline of whatever ran before, so its records go to ``Recording.inherited`` and the
+test's snapshot is the same alone, with ``-k``, or in any order.
+
 Other runners. An agentrig test run by anyio's (or another) plugin instead of pytest-asyncio
 gets a warning at setup unless its loop is virtual (anyio: ``anyio_backend`` returning
 ``("asyncio", {"loop_factory": agentrig.VirtualEventLoop})``).
@@ -60,6 +67,7 @@ __all__ = [
 
 _SCOPES = ("function", "class", "module", "package", "session")
 _RUNNERS = {f"_{scope}_scoped_runner": scope for scope in _SCOPES}
+_TIMELINE_STARTED = pytest.StashKey[bool]()
 #: Markers of async plugins other than pytest-asyncio: their tests are not ours to mark.
 _OTHER_ASYNC_MARKERS = ("anyio", "trio", "curio")
 
@@ -233,6 +241,8 @@ class LoopPlugin:
     def pytest_fixture_setup(
         self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
     ) -> Generator[None, object, object]:
+        if self.virtual_groups and fixturedef.scope == "function":
+            self._start_timeline(request)
         scope = _RUNNERS.get(fixturedef.argname)
         if scope is None or not self._is_virtual(scope, request):
             return (yield)
@@ -245,6 +255,23 @@ class LoopPlugin:
             return (yield)
         finally:
             fixturedef.func = original  # type: ignore[misc]
+
+    def _start_timeline(self, request: pytest.FixtureRequest) -> None:
+        """Once per test on a shared virtual loop: t=0, and what is pending is inherited."""
+        item = request.node
+        if not isinstance(item, pytest.Item) or item.stash.get(_TIMELINE_STARTED, False):
+            return
+        item.stash[_TIMELINE_STARTED] = True
+        if not _is_async_test(item):
+            return
+        scope = loop_scope(item)
+        if scope == "function" or (scope, _group(item, scope)) not in self.virtual_groups:
+            return
+        from agentrig.clock import VirtualEventLoop
+
+        loop = request.getfixturevalue(f"_{scope}_scoped_runner").get_loop()
+        if isinstance(loop, VirtualEventLoop):
+            loop.rewind(inherit_pending=True)
 
     def _is_virtual(self, scope: str, request: pytest.FixtureRequest) -> bool:
         node = request.node

@@ -13,8 +13,8 @@ How a session runs (one process, or each xdist worker for its share of the tests
    are reused. A mutant run's reports are not logged: pytest counts the test once.
 3. **Results** travel on the test's last report (``report.agentrig_mutation``, so they cross
    from xdist workers to the controller), which builds the report at session end: the terminal
-   table, ``--agentrig-mutate-report=PATH`` (JSON) and the ``--agentrig-min-score`` gate
-   (exit status 1 below it).
+   table, ``--agentrig-mutate-report=PATH`` (JSON), ``--agentrig-html=DIR`` (the page
+   ``DIR/mutation.html``) and the ``--agentrig-min-score`` gate (exit status 1 below it).
 
 Limits: ``--agentrig-max-mutants`` per test (so that the same suite gives the same mutants
 under any ``-n``), a per-mutant real-time limit (``--agentrig-mutant-timeout``, default 20 x
@@ -190,9 +190,9 @@ def _uses_agentrig(item: pytest.Item) -> bool:
 def _recorded(item: pytest.Item) -> object:
     """The normalized recording of the item's last run (``None`` if it had none)."""
     from agentrig.normalize import normalize
-    from agentrig.plugin import _RECORDING  # the plugin's stash key for the test's Recording
+    from agentrig.plugin.fixtures import RECORDING  # the test's Recording
 
-    recording = item.stash.get(_RECORDING, None)
+    recording = item.stash.get(RECORDING, None)
     return None if recording is None else normalize(recording)
 
 
@@ -202,10 +202,17 @@ def _first_line(text: str, limit: int = 160) -> str:
 
 
 def _classify(excinfo: pytest.ExceptionInfo[BaseException]) -> dict[str, str]:
-    """What killed a mutant: drift, assertion, gate, timeout, skipped or error."""
+    """What killed a mutant: drift, assertion, gate, timeout, skipped or error.
+
+    A mutant that hangs is killed by a time limit either way: ``MutantTimedOut`` (it kept the
+    process busy) or the virtual loop's ``StallError`` (it awaited something nothing would
+    ever do, for ``agentrig_stall_timeout`` real seconds).
+    """
+    from agentrig._errors import StallError
+
     exc = excinfo.value
     message = str(exc)
-    if isinstance(exc, MutantTimedOut):
+    if isinstance(exc, (MutantTimedOut, StallError)):
         by = "timeout"
     elif isinstance(exc, pytest.skip.Exception):
         by = "skipped"
@@ -263,6 +270,8 @@ class MutatePlugin:
         self.results: dict[str, dict[str, Any]] = {}
         self.report: Any = None
         self.report_error: str | None = None
+        self.html_page: Path | None = None
+        self.html_error: str | None = None
 
     # -- collection -----------------------------------------------------------------------------
 
@@ -454,22 +463,19 @@ class MutatePlugin:
         notes = []
         if not hasattr(signal, "setitimer"):
             notes.append("note: no SIGALRM here, so mutants ran without a per-mutant time limit")
-        notes.append(
-            "note: tool-call operators are not available: this FakeModel has no tool calls"
-        )
         report = MutationReport(
             self.results.values(), min_score=self.settings.min_score, notes=notes
         )
         self.report = report
+        data_json = report.to_json()
+        self._write_html(data_json)
         path = self.settings.report_path
         if path is not None:
             import orjson
 
             from agentrig.snapshot import atomic_write
 
-            data = orjson.dumps(
-                report.to_json(), option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE
-            )
+            data = orjson.dumps(data_json, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 atomic_write(path, data)
@@ -483,6 +489,27 @@ class MutatePlugin:
         if report.below_floor and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
+    def _write_html(self, data: dict[str, Any]) -> None:
+        """With ``--agentrig-html=DIR``: the report as ``DIR/mutation.html``, beside the drift
+        index (the same folder rule)."""
+        folder = self.config.getoption("agentrig_html", None)
+        if not folder:
+            return
+        from agentrig.html import render_mutation_html
+        from agentrig.snapshot import atomic_write
+
+        page = Path(self.config.invocation_params.dir) / str(folder) / "mutation.html"
+        try:
+            page.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(page, render_mutation_html(data).encode("utf-8"))
+        except OSError as exc:
+            self.html_error = (
+                f"agentrig: cannot write the mutation page {page}: {exc.strerror or exc};"
+                " choose a writable --agentrig-html folder"
+            )
+            return
+        self.html_page = page
+
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.report is None:
             return
@@ -492,3 +519,10 @@ class MutatePlugin:
             terminalreporter.write_line(line, red=red)
         if self.report_error:
             terminalreporter.write_line(self.report_error, red=True)
+        if self.html_error:
+            terminalreporter.write_line(self.html_error, red=True)
+        elif self.html_page is not None:
+            import os
+
+            shown = Path(os.path.relpath(self.html_page, self.config.invocation_params.dir))
+            terminalreporter.write_line(f"agentrig HTML: mutation report in {shown.as_posix()}")

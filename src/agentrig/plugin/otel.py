@@ -107,12 +107,11 @@ class OtelPlugin:
     def _export(self, item: pytest.Item, recording: Recording) -> None:
         from agentrig.normalize import normalize
         from agentrig.otlp import dumps_otlp
-        from agentrig.plugin import _state, _test_config
+        from agentrig.plugin.settings import TestSettings
         from agentrig.snapshot import atomic_write
 
         assert self.otlp_dir is not None
-        cfg = _test_config(_state(self.config), item)
-        doc = normalize(recording, rules=cfg.rules)
+        doc = normalize(recording, rules=TestSettings.of(item).rules)
         path = otlp_path(self.otlp_dir, item.nodeid)
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(path, dumps_otlp(doc))

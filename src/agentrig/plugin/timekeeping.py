@@ -239,10 +239,10 @@ class _patch_runner:
     def __enter__(self) -> None:
         import asyncio.runners
 
-        from agentrig.plugin import _stall_timeout
+        from agentrig.plugin.settings import Settings
 
         original = asyncio.runners.Runner
-        stall_timeout = _stall_timeout(self.item.config)
+        stall_timeout = Settings.of(self.item.config).stall_timeout
 
         def virtual_loop() -> asyncio.AbstractEventLoop:
             from agentrig.clock import VirtualEventLoop
