@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from agentrig._errors import (
+from agentrig import (
     AgentRigError,
     BudgetError,
     BudgetExceeded,
@@ -590,8 +590,8 @@ def test_deadline_without_wait_is_a_configuration_error() -> None:
 @pytest.mark.parametrize(
     ("bad", "message"),
     [
-        (-1, r"`deadline` must be a non-negative number of seconds, got -1"),
-        (float("nan"), r"`deadline` must be a non-negative number of seconds, got nan"),
+        (-1, r"`deadline` must be non-negative, got -1"),
+        (float("nan"), r"`deadline` must be a number \(inf: never\) of seconds, got nan"),
         (True, r"`deadline` must be a Deadline or a number of seconds, got True"),
         ("soon", r"`deadline` must be a Deadline \(or anything with remaining\(\)\)"),
     ],

@@ -23,7 +23,7 @@ from decimal import Decimal
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from agentrig._errors import BudgetExceeded, BudgetExhausted, ConfigurationError
+from agentrig import BudgetExceeded, BudgetExhausted, ConfigurationError
 from agentrig.budget import BudgetPool, LedgerEntry, StageBudget
 from agentrig.clock import run
 

@@ -74,7 +74,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import math
-import operator
 import threading
 from collections import deque
 from contextlib import AbstractAsyncContextManager
@@ -87,6 +86,7 @@ from typing import Literal, Protocol, TypeVar
 from agentrig._errors import BudgetExceeded, BudgetExhausted, ConfigurationError
 from agentrig._secrets import redact_secrets
 from agentrig._types import Money
+from agentrig.checks import check_count, check_name, check_seconds
 from agentrig.deadline import Deadline
 from agentrig.money import CONTEXT, ZERO, format_usd, parse_usd
 from agentrig.mutate import hook as _mutation
@@ -111,18 +111,6 @@ def _add(a: Decimal, b: Decimal) -> Decimal:
 
 def _sub(a: Decimal, b: Decimal) -> Decimal:
     return CONTEXT.subtract(a, b)
-
-
-def _to_tokens(value: object, param: str) -> int:
-    """``value`` as a non-negative int, or a ConfigurationError."""
-    if isinstance(value, bool) or not hasattr(value, "__index__"):
-        raise ConfigurationError(
-            f"`{param}` must be a whole number of tokens (an int), got {value!r}"
-        )
-    count = operator.index(value)
-    if count < 0:
-        raise ConfigurationError(f"`{param}` must be non-negative, got {value!r}")
-    return count
 
 
 def _fmt_tokens(count: int | None) -> str:
@@ -283,11 +271,10 @@ class BudgetPool:
     )
 
     def __init__(self, *, usd: Money, tokens: int | None = None, name: str = "pool") -> None:
-        if not isinstance(name, str) or not name:
-            raise ConfigurationError(f"BudgetPool `name` must be a non-empty string, got {name!r}")
+        check_name(name, owner="BudgetPool")
         self._name = name
         self._cap_usd = _mutation.pool_cap(name, parse_usd(usd, "usd"))  # agentrig mutate
-        self._cap_tokens = None if tokens is None else _to_tokens(tokens, "tokens")
+        self._cap_tokens = None if tokens is None else check_count(tokens, "tokens", unit="tokens")
         self._lock = threading.Lock()
         self._spent_usd = ZERO
         self._accepted_usd = ZERO
@@ -468,12 +455,11 @@ class BudgetPool:
         return self._acquire_now(self._request(max_usd, max_tokens, name))
 
     def _request(self, max_usd: object, max_tokens: object, name: object) -> _Request:
-        if name is not None and (not isinstance(name, str) or not name):
-            raise ConfigurationError(
-                f"stage `name` must be a non-empty string or None, got {name!r}"
-            )
+        stage_name = check_name(name, owner="stage", optional=True)
         usd = None if max_usd is None else parse_usd(max_usd, "max_usd")
-        tokens = None if max_tokens is None else _to_tokens(max_tokens, "max_tokens")
+        tokens = (
+            None if max_tokens is None else check_count(max_tokens, "max_tokens", unit="tokens")
+        )
         who = "a stage" if name is None else f"stage {name!r}"
         if usd is not None and usd > self._cap_usd:
             raise ConfigurationError(
@@ -488,7 +474,7 @@ class BudgetPool:
                 " max_tokens= or give the pool a larger tokens="
             )
         # Numbered only once valid: a refused acquire keeps its number (it is recorded).
-        label = name if name is not None else f"stage-{next(self._stage_numbers)}"
+        label = stage_name if stage_name is not None else f"stage-{next(self._stage_numbers)}"
         return _Request(label, usd, tokens)
 
     def _acquire_now(self, request: _Request) -> StageBudget:
@@ -670,7 +656,7 @@ class BudgetPool:
         held: tuple[Decimal, int] | None = None,
     ) -> None:
         amount = parse_usd(usd, "usd")
-        count = _to_tokens(tokens, "tokens")
+        count = check_count(tokens, "tokens", unit="tokens")
         if label is not None and not isinstance(label, str):
             raise ConfigurationError(f"charge `label` must be a string or None, got {label!r}")
         error: Exception | None = None
@@ -771,7 +757,7 @@ class BudgetPool:
 
     def _can_afford(self, stage: StageBudget, usd: object, tokens: object) -> bool:
         amount = parse_usd(usd, "usd")
-        count = _to_tokens(tokens, "tokens")
+        count = check_count(tokens, "tokens", unit="tokens")
         with self._lock:
             if stage._closed:
                 raise ConfigurationError(
@@ -798,7 +784,7 @@ class BudgetPool:
 
     def _hold(self, stage: StageBudget, usd: object, tokens: object) -> Reservation | None:
         amount = parse_usd(usd, "usd")
-        count = _to_tokens(tokens, "tokens")
+        count = check_count(tokens, "tokens", unit="tokens")
         with self._lock:
             if stage._closed:
                 raise ConfigurationError(
@@ -908,11 +894,7 @@ def _check_deadline(deadline: object) -> None:
             f"`deadline` must be a Deadline or a number of seconds, got {deadline!r}"
         )
     if isinstance(deadline, (int, float)):
-        seconds = float(deadline)
-        if math.isnan(seconds) or seconds < 0:
-            raise ConfigurationError(
-                f"`deadline` must be a non-negative number of seconds, got {deadline!r}"
-            )
+        check_seconds(deadline, "deadline", finite=False)
         return
     if not callable(getattr(deadline, "remaining", None)):
         raise ConfigurationError(
@@ -1023,7 +1005,6 @@ class StageBudget:
         "_held_usd",
         "_name",
         "_pool",
-        "_requested_tokens",
         "_requested_usd",
         "_spent_tokens",
         "_spent_usd",
@@ -1034,7 +1015,6 @@ class StageBudget:
     _closed: bool
     _name: str
     _pool: BudgetPool
-    _requested_tokens: int | None
     _requested_usd: Decimal | None
     _spent_tokens: int
     _spent_usd: Decimal
@@ -1056,7 +1036,6 @@ class StageBudget:
         self._pool = pool
         self._name = request.name
         self._requested_usd = request.max_usd
-        self._requested_tokens = request.max_tokens
         self._cap_usd = cap_usd
         self._cap_tokens = cap_tokens
         self._spent_usd = ZERO

@@ -23,13 +23,18 @@ import pytest
 from reliability_kit import Rig, assert_clean
 
 import agentrig._jsonl
-from agentrig import BudgetPool, Deadline, DecisionLog, EventBus, Recording, run
-from agentrig._errors import (
+from agentrig import (
     AgentRigError,
     BudgetExceeded,
+    BudgetPool,
     ConfigurationError,
+    Deadline,
     DeadlineExceeded,
+    DecisionLog,
     DecisionLogError,
+    EventBus,
+    Recording,
+    run,
 )
 from agentrig.decisions import read_decision_log
 
@@ -102,8 +107,8 @@ MISUSES: dict[str, tuple[Callable[[], object], type[Exception], str]] = {
         "stage 'draft' of pool 'research' is closed",
     ),
     "deadline negative": (lambda: Deadline(-1), ConfigurationError, "`seconds` must be non-neg"),
-    "deadline nan": (lambda: Deadline(math.nan), ConfigurationError, "`seconds` must be finite"),
-    "deadline inf": (lambda: Deadline(math.inf), ConfigurationError, "`seconds` must be finite"),
+    "deadline nan": (lambda: Deadline(math.nan), ConfigurationError, "must be a finite number"),
+    "deadline inf": (lambda: Deadline(math.inf), ConfigurationError, "must be a finite number"),
     "deadline text": (lambda: Deadline("soon"), ConfigurationError, "a number of seconds"),  # type: ignore[arg-type]
     "decision empty": (lambda: DecisionLog().record(decision=""), ConfigurationError, "decision"),
     "decision reserved field": (
