@@ -18,6 +18,7 @@ from agentrig import (
     FakeRateLimitError,
     FakeTimeoutError,
     ScriptExhausted,
+    StateError,
     UnscriptedCall,
 )
 from agentrig.budget import BudgetPool
@@ -659,7 +660,7 @@ def test_fake_agents_satisfy_the_agent_protocol() -> None:
 
 
 def test_fake_agent_cannot_be_created_directly() -> None:
-    with pytest.raises(ConfigurationError, match=r"fake_model\.agent\(name"):
+    with pytest.raises(StateError, match=r"fake_model\.agent\(name"):
         FakeAgent()
 
 

@@ -83,7 +83,7 @@ from decimal import Decimal
 from types import TracebackType
 from typing import Literal, Protocol, TypeVar
 
-from agentrig._errors import BudgetExceeded, BudgetExhausted, ConfigurationError
+from agentrig._errors import BudgetExceeded, BudgetExhausted, ConfigurationError, StateError
 from agentrig._secrets import redact_secrets
 from agentrig._types import Money
 from agentrig.checks import check_count, check_name, check_seconds
@@ -734,7 +734,7 @@ class BudgetPool:
                 if label is not None:
                     what += f" (label {label!r})"
             if was_closed:
-                error = ConfigurationError(
+                error = StateError(
                     f"stage {stage._name!r} of pool {self._name!r} is closed (its acquire block"
                     f" has exited); the {what} is recorded in the ledger (accepted=False) but a"
                     " closed stage cannot spend. Charge a stage only inside its block, or"
@@ -760,7 +760,7 @@ class BudgetPool:
         count = check_count(tokens, "tokens", unit="tokens")
         with self._lock:
             if stage._closed:
-                raise ConfigurationError(
+                raise StateError(
                     f"stage {stage._name!r} of pool {self._name!r} is closed (its acquire"
                     " block has exited) and cannot spend; use a stage only inside its block"
                 )
@@ -787,7 +787,7 @@ class BudgetPool:
         count = check_count(tokens, "tokens", unit="tokens")
         with self._lock:
             if stage._closed:
-                raise ConfigurationError(
+                raise StateError(
                     f"stage {stage._name!r} of pool {self._name!r} is closed (its acquire"
                     " block has exited) and cannot spend; use a stage only inside its block"
                 )
@@ -939,7 +939,7 @@ class _Acquisition(AbstractAsyncContextManager["StageBudget"]):
 
     async def __aenter__(self) -> StageBudget:
         if self._entered:
-            raise ConfigurationError(
+            raise StateError(
                 f"this pool.acquire(...) for stage {self._request.name!r} was already entered;"
                 " call pool.acquire(...) again for each `async with` block"
             )
@@ -1023,7 +1023,7 @@ class StageBudget:
     _ambient_token: Token[StageBudget | None] | None
 
     def __init__(self) -> None:
-        raise ConfigurationError(
+        raise StateError(
             "StageBudget is not created directly: use `async with pool.acquire(...) as stage:`"
             " or `with pool.acquire_nowait(...) as stage:` on a BudgetPool"
         )
@@ -1127,7 +1127,8 @@ class StageBudget:
 
         Raises:
             BudgetExceeded: the charge broke the stage's or the pool's cap (recorded anyway).
-            ConfigurationError: an argument is invalid, or the stage is closed (the charge
+            ConfigurationError: an argument is invalid.
+            StateError: the stage is closed (the charge
                 is still recorded, refused).
         """
         self._pool._charge(self, usd, tokens, label)
@@ -1146,7 +1147,8 @@ class StageBudget:
             True if neither the stage's nor the pool's caps would be broken.
 
         Raises:
-            ConfigurationError: an argument is invalid, or the stage is closed.
+            ConfigurationError: an argument is invalid.
+            StateError: the stage is closed.
         """
         return self._pool._can_afford(self, usd, tokens)
 
@@ -1166,7 +1168,8 @@ class StageBudget:
             or the pool cannot afford it.
 
         Raises:
-            ConfigurationError: an argument is invalid, or the stage is closed.
+            ConfigurationError: an argument is invalid.
+            StateError: the stage is closed.
         """
         return self._pool._hold(self, usd, tokens)
 
@@ -1216,7 +1219,7 @@ class Reservation:
     _done: bool
 
     def __init__(self) -> None:
-        raise ConfigurationError("a Reservation is made by stage.reserve(usd, tokens=...)")
+        raise StateError("a Reservation is made by stage.reserve(usd, tokens=...)")
 
     @classmethod
     def _create(cls, stage: StageBudget, usd: Decimal, tokens: int) -> Reservation:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import operator
 
-from agentrig._errors import ConfigurationError
+from agentrig._errors import ArgumentTypeError, ConfigurationError
 
 __all__ = ["check_count", "check_name", "check_number", "check_seconds"]
 
@@ -40,7 +40,7 @@ def check_seconds(
     """
     label = _label(param, owner)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigurationError(f"{label} must be a number of seconds, got {value!r}")
+        raise ArgumentTypeError(f"{label} must be a number of seconds, got {value!r}")
     seconds = float(value)
     if math.isnan(seconds) or (finite and math.isinf(seconds)):
         kind = "a finite number" if finite else "a number (inf: never)"
@@ -58,7 +58,7 @@ def check_number(
     """``value`` as a finite float of at least ``minimum`` (a factor, a fraction), or an error."""
     label = _label(param, owner)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigurationError(f"{label} must be a number, got {value!r}")
+        raise ArgumentTypeError(f"{label} must be a number, got {value!r}")
     number = float(value)
     if not math.isfinite(number) or number < minimum:
         raise ConfigurationError(f"{label} must be finite and >= {minimum:g}, got {value!r}")
@@ -80,7 +80,7 @@ def check_count(
     label = _label(param, owner)
     if isinstance(value, bool) or not hasattr(value, "__index__"):
         what = f"a whole number of {unit} (an int)" if unit else "an int"
-        raise ConfigurationError(f"{label} must be {what}, got {value!r}")
+        raise ArgumentTypeError(f"{label} must be {what}, got {value!r}")
     count = operator.index(value)
     if count < minimum:
         rule = "non-negative" if minimum == 0 else f"at least {minimum}"

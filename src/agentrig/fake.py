@@ -130,6 +130,7 @@ from agentrig._errors import (
     FakeTimeoutError,
     ScriptExhausted,
     ScriptMismatch,
+    StateError,
     UnscriptedCall,
 )
 from agentrig._secrets import redact_secrets
@@ -1019,9 +1020,7 @@ class FakeAgent:
     _state: _State
 
     def __init__(self) -> None:
-        raise ConfigurationError(
-            "FakeAgent is not created directly: use fake_model.agent(name, reply=...)"
-        )
+        raise StateError("FakeAgent is not created directly: use fake_model.agent(name, reply=...)")
 
     @classmethod
     def _create(

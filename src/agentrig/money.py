@@ -32,7 +32,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Final
 
-from agentrig._errors import ConfigurationError
+from agentrig._errors import ArgumentTypeError, ConfigurationError
 
 __all__ = [
     "CONTEXT",
@@ -115,7 +115,7 @@ def parse_usd(value: object, param: str) -> Decimal:
 def _convert(value: object, param: str) -> Decimal:
     """The less common types of :func:`parse_usd` (subclasses, numpy, Fraction, str)."""
     if isinstance(value, bool):
-        raise ConfigurationError(
+        raise ArgumentTypeError(
             f"`{param}` must be an amount of US dollars, got the boolean {value!r}"
         )
     if isinstance(value, Decimal):
@@ -147,7 +147,7 @@ def _convert(value: object, param: str) -> Decimal:
             return Decimal(str(value).strip())  # numpy float32: its own shortest form
         except decimal.InvalidOperation:
             return Decimal(float.__repr__(float(value)))
-    raise ConfigurationError(
+    raise ArgumentTypeError(
         f"`{param}` must be an amount of US dollars (Decimal, int, float or str),"
         f" got {value!r} of type {type(value).__name__}"
     )

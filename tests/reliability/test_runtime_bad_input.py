@@ -34,6 +34,7 @@ from agentrig import (
     DecisionLogError,
     EventBus,
     Recording,
+    StateError,
     run,
 )
 from agentrig.decisions import read_decision_log
@@ -103,7 +104,7 @@ MISUSES: dict[str, tuple[Callable[[], object], type[Exception], str]] = {
     ),
     "charge after close": (
         _charge_after_close,
-        ConfigurationError,
+        StateError,
         "stage 'draft' of pool 'research' is closed",
     ),
     "deadline negative": (lambda: Deadline(-1), ConfigurationError, "`seconds` must be non-neg"),
@@ -138,7 +139,7 @@ def test_spend_that_broke_a_cap_or_came_after_close_stays_in_the_ledger() -> Non
     with pytest.raises(BudgetExceeded):
         stage.charge(0.02, label="over")
     stage.close()
-    with pytest.raises(ConfigurationError, match="is closed"):
+    with pytest.raises(StateError, match="is closed"):
         stage.charge(0.01, label="late")
     ledger = [(e.label, e.usd, e.accepted) for e in pool.ledger]
     assert ledger == [
