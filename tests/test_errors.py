@@ -139,3 +139,14 @@ def test_a_snapshot_error_survives_pickling_with_its_advice() -> None:
     error = SnapshotError("snap.json is broken", rerecord=True)
     again = pickle.loads(pickle.dumps(error))
     assert str(again) == str(error) == "snap.json is broken; re-record it with `agentrig update`"
+
+
+def test_messages_drop_repr_addresses_but_keep_user_text_that_looks_like_one() -> None:
+    class Doc:
+        pass
+
+    wallet = "paid the wallet at 0x52908400098527886E0F7030069857D2E4169EE7 today"
+    error = AgentRigError(f"cannot store {Doc()!r} for {wallet!r}")
+    assert "object at 0x" not in str(error)
+    assert "Doc object>" in str(error)
+    assert wallet in str(error)

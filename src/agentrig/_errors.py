@@ -42,10 +42,9 @@ The tree::
 
 from __future__ import annotations
 
-import re
 from typing import Final
 
-from agentrig._secrets import redact_secrets
+from agentrig._secrets import MEMORY_ADDRESS_RE, redact_secrets
 
 __all__ = [
     "AgentRigError",
@@ -78,7 +77,6 @@ __all__ = [
 ]
 
 
-_ADDRESS_RE = re.compile(r" at 0x[0-9A-Fa-f]+")
 #: Longest message an error keeps: the offending value is shown, not a 10 MB repr of it.
 _MAX_MESSAGE = 4000
 _KEEP_TAIL = 1000
@@ -95,7 +93,7 @@ def clean_message(message: str) -> str:
     """
     message = redact_secrets(message)  # first: a cut must not split a secret
     if " at 0x" in message:
-        message = _ADDRESS_RE.sub("", message)
+        message = MEMORY_ADDRESS_RE.sub("", message)
     if len(message) > _MAX_MESSAGE:
         cut = len(message) - _MAX_MESSAGE
         head = message[: _MAX_MESSAGE - _KEEP_TAIL]
