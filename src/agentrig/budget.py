@@ -1,5 +1,11 @@
 """Money (and token) budgets for agent runs: a pool that stages reserve from and charge to.
 
+One concept, one module: the pool, its stage budgets, their reservations and the ledger share
+one lock and one invariant (``cap = spent + reserved + available``), and every method of one
+reads and writes the others' state under that lock, so they are not split across files. What
+is not the budget lives elsewhere: reading and printing amounts in :mod:`agentrig.money`,
+argument checks in :mod:`agentrig.checks`.
+
 Usage::
 
     pool = BudgetPool(usd=0.10)
