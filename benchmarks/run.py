@@ -1070,6 +1070,75 @@ def figure_otel_capture(ctx: Context) -> Figure:
     return fig
 
 
+LOOPTIME_SUITE = """
+import asyncio
+import json
+import os
+import time
+
+
+async def test_sleeps(agent_recording):
+    t0 = time.perf_counter()
+    for _ in range({n}):
+        await asyncio.sleep(1)
+    seconds = time.perf_counter() - t0
+    assert agent_recording.now() == {n}.0
+    loop = type(asyncio.get_running_loop()).__name__
+    with open(os.environ["AGENTRIG_BENCH_OUT"], "a") as f:
+        f.write(json.dumps([seconds, loop]) + "\\n")
+"""
+
+
+def figure_looptime_neighbour(ctx: Context) -> Figure:
+    """An agentrig test's own loop time with looptime's plugin loaded, off and on."""
+    n, rounds = (50, 1) if ctx.smoke else (1_000, 7)
+    fig = Figure(
+        9,
+        f"beside looptime: {n:,} sequential sleeps in one agentrig test (wall inside the test)",
+        ["pytest session", "median", "min–max", "vs without looptime", "loop class"],
+    )
+    try:
+        import looptime  # noqa: F401  (the test extra installs it)
+    except ImportError:
+        fig.notes.append("skipped: looptime is not installed in this environment")
+        return fig
+    project = ctx.root / "looptime_neighbour"
+    project.mkdir(parents=True, exist_ok=True)
+    (project / "test_sleeps.py").write_text(LOOPTIME_SUITE.replace("{n}", str(n)))
+    (project / "pytest.ini").write_text(
+        "[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n"
+    )
+    out = project / "out.jsonl"
+    env = {**ctx.env, "AGENTRIG_BENCH_OUT": str(out)}
+    modes = {
+        "looptime not loaded (-p no:looptime_plugin)": ["-p", "no:looptime_plugin"],
+        "looptime loaded, inactive": [],
+        "looptime active for all tests (--looptime)": ["--looptime"],
+    }
+    samples: dict[str, list[float]] = {m: [] for m in modes}
+    classes: dict[str, str] = {}
+    log(f"figure 9: {n} sleeps beside looptime, x{rounds}")
+    for _ in range(rounds):
+        for mode, args in modes.items():
+            out.unlink(missing_ok=True)
+            run = suites.run_pytest(project, ["-p", "no:cacheprovider", *args], env)
+            suites.check(run, mode, passed=1)
+            seconds, classes[mode] = orjson.loads(out.read_text().splitlines()[0])
+            samples[mode].append(float(seconds))
+    base = stats(samples[next(iter(modes))])["median"]
+    for mode, values in samples.items():
+        st = stats(values)
+        fig.rows.append(
+            [mode, ms(st["median"]), span_ms(st), ratio(st["median"], base), classes[mode]]
+        )
+    fig.raw = {"samples": samples}
+    fig.notes.append(
+        "Target: the same time in every row, on agentrig's VirtualEventLoop (never "
+        "looptime's patched class)."
+    )
+    return fig
+
+
 FIGURES: dict[int, Callable[[Context], Figure]] = {
     1: figure_virtual_time,
     2: figure_snapshot_path,
@@ -1079,6 +1148,7 @@ FIGURES: dict[int, Callable[[Context], Figure]] = {
     6: figure_xdist,
     7: figure_sdk_calls,
     8: figure_otel_capture,
+    9: figure_looptime_neighbour,
 }
 
 

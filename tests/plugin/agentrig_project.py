@@ -58,6 +58,14 @@ def app_source(reply: str = "notes about X") -> str:
     return APP.format(reply=reply)
 
 
+#: Plugins of the test environment that inner sessions do without: randomization, the cache,
+#: and looptime's loop patching (its coexistence with agentrig is tests/plugin/test_looptime.py).
+QUIET = (
+    "-p", "no:randomly", "-p", "no:cacheprovider",
+    "-p", "no:looptime_plugin", "-p", "no:looptime_chronometers", "-p", "no:looptime_timeproxies",
+)  # fmt: skip
+
+
 class Project:
     """A pytester project with agentrig's ini options and helpers to look at snapshots."""
 
@@ -79,12 +87,10 @@ class Project:
         return self.write(relpath, app_source(reply))
 
     def run(self, *args: str) -> pytest.RunResult:
-        return self.pytester.runpytest("-p", "no:randomly", "-p", "no:cacheprovider", *args)
+        return self.pytester.runpytest(*QUIET, *args)
 
     def run_subprocess(self, *args: str) -> pytest.RunResult:
-        return self.pytester.runpytest_subprocess(
-            "-p", "no:randomly", "-p", "no:cacheprovider", *args
-        )
+        return self.pytester.runpytest_subprocess(*QUIET, *args)
 
     def snapshot(self, relpath: str) -> Path:
         return self.path / "snapshots" / relpath

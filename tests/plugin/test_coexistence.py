@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from agentrig_project import Project
+from agentrig_project import QUIET, Project
 
 #: Logs what a user can observe into observed.jsonl (items, callspecs, report order).
 OBSERVER = """
@@ -57,7 +57,7 @@ class Observed:
 def _observe(project: Project, *args: str) -> Observed:
     log_path = project.path / "observed.jsonl"
     log_path.unlink(missing_ok=True)
-    result = project.pytester.runpytest("-p", "no:cacheprovider", "-p", "no:randomly", *args)
+    result = project.pytester.runpytest(*QUIET, *args)
     log = []
     if log_path.exists():
         log = [json.loads(line) for line in log_path.read_text().splitlines()]

@@ -40,6 +40,11 @@ Strict mode. An async agentrig test without ``@pytest.mark.asyncio`` would meet 
 "async def functions are not natively supported"; it gets the marker at collection (unless
 another async plugin's marker claims it), so agentrig tests run in both modes.
 
+Other plugins that patch loops. looptime swaps the class of every pytest-asyncio loop for one
+of its own at creation (even where it stays off); for agentrig's runners the class is put back
+(:func:`_own_loop`), so agentrig tests run on agentrig's loop, unpatched, and looptime keeps
+every other test.
+
 pytest-asyncio private API, used here only: the runner fixture names ``_<scope>_scoped_runner``
 and the fact that they build an ``asyncio.Runner`` (pytest-asyncio 1.x).
 """
@@ -50,6 +55,7 @@ import asyncio
 import functools
 import inspect
 import warnings
+import weakref
 from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
@@ -237,7 +243,7 @@ class LoopPlugin:
 
     # -- the runner ---------------------------------------------------------------------------
 
-    @pytest.hookimpl(wrapper=True)
+    @pytest.hookimpl(wrapper=True, tryfirst=True)  # outermost: after looptime's, see _own_loop
     def pytest_fixture_setup(
         self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
     ) -> Generator[None, object, object]:
@@ -252,9 +258,12 @@ class LoopPlugin:
         # which are resolved, and cached, exactly as for any other test.
         fixturedef.func = self._virtual_runner  # type: ignore[misc]
         try:
-            return (yield)
+            runner = yield
         finally:
             fixturedef.func = original  # type: ignore[misc]
+        if isinstance(runner, asyncio.Runner):
+            _own_loop(runner.get_loop())
+        return runner
 
     def _start_timeline(self, request: pytest.FixtureRequest) -> None:
         """Once per test on a shared virtual loop: t=0, and what is pending is inherited."""
@@ -288,6 +297,7 @@ def _virtual_runner(
     """pytest-asyncio's scoped runner fixture, on a VirtualEventLoop."""
     runner = asyncio.Runner(debug=_asyncio_debug(request.config), loop_factory=make_loop)
     loop = runner.get_loop()
+    _MADE_AS[loop] = type(loop)
     _set_event_loop(loop)  # as pytest-asyncio does for a factory-made loop
     try:
         yield runner
@@ -300,6 +310,31 @@ def _virtual_runner(
                 runner.close()
         finally:
             _set_event_loop(None)
+
+
+# The class each virtual loop had when agentrig made it (see _own_loop).
+_MADE_AS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, type] = weakref.WeakKeyDictionary()
+
+
+def _own_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Undo another plugin's change of the virtual loop's class: agentrig tests run on ours.
+
+    looptime's plugin (0.9) patches every pytest-asyncio loop at creation by swapping its
+    class for a subclass of its own (``loop.__class__ = LooptimeVirtualEventLoop``), even where
+    it stays inactive; its time and select wrappers then run on every iteration of agentrig's
+    loop (agentrig tests ran ~2x slower) and, when active, fight its clock. Its pytest hooks
+    skip loops that are not its class, so restoring ours leaves it nothing to do here. (A
+    private detail of looptime: the patch is a class swap and a ``select`` set on the
+    selector; both are undone.)
+    """
+    made_as = _MADE_AS.get(loop)
+    if made_as is not None and type(loop) is not made_as:
+        loop.__class__ = made_as
+        # looptime also shadows the selector's ``select`` with an instance attribute; the
+        # selector is agentrig's own wrapper (``_selector`` is asyncio private state).
+        selector = getattr(loop, "_selector", None)
+        if selector is not None and "select" in vars(selector):
+            del selector.select
 
 
 def _asyncio_debug(config: pytest.Config) -> bool:
