@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from agentrig import clock
-from agentrig._errors import AgentRigError, ConfigurationError, StallError
+from agentrig import AgentRigError, ConfigurationError, StallError, clock
 from agentrig.clock import VirtualEventLoop, run
 
 

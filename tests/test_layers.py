@@ -109,3 +109,47 @@ def test_runtime_layers_do_not_import_pytest_or_syrupy() -> None:
             if imported.split(".")[0] in {"pytest", "_pytest", "syrupy", "pytest_asyncio"}:
                 problems.append(f"{path.relative_to(SRC)} imports {imported}")
     assert not problems, "\n".join(problems)
+
+
+def _private(name: str) -> bool:
+    return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+
+
+def _underscore_imports(path: Path) -> list[str]:
+    """``from agentrig.x import _y`` (or ``from ._x import _y``) and ``x._y`` on a module bound
+    by ``import agentrig.x as x`` / ``from agentrig import x``: another module's private name."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: list[str] = []
+    modules: set[str] = set()  # local names bound to agentrig modules
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            source = node.module or ""
+            ours = node.level > 0 or source.split(".")[0] == "agentrig"
+            for alias in node.names if ours else ():
+                if _private(alias.name) and not (source == "agentrig" and node.level == 0):
+                    found.append(
+                        f"line {node.lineno}: from {'.' * node.level}{source} import {alias.name}"
+                    )
+                elif source == "agentrig" or node.level > 0:
+                    modules.add(alias.asname or alias.name)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] == "agentrig":
+                    modules.add(alias.asname or alias.name)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and _private(node.attr):
+            base = ast.unparse(node.value)
+            if base in modules or (base.startswith("agentrig.") and "agentrig" in modules):
+                found.append(f"line {node.lineno}: {base}.{node.attr}")
+    return found
+
+
+def test_no_module_imports_another_modules_underscore_names() -> None:
+    """An underscore means "local to this file": a name a module hands to its siblings loses
+    it (a private *module* such as ``agentrig._secrets`` holds unprefixed names)."""
+    problems = [
+        f"{path.relative_to(SRC)} {problem}"
+        for path in sorted(SRC.rglob("*.py"))
+        for problem in _underscore_imports(path)
+    ]
+    assert not problems, "imports of another module's private names:\n" + "\n".join(problems)

@@ -3,7 +3,10 @@
 ``assert agent_recording == agent_snapshot`` normalizes the recording
 (:func:`agentrig.normalize.normalize`), compares it with the stored document semantically
 (:func:`agentrig.drift.compare`) and, on a mismatch, fails with the drift report and writes the
-received document beside the snapshot. This is the only module that imports syrupy.
+received document beside the snapshot. This is the only module that imports syrupy, and it
+holds one concept, the syrupy extension (its session settings, the extension and the
+assertion), which is why it is longer than most; the file layout it shares with the CLI is in
+:mod:`agentrig.snapshot_files`.
 
 File layout
 -----------

@@ -21,7 +21,7 @@ def test_exporting(agent_recording):
 
 
 def test_only_a_test_that_exports_gets_a_temporary_folder(project: Project) -> None:
-    project.write("tests/test_exports.py", _TESTS)
+    project.write("tests/test_export_folders.py", _TESTS)
     basetemp = project.path / "basetemp"
 
     result = project.run("-s", f"--basetemp={basetemp}")
@@ -35,7 +35,7 @@ def test_only_a_test_that_exports_gets_a_temporary_folder(project: Project) -> N
 
 def test_a_test_that_takes_tmp_path_finds_the_exports_in_it(project: Project) -> None:
     project.write(
-        "tests/test_exports.py",
+        "tests/test_export_folders.py",
         """
 from agentrig import DecisionLog
 

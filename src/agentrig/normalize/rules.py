@@ -323,12 +323,10 @@ class CompiledRules:
         return 0
 
 
-_DEFAULT_RULES: Final = NormalizeRules()
-
-
 def compiled(rules: NormalizeRules) -> CompiledRules:
     """The compiled form of ``rules`` (built once, in their constructor)."""
     return rules._compiled
 
 
+#: The rules ``normalize`` applies when given none (built once).
 DEFAULT_RULES: Final = NormalizeRules()
