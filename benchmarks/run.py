@@ -63,7 +63,7 @@ sys.path.insert(0, str(HERE))
 import suites  # noqa: E402  (a sibling module of this script)
 
 WORKLOADS = HERE / "workloads.py"
-ALL_FIGURES = (1, 2, 3, 4, 5, 6, 7, 8)
+ALL_FIGURES = (1, 2, 3, 4, 5, 6, 7, 8, 9)
 SDK_CALLS = HERE / "sdk_calls.py"
 OTEL_WORKLOAD = HERE / "otel_capture.py"
 #: Suites above this many tests run fewer rounds and record their snapshots with ``-n 2``.

@@ -5,6 +5,7 @@ Usage (``run.py`` does this; by hand only to debug one figure)::
     python benchmarks/workloads.py virtual-time --loops agentrig,looptime --rounds 5 --runs 100
     python benchmarks/workloads.py snapshot-path --agents 1000 --spans-per-agent 10 --repeat 7
     python benchmarks/workloads.py scale --agents 10000
+    python benchmarks/workloads.py charge --charges 20000 --repeat 5
 
 Every command prints one JSON object on stdout (timings in seconds) and nothing else there.
 The looptime loop is only importable in the benchmark venv (see ``run.py``); this file runs
@@ -319,6 +320,38 @@ def cmd_scale(args: argparse.Namespace) -> dict[str, Any]:
 # -- entry point ------------------------------------------------------------------------------
 
 
+def cmd_charge(args: argparse.Namespace) -> dict[str, Any]:
+    """The money path alone: ``StageBudget.charge`` and ``can_afford`` with Decimal, float and
+    str amounts, recorded (what every model call does: a price in Decimal, a reserve, a
+    charge); the median of ``repeat`` timings of ``charges`` operations per kind, in CPU time
+    (``process_time``: on a loaded machine wall time mostly measures the neighbours)."""
+    from decimal import Decimal
+
+    from agentrig.budget import BudgetPool
+    from agentrig.recording import Recording
+
+    kinds: dict[str, object] = {
+        "decimal": Decimal("0.0000575"),
+        "float": 0.0000575,
+        "str": "0.0000575",
+    }
+    out: dict[str, Any] = {"charges": args.charges}
+    for kind, amount in kinds.items():
+        times = []
+        for _ in range(args.repeat):
+            rec = Recording("benchmarks::charge")
+            pool = BudgetPool(usd=10)
+            with rec.activate(), pool.acquire_nowait(name="stage") as stage:
+                t0 = time.process_time()
+                for _ in range(args.charges):
+                    stage.can_afford(amount)
+                    stage.charge(amount, tokens=10)
+                times.append(time.process_time() - t0)
+        times.sort()
+        out[f"{kind}_us"] = times[len(times) // 2] / args.charges * 1e6
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -336,6 +369,10 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("scale")
     p.add_argument("--agents", type=int, default=10_000)
     p.set_defaults(func=cmd_scale)
+    p = sub.add_parser("charge")
+    p.add_argument("--charges", type=int, default=20_000)
+    p.add_argument("--repeat", type=int, default=5)
+    p.set_defaults(func=cmd_charge)
     args = parser.parse_args(argv)
     result = args.func(args)
     result["python"] = sys.version.split()[0]

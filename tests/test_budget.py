@@ -13,12 +13,13 @@ from typing import Any
 
 import pytest
 
-from agentrig._errors import (
+from agentrig import (
     AgentRigError,
     BudgetError,
     BudgetExceeded,
     BudgetExhausted,
     ConfigurationError,
+    StateError,
 )
 from agentrig._types import Budget
 from agentrig.budget import BudgetPool, BudgetStatistics, LedgerEntry, StageBudget
@@ -590,8 +591,8 @@ def test_deadline_without_wait_is_a_configuration_error() -> None:
 @pytest.mark.parametrize(
     ("bad", "message"),
     [
-        (-1, r"`deadline` must be a non-negative number of seconds, got -1"),
-        (float("nan"), r"`deadline` must be a non-negative number of seconds, got nan"),
+        (-1, r"`deadline` must be non-negative, got -1"),
+        (float("nan"), r"`deadline` must be a number \(inf: never\) of seconds, got nan"),
         (True, r"`deadline` must be a Deadline or a number of seconds, got True"),
         ("soon", r"`deadline` must be a Deadline \(or anything with remaining\(\)\)"),
     ],
@@ -838,7 +839,7 @@ def test_charging_a_closed_stage_is_an_error_but_the_spend_is_kept() -> None:
     with pool.acquire_nowait(max_usd=0.04, name="research") as stage:
         async_leftover.append(stage)
     with pytest.raises(
-        ConfigurationError,
+        StateError,
         match=(
             r"stage 'research' of pool 'pool' is closed \(its acquire block has exited\); the"
             r" charge of \$0.01 \(label 'late'\) is recorded in the ledger \(accepted=False\)"
@@ -848,7 +849,7 @@ def test_charging_a_closed_stage_is_an_error_but_the_spend_is_kept() -> None:
     assert pool.ledger == (LedgerEntry(1, "research", D("0.01"), 0, "late", False),)
     assert pool.spent_usd == D("0.01")
     assert pool.statistics().reserved_usd == 0
-    with pytest.raises(ConfigurationError, match=r"'research' of pool 'pool' is closed"):
+    with pytest.raises(StateError, match=r"'research' of pool 'pool' is closed"):
         stage.can_afford(0.01)
 
 
@@ -1014,7 +1015,7 @@ def test_the_acquire_object_has_a_readable_repr() -> None:
 
 
 def test_stage_budgets_are_not_created_directly() -> None:
-    with pytest.raises(ConfigurationError, match=r"use `async with pool.acquire\(...\) as stage:`"):
+    with pytest.raises(StateError, match=r"use `async with pool.acquire\(...\) as stage:`"):
         StageBudget()
 
 
@@ -1032,7 +1033,7 @@ async def test_one_acquire_cannot_be_entered_twice() -> None:
     acquisition = pool.acquire(max_usd=0.1, name="once")
     async with acquisition:
         pass
-    with pytest.raises(ConfigurationError, match=r"stage 'once' was already entered"):
+    with pytest.raises(StateError, match=r"stage 'once' was already entered"):
         async with acquisition:
             pass  # pragma: no cover
 

@@ -23,7 +23,7 @@ from decimal import Decimal
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from agentrig._errors import BudgetExceeded, BudgetExhausted, ConfigurationError
+from agentrig import BudgetExceeded, BudgetExhausted, ConfigurationError, StateError
 from agentrig.budget import BudgetPool, LedgerEntry, StageBudget
 from agentrig.clock import run
 
@@ -267,7 +267,7 @@ def test_random_asyncio_schedules_keep_every_invariant(
                 stage.charge(_usd(c.cents), tokens=c.tokens, label=label)
             except BudgetExceeded:
                 observed.broke_a_cap = True  # hypothesis.event() works on the test thread only
-            except ConfigurationError as err:
+            except StateError as err:
                 # A thread charge that outlived its cancelled task's block: refused, kept.
                 assert "is closed" in str(err)
                 observed.late(label)

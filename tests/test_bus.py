@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from agentrig._errors import ConfigurationError
+from agentrig import ConfigurationError
 from agentrig.bus import EventBus
 from agentrig.clock import run
 from agentrig.recording import Recording

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from agentrig import clock
-from agentrig._errors import AgentRigError, ConfigurationError, StallError
+from agentrig import AgentRigError, ConfigurationError, StallError, clock
 from agentrig.clock import VirtualEventLoop, run
 
 
@@ -305,3 +304,20 @@ def test_stall_error_follows_the_await_chain_to_the_users_own_frame() -> None:
     assert "outer() → " in line
     assert "inner() → Event.wait()" in line
     assert f"at {__file__}:" in line  # not asyncio's locks.py
+
+
+def test_the_collector_is_spaced_out_while_a_virtual_loop_runs_and_restored_after() -> None:
+    import gc
+
+    before = gc.get_threshold()
+
+    async def main() -> tuple[int, ...]:
+        async def inner() -> tuple[int, ...]:
+            return gc.get_threshold()
+
+        return await asyncio.create_task(inner())
+
+    during = run(main())
+
+    assert during[0] >= 50_000 and during[1] >= 20 and during[2] >= 100
+    assert gc.get_threshold() == before

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from agentrig._errors import ConfigurationError, StallError
+from agentrig import ConfigurationError, StallError
 from agentrig.clock import MAX_STALL_TIMEOUT, VirtualEventLoop, run
 from agentrig.deadline import Deadline
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from agentrig._errors import StallError
+from agentrig import StallError
 from agentrig.clock import VirtualEventLoop, run
 
 REPLY_SECONDS = 0.2

@@ -9,8 +9,7 @@ import time
 
 import pytest
 
-from agentrig import clock
-from agentrig._errors import StallError
+from agentrig import StallError, clock
 from agentrig.clock import real_work, run
 
 

@@ -9,7 +9,7 @@ import warnings
 
 import pytest
 
-from agentrig._errors import ConfigurationError
+from agentrig import ConfigurationError
 from agentrig.clock import run
 from agentrig.wallclock import DEFAULT_EPOCH, parse_epoch, virtual_wall_clock
 

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from agentrig._errors import AgentRigError, ConfigurationError, DeadlineExceeded
+from agentrig import AgentRigError, ConfigurationError, DeadlineExceeded
 from agentrig.clock import run
 from agentrig.deadline import Deadline
 from agentrig.recording import Recording

@@ -11,7 +11,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from agentrig._errors import ConfigurationError, DecisionLogError
+from agentrig import ConfigurationError, DecisionLogError
 from agentrig.clock import run
 from agentrig.decisions import DecisionLog, DecisionLogContents, read_decision_log
 from agentrig.recording import Recording

@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 import pytest
 
-from agentrig._errors import ConfigurationError, SnapshotError, SnapshotFormatError
+from agentrig import ConfigurationError, SnapshotError, SnapshotFormatError
 from agentrig.drift import (
     DRIFT_CLASSES,
     Change,

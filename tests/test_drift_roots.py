@@ -12,7 +12,7 @@ from collections.abc import Callable
 import orjson
 import pytest
 
-from agentrig._errors import ConfigurationError
+from agentrig import ConfigurationError
 from agentrig.drift import DriftConfig, compare
 from drift_cases import CASES, Doc, changed_kb_reply, changed_reply, inserted_stage, swapped_stages
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
@@ -160,3 +161,15 @@ def test_engine_names_left_the_top_level_with_a_pointer_to_their_module() -> Non
     assert "compare" not in agentrig.__all__
     with pytest.raises(AttributeError, match="no attribute 'nonsense'"):
         agentrig.nonsense  # type: ignore[attr-defined]  # noqa: B018
+
+
+def test_the_tests_catch_errors_by_the_names_users_import() -> None:
+    """Errors a user catches are exported at the top level; the tests use those names."""
+    tests = Path(__file__).parent
+    private = sorted(
+        f"{path.relative_to(tests)}:{node.lineno}"
+        for path in tests.rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.ImportFrom) and node.module == "agentrig._errors"
+    )
+    assert private == []

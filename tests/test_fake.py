@@ -12,12 +12,13 @@ from typing import Any, TypeVar
 import pytest
 
 import agentrig
-from agentrig._errors import (
+from agentrig import (
     BudgetExceeded,
     ConfigurationError,
     FakeRateLimitError,
     FakeTimeoutError,
     ScriptExhausted,
+    StateError,
     UnscriptedCall,
 )
 from agentrig.budget import BudgetPool
@@ -302,7 +303,7 @@ def test_timeout_costs_its_latency_in_virtual_time_then_raises() -> None:
 
 
 def test_built_in_failures_validate_their_seconds() -> None:
-    with pytest.raises(ConfigurationError, match="`retry_after` must be a finite"):
+    with pytest.raises(ConfigurationError, match="`retry_after` must be non-negative, got -1"):
         rate_limit(retry_after=-1)
     with pytest.raises(ConfigurationError, match="`after` must be a finite"):
         timeout(after=float("inf"))
@@ -659,7 +660,7 @@ def test_fake_agents_satisfy_the_agent_protocol() -> None:
 
 
 def test_fake_agent_cannot_be_created_directly() -> None:
-    with pytest.raises(ConfigurationError, match=r"fake_model\.agent\(name"):
+    with pytest.raises(StateError, match=r"fake_model\.agent\(name"):
         FakeAgent()
 
 
@@ -672,7 +673,7 @@ def test_fake_agent_cannot_be_created_directly() -> None:
         ({"fail_times": 2}, "`fail_times` needs error="),
         ({"error": "boom"}, "`error` must be an exception instance or class"),
         ({"error": ValueError, "fail_times": 0}, "`fail_times` must be a positive int"),
-        ({"latency": -1}, "`latency` must be a finite, non-negative number"),
+        ({"latency": -1}, "`latency` must be non-negative, got -1"),
         ({"exhausted": "loop", "replies": ["a"]}, "`exhausted` must be one of"),
         ({"exhausted": "cycle"}, "give replies"),
         ({"exhausted": "cycle", "replies": ["a"], "reply": "b"}, "not both"),

@@ -19,8 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agentrig import clock
-from agentrig._errors import ConfigurationError, SnapshotError, SnapshotFormatError
+from agentrig import ConfigurationError, SnapshotError, SnapshotFormatError, clock
 from agentrig.normalize import FORMAT_VERSION, NormalizeRules, dumps, loads, normalize
 from agentrig.recording import Entry, Recording, SpanEvent, SpanRecord
 from agentrig.tracing import SEMCONV_VERSION

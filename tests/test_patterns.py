@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import orjson
 import pytest
 
-from agentrig._errors import (
+from agentrig import (
     AllAgentsFailed,
     BudgetExceeded,
     BudgetExhausted,

@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 import pytest
 
-from agentrig._errors import AgentRigError, ConfigurationError
+from agentrig import AgentRigError, ConfigurationError
 from agentrig.clock import run
 from agentrig.decisions import DecisionLog
 from agentrig.recording import Recording, current_span_id

@@ -8,6 +8,11 @@ The tree::
 
     AgentRigError
     ├── ConfigurationError (ValueError)      bad argument, ini value, marker or rule
+    │   └── ArgumentTypeError (TypeError)    an argument of the wrong type (also a ValueError,
+    │                                        so ``except ConfigurationError`` still catches it)
+    ├── StateError (RuntimeError)            a call the object's state does not allow: a closed
+    │                                        stage, a context manager entered twice, an
+    │                                        internal type constructed directly
     ├── BudgetError
     │   ├── BudgetExceeded                   a charge would break a stage or pool cap
     │   └── BudgetExhausted                  the pool has nothing left to hand out
@@ -37,14 +42,15 @@ The tree::
 
 from __future__ import annotations
 
-import re
+from typing import Final
 
-from agentrig._secrets import redact_secrets
+from agentrig._secrets import MEMORY_ADDRESS_RE, redact_secrets
 
 __all__ = [
     "AgentRigError",
     "AgentrigWarning",
     "AllAgentsFailed",
+    "ArgumentTypeError",
     "BudgetError",
     "BudgetExceeded",
     "BudgetExhausted",
@@ -65,12 +71,12 @@ __all__ = [
     "SnapshotError",
     "SnapshotFormatError",
     "StallError",
+    "StateError",
     "UnscriptedCall",
     "UnsupportedEndpoint",
 ]
 
 
-_ADDRESS_RE = re.compile(r" at 0x[0-9A-Fa-f]+")
 #: Longest message an error keeps: the offending value is shown, not a 10 MB repr of it.
 _MAX_MESSAGE = 4000
 _KEEP_TAIL = 1000
@@ -87,7 +93,7 @@ def clean_message(message: str) -> str:
     """
     message = redact_secrets(message)  # first: a cut must not split a secret
     if " at 0x" in message:
-        message = _ADDRESS_RE.sub("", message)
+        message = MEMORY_ADDRESS_RE.sub("", message)
     if len(message) > _MAX_MESSAGE:
         cut = len(message) - _MAX_MESSAGE
         head = message[: _MAX_MESSAGE - _KEEP_TAIL]
@@ -110,6 +116,20 @@ class AgentRigError(Exception):
 
 class ConfigurationError(AgentRigError, ValueError):
     """A parameter, ini value, marker argument or rule is invalid."""
+
+
+class StateError(AgentRigError, RuntimeError):
+    """A call the object's current state does not allow (as trio's "Each CancelScope may only
+    be used for a single 'with' block"): a closed stage charged, a ``with`` object entered a
+    second time, an internal type constructed directly. The message says what to call instead.
+    """
+
+
+class ArgumentTypeError(ConfigurationError, TypeError):
+    """An argument of the wrong type (a bool where seconds go, a list where dollars go).
+
+    A ``TypeError`` as the builtins would raise, and still a :class:`ConfigurationError`.
+    """
 
 
 class BudgetError(AgentRigError):
@@ -206,8 +226,19 @@ class RecordingError(AgentRigError, ValueError):
     entry and the attribute."""
 
 
+#: What to do about a snapshot file agentrig cannot use: written once, here.
+RERECORD: Final = "re-record it with `agentrig update`"
+
+
 class SnapshotError(AgentRigError):
-    """A snapshot file is missing, unreadable or not a snapshot."""
+    """A snapshot file is missing, unreadable or not a snapshot.
+
+    ``rerecord=True`` ends the message with the one fix for a file agentrig cannot read,
+    ``"; re-record it with `agentrig update`"``, so the advice is written in one place.
+    """
+
+    def __init__(self, message: str, *args: object, rerecord: bool = False) -> None:
+        super().__init__(f"{message}; {RERECORD}" if rerecord else message, *args)
 
 
 class SnapshotFormatError(SnapshotError):

@@ -12,9 +12,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Final
 
-__all__ = ["REDACTED", "redact_secrets", "user_patterns"]
+__all__ = ["MEMORY_ADDRESS_RE", "REDACTED", "redact_secrets", "user_patterns"]
 
 REDACTED: Final = "<redacted>"
+
+#: The memory address of an object's default repr (``<Doc object at 0x7f3a…>``): different on
+#: every run and meaningless to a reader, so snapshots and error messages drop it. Only inside
+#: a repr: user text such as "paid the wallet at 0x5290…" is data and stays.
+MEMORY_ADDRESS_RE: Final = re.compile(r" at 0x[0-9A-Fa-f]+(?=>)")
 
 # Provider tokens, found by their shape anywhere in a string. The shapes follow gitleaks'
 # rules (``cmd/generate/config/rules/*.go``: private-key, jwt, stripe-access-token,

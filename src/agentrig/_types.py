@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, Protocol, TypeAlias, runtime_checkable
+from typing import Protocol, TypeAlias, runtime_checkable
 
-__all__ = ["Agent", "AgentReply", "Budget", "JSONValue", "Money"]
+__all__ = ["Agent", "AgentReply", "Budget", "Money"]
 
-#: Anything that converts exactly to a Decimal number of US dollars.
-#: Floats are read through ``repr`` so ``0.1`` means exactly one tenth.
+#: An amount of US dollars, as :func:`agentrig.money.parse_usd` reads it (which also takes a
+#: ``Fraction`` and numpy scalars); a float is read through ``repr``: ``0.1`` is one tenth.
 Money: TypeAlias = "Decimal | int | float | str"
-
-JSONValue: TypeAlias = Any
 
 
 @runtime_checkable

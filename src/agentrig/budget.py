@@ -1,5 +1,11 @@
 """Money (and token) budgets for agent runs: a pool that stages reserve from and charge to.
 
+One concept, one module: the pool, its stage budgets, their reservations and the ledger share
+one lock and one invariant (``cap = spent + reserved + available``), and every method of one
+reads and writes the others' state under that lock, so they are not split across files. What
+is not the budget lives elsewhere: reading and printing amounts in :mod:`agentrig.money`,
+argument checks in :mod:`agentrig.checks`.
+
 Usage::
 
     pool = BudgetPool(usd=0.10)
@@ -74,7 +80,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import math
-import operator
 import threading
 from collections import deque
 from contextlib import AbstractAsyncContextManager
@@ -84,9 +89,10 @@ from decimal import Decimal
 from types import TracebackType
 from typing import Literal, Protocol, TypeVar
 
-from agentrig._errors import BudgetExceeded, BudgetExhausted, ConfigurationError
+from agentrig._errors import BudgetExceeded, BudgetExhausted, ConfigurationError, StateError
 from agentrig._secrets import redact_secrets
 from agentrig._types import Money
+from agentrig.checks import check_count, check_name, check_seconds
 from agentrig.deadline import Deadline
 from agentrig.money import CONTEXT, ZERO, format_usd, parse_usd
 from agentrig.mutate import hook as _mutation
@@ -111,18 +117,6 @@ def _add(a: Decimal, b: Decimal) -> Decimal:
 
 def _sub(a: Decimal, b: Decimal) -> Decimal:
     return CONTEXT.subtract(a, b)
-
-
-def _to_tokens(value: object, param: str) -> int:
-    """``value`` as a non-negative int, or a ConfigurationError."""
-    if isinstance(value, bool) or not hasattr(value, "__index__"):
-        raise ConfigurationError(
-            f"`{param}` must be a whole number of tokens (an int), got {value!r}"
-        )
-    count = operator.index(value)
-    if count < 0:
-        raise ConfigurationError(f"`{param}` must be non-negative, got {value!r}")
-    return count
 
 
 def _fmt_tokens(count: int | None) -> str:
@@ -283,11 +277,10 @@ class BudgetPool:
     )
 
     def __init__(self, *, usd: Money, tokens: int | None = None, name: str = "pool") -> None:
-        if not isinstance(name, str) or not name:
-            raise ConfigurationError(f"BudgetPool `name` must be a non-empty string, got {name!r}")
+        check_name(name, owner="BudgetPool")
         self._name = name
         self._cap_usd = _mutation.pool_cap(name, parse_usd(usd, "usd"))  # agentrig mutate
-        self._cap_tokens = None if tokens is None else _to_tokens(tokens, "tokens")
+        self._cap_tokens = None if tokens is None else check_count(tokens, "tokens", unit="tokens")
         self._lock = threading.Lock()
         self._spent_usd = ZERO
         self._accepted_usd = ZERO
@@ -468,12 +461,11 @@ class BudgetPool:
         return self._acquire_now(self._request(max_usd, max_tokens, name))
 
     def _request(self, max_usd: object, max_tokens: object, name: object) -> _Request:
-        if name is not None and (not isinstance(name, str) or not name):
-            raise ConfigurationError(
-                f"stage `name` must be a non-empty string or None, got {name!r}"
-            )
+        stage_name = check_name(name, owner="stage", optional=True)
         usd = None if max_usd is None else parse_usd(max_usd, "max_usd")
-        tokens = None if max_tokens is None else _to_tokens(max_tokens, "max_tokens")
+        tokens = (
+            None if max_tokens is None else check_count(max_tokens, "max_tokens", unit="tokens")
+        )
         who = "a stage" if name is None else f"stage {name!r}"
         if usd is not None and usd > self._cap_usd:
             raise ConfigurationError(
@@ -488,7 +480,7 @@ class BudgetPool:
                 " max_tokens= or give the pool a larger tokens="
             )
         # Numbered only once valid: a refused acquire keeps its number (it is recorded).
-        label = name if name is not None else f"stage-{next(self._stage_numbers)}"
+        label = stage_name if stage_name is not None else f"stage-{next(self._stage_numbers)}"
         return _Request(label, usd, tokens)
 
     def _acquire_now(self, request: _Request) -> StageBudget:
@@ -670,7 +662,7 @@ class BudgetPool:
         held: tuple[Decimal, int] | None = None,
     ) -> None:
         amount = parse_usd(usd, "usd")
-        count = _to_tokens(tokens, "tokens")
+        count = check_count(tokens, "tokens", unit="tokens")
         if label is not None and not isinstance(label, str):
             raise ConfigurationError(f"charge `label` must be a string or None, got {label!r}")
         error: Exception | None = None
@@ -741,13 +733,14 @@ class BudgetPool:
                         "accepted": accepted,
                     },
                 )
-            what = f"charge of {format_usd(amount)}"
-            if count:
-                what += f" and {count} tokens"
-            if label is not None:
-                what += f" (label {label!r})"
+            if was_closed or broken:  # the message only then: this path runs on every call
+                what = f"charge of {format_usd(amount)}"
+                if count:
+                    what += f" and {count} tokens"
+                if label is not None:
+                    what += f" (label {label!r})"
             if was_closed:
-                error = ConfigurationError(
+                error = StateError(
                     f"stage {stage._name!r} of pool {self._name!r} is closed (its acquire block"
                     f" has exited); the {what} is recorded in the ledger (accepted=False) but a"
                     " closed stage cannot spend. Charge a stage only inside its block, or"
@@ -770,10 +763,10 @@ class BudgetPool:
 
     def _can_afford(self, stage: StageBudget, usd: object, tokens: object) -> bool:
         amount = parse_usd(usd, "usd")
-        count = _to_tokens(tokens, "tokens")
+        count = check_count(tokens, "tokens", unit="tokens")
         with self._lock:
             if stage._closed:
-                raise ConfigurationError(
+                raise StateError(
                     f"stage {stage._name!r} of pool {self._name!r} is closed (its acquire"
                     " block has exited) and cannot spend; use a stage only inside its block"
                 )
@@ -797,10 +790,10 @@ class BudgetPool:
 
     def _hold(self, stage: StageBudget, usd: object, tokens: object) -> Reservation | None:
         amount = parse_usd(usd, "usd")
-        count = _to_tokens(tokens, "tokens")
+        count = check_count(tokens, "tokens", unit="tokens")
         with self._lock:
             if stage._closed:
-                raise ConfigurationError(
+                raise StateError(
                     f"stage {stage._name!r} of pool {self._name!r} is closed (its acquire"
                     " block has exited) and cannot spend; use a stage only inside its block"
                 )
@@ -907,11 +900,7 @@ def _check_deadline(deadline: object) -> None:
             f"`deadline` must be a Deadline or a number of seconds, got {deadline!r}"
         )
     if isinstance(deadline, (int, float)):
-        seconds = float(deadline)
-        if math.isnan(seconds) or seconds < 0:
-            raise ConfigurationError(
-                f"`deadline` must be a non-negative number of seconds, got {deadline!r}"
-            )
+        check_seconds(deadline, "deadline", finite=False)
         return
     if not callable(getattr(deadline, "remaining", None)):
         raise ConfigurationError(
@@ -956,7 +945,7 @@ class _Acquisition(AbstractAsyncContextManager["StageBudget"]):
 
     async def __aenter__(self) -> StageBudget:
         if self._entered:
-            raise ConfigurationError(
+            raise StateError(
                 f"this pool.acquire(...) for stage {self._request.name!r} was already entered;"
                 " call pool.acquire(...) again for each `async with` block"
             )
@@ -1022,7 +1011,6 @@ class StageBudget:
         "_held_usd",
         "_name",
         "_pool",
-        "_requested_tokens",
         "_requested_usd",
         "_spent_tokens",
         "_spent_usd",
@@ -1033,7 +1021,6 @@ class StageBudget:
     _closed: bool
     _name: str
     _pool: BudgetPool
-    _requested_tokens: int | None
     _requested_usd: Decimal | None
     _spent_tokens: int
     _spent_usd: Decimal
@@ -1042,7 +1029,7 @@ class StageBudget:
     _ambient_token: Token[StageBudget | None] | None
 
     def __init__(self) -> None:
-        raise ConfigurationError(
+        raise StateError(
             "StageBudget is not created directly: use `async with pool.acquire(...) as stage:`"
             " or `with pool.acquire_nowait(...) as stage:` on a BudgetPool"
         )
@@ -1055,7 +1042,6 @@ class StageBudget:
         self._pool = pool
         self._name = request.name
         self._requested_usd = request.max_usd
-        self._requested_tokens = request.max_tokens
         self._cap_usd = cap_usd
         self._cap_tokens = cap_tokens
         self._spent_usd = ZERO
@@ -1147,7 +1133,8 @@ class StageBudget:
 
         Raises:
             BudgetExceeded: the charge broke the stage's or the pool's cap (recorded anyway).
-            ConfigurationError: an argument is invalid, or the stage is closed (the charge
+            ConfigurationError: an argument is invalid.
+            StateError: the stage is closed (the charge
                 is still recorded, refused).
         """
         self._pool._charge(self, usd, tokens, label)
@@ -1166,7 +1153,8 @@ class StageBudget:
             True if neither the stage's nor the pool's caps would be broken.
 
         Raises:
-            ConfigurationError: an argument is invalid, or the stage is closed.
+            ConfigurationError: an argument is invalid.
+            StateError: the stage is closed.
         """
         return self._pool._can_afford(self, usd, tokens)
 
@@ -1186,7 +1174,8 @@ class StageBudget:
             or the pool cannot afford it.
 
         Raises:
-            ConfigurationError: an argument is invalid, or the stage is closed.
+            ConfigurationError: an argument is invalid.
+            StateError: the stage is closed.
         """
         return self._pool._hold(self, usd, tokens)
 
@@ -1236,7 +1225,7 @@ class Reservation:
     _done: bool
 
     def __init__(self) -> None:
-        raise ConfigurationError("a Reservation is made by stage.reserve(usd, tokens=...)")
+        raise StateError("a Reservation is made by stage.reserve(usd, tokens=...)")
 
     @classmethod
     def _create(cls, stage: StageBudget, usd: Decimal, tokens: int) -> Reservation:

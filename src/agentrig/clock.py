@@ -115,6 +115,7 @@ from types import CodeType, TracebackType
 from typing import Any, TypeVar
 
 from agentrig._errors import ConfigurationError, StallError
+from agentrig.checks import check_seconds
 
 __all__ = [
     "DEFAULT_REAL_WORK_TIMEOUT",
@@ -242,21 +243,6 @@ class _ExecutorWork:
             return self.func(*self.args)
         finally:
             local.task = outer
-
-
-def _check_seconds(name: str, value: float, *, most: float | None = None) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigurationError(f"`{name}` must be a number of seconds, got {value!r}")
-    seconds = float(value)
-    if seconds != seconds or seconds in (float("inf"), float("-inf")):
-        raise ConfigurationError(f"`{name}` must be a finite number of seconds, got {value!r}")
-    if seconds < 0:
-        raise ConfigurationError(f"`{name}` must be non-negative, got {value!r}")
-    if most is not None and seconds > most:
-        raise ConfigurationError(
-            f"`{name}` must be at most {most:g} real seconds (one day), got {value!r}"
-        )
-    return seconds
 
 
 def _ticks_of(seconds: float) -> int:
@@ -486,17 +472,17 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
 
     def __new__(cls, *args: Any, **kwargs: Any) -> VirtualEventLoop:
         # Validate before any object exists: a half-built loop would complain in __del__.
-        _check_seconds(
-            "stall_timeout",
+        check_seconds(
             kwargs.get("stall_timeout", DEFAULT_STALL_TIMEOUT),
+            "stall_timeout",
             most=MAX_STALL_TIMEOUT,
         )
-        _check_seconds(
-            "real_work_timeout",
+        check_seconds(
             kwargs.get("real_work_timeout", DEFAULT_REAL_WORK_TIMEOUT),
+            "real_work_timeout",
             most=MAX_STALL_TIMEOUT,
         )
-        start = _check_seconds("start", kwargs.get("start", 0.0))
+        start = check_seconds(kwargs.get("start", 0.0), "start")
         if start >= _NEVER_SECONDS:
             raise ConfigurationError(f"`start` must be below {_NEVER_SECONDS:g}, got {start!r}")
         return super().__new__(cls)
@@ -509,14 +495,14 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
         real_work_timeout: float = DEFAULT_REAL_WORK_TIMEOUT,
         start: float = 0.0,
     ) -> None:
-        self.stall_timeout = _check_seconds("stall_timeout", stall_timeout, most=MAX_STALL_TIMEOUT)
-        self.real_work_timeout = _check_seconds(
-            "real_work_timeout", real_work_timeout, most=MAX_STALL_TIMEOUT
+        self.stall_timeout = check_seconds(stall_timeout, "stall_timeout", most=MAX_STALL_TIMEOUT)
+        self.real_work_timeout = check_seconds(
+            real_work_timeout, "real_work_timeout", most=MAX_STALL_TIMEOUT
         )
         self._ticks = 0
         super().__init__(selector)
         self._clock_resolution = _RESOLUTION
-        self._set_ticks(round(_check_seconds("start", start) * _TICKS_PER_SECOND))
+        self._set_ticks(round(check_seconds(start, "start") * _TICKS_PER_SECOND))
         self._timer_seq = itertools.count()
         self._spins = 0
         self._spin_ticks = -1
@@ -579,7 +565,7 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
         Raises:
             ConfigurationError: ``seconds`` is negative, NaN, infinite or too large.
         """
-        delta = _check_seconds("seconds", seconds, most=_NEVER_SECONDS)
+        delta = check_seconds(seconds, "seconds", most=_NEVER_SECONDS)
         self._set_ticks(self._ticks + round(delta * _TICKS_PER_SECOND))
 
     def call_at(  # type: ignore[override]
@@ -1239,8 +1225,8 @@ def run(
             f"agentrig.run() needs a coroutine object, got {main!r}; "
             "call the async function: agentrig.run(main()) not agentrig.run(main)"
         )
-    _check_seconds("stall_timeout", stall_timeout, most=MAX_STALL_TIMEOUT)
-    _check_seconds("real_work_timeout", real_work_timeout, most=MAX_STALL_TIMEOUT)
+    check_seconds(stall_timeout, "stall_timeout", most=MAX_STALL_TIMEOUT)
+    check_seconds(real_work_timeout, "real_work_timeout", most=MAX_STALL_TIMEOUT)
     box: list[_T] = []
     with asyncio.Runner(
         debug=debug,

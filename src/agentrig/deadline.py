@@ -23,8 +23,9 @@ import time
 from types import TracebackType
 from typing import Any
 
-from agentrig._errors import ConfigurationError, DeadlineExceeded
+from agentrig._errors import DeadlineExceeded
 from agentrig._secrets import redact_secrets
+from agentrig.checks import check_seconds
 from agentrig.mutate import hook as _mutation
 from agentrig.recording import active_recording
 from agentrig.vocabulary import EntryKind
@@ -46,15 +47,7 @@ class Deadline:
     __slots__ = ("_at", "_clock", "_expiry_recorded", "_scopes", "name", "seconds")
 
     def __init__(self, seconds: float, *, name: str | None = None) -> None:
-        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
-            raise ConfigurationError(
-                f"Deadline `seconds` must be a number of seconds, got {seconds!r}"
-            )
-        value = float(seconds)
-        if value != value or value in (float("inf"), float("-inf")):
-            raise ConfigurationError(f"Deadline `seconds` must be finite, got {seconds!r}")
-        if value < 0:
-            raise ConfigurationError(f"Deadline `seconds` must be non-negative, got {seconds!r}")
+        value = check_seconds(seconds, "seconds", owner="Deadline")
         self.name = name if name is not None else "deadline"
         self.seconds = _mutation.deadline_seconds(self.name, value)  # agentrig mutate's switch
         self._clock: Any = None  # the loop (or time module) whose clock this deadline reads

@@ -123,15 +123,12 @@ def check_header(doc: Mapping[str, Any], where: str) -> None:
     header = doc.get("agentrig")
     if not isinstance(header, Mapping) or "format" not in header:
         raise SnapshotError(
-            f'{where} is not an agentrig snapshot (no {{"agentrig": {{"format": ...}}}} '
-            "header); re-record it with `agentrig update`"
+            f'{where} is not an agentrig snapshot (no {{"agentrig": {{"format": ...}}}} header)',
+            rerecord=True,
         )
     version = header["format"]
     if isinstance(version, bool) or not isinstance(version, int):
-        raise SnapshotError(
-            f"{where} has an unreadable format version {version!r}; "
-            "re-record it with `agentrig update`"
-        )
+        raise SnapshotError(f"{where} has an unreadable format version {version!r}", rerecord=True)
     if version != FORMAT_VERSION:
         if version < FORMAT_VERSION:
             hint = "it was written by an older agentrig; re-record with `agentrig update`"
@@ -204,7 +201,8 @@ def loads(data: bytes | str, *, source: str | None = None) -> dict[str, Any]:
     if not isinstance(doc, dict):
         raise SnapshotError(
             f"{where} is not an agentrig snapshot (the top level is a {type(doc).__name__}, "
-            "not an object); re-record it with `agentrig update`"
+            "not an object)",
+            rerecord=True,
         )
     check_header(doc, where)
     _check_shape(doc, where)
@@ -246,14 +244,15 @@ def _check_depth(doc: dict[str, Any], where: str) -> None:
     except orjson.JSONEncodeError:
         raise SnapshotError(
             f"{where} nests deeper than agentrig ever writes (255 levels), so it was not "
-            "written by agentrig; re-record it with `agentrig update`"
+            "written by agentrig",
+            rerecord=True,
         ) from None
 
 
 def _check_shape(doc: dict[str, Any], where: str) -> None:
     timeline = doc.get("timeline")
     if not isinstance(timeline, list):
-        raise SnapshotError(f"{where} has no 'timeline' list; re-record it with `agentrig update`")
+        raise SnapshotError(f"{where} has no 'timeline' list", rerecord=True)
     stack: list[tuple[list[Any], str]] = [(timeline, "timeline")]
     while stack:
         items, path = stack.pop()
@@ -261,8 +260,8 @@ def _check_shape(doc: dict[str, Any], where: str) -> None:
             here = f"{path}[{i}]"
             if not isinstance(item, dict):
                 raise SnapshotError(
-                    f"{where}: {here} is a {type(item).__name__}, not a span or an entry; "
-                    "re-record it with `agentrig update`"
+                    f"{where}: {here} is a {type(item).__name__}, not a span or an entry",
+                    rerecord=True,
                 )
             if "span" in item:
                 if not isinstance(item["span"], str):
@@ -270,8 +269,7 @@ def _check_shape(doc: dict[str, Any], where: str) -> None:
                 for key, kind in (("attributes", dict), ("events", list), ("timeline", list)):
                     if key in item and not isinstance(item[key], kind):
                         raise SnapshotError(
-                            f"{where}: {here}.{key} is not a {kind.__name__}; "
-                            "re-record it with `agentrig update`"
+                            f"{where}: {here}.{key} is not a {kind.__name__}", rerecord=True
                         )
                 for j, ev in enumerate(item.get("events", ())):
                     if not isinstance(ev, dict) or not isinstance(ev.get("name"), str):
@@ -286,5 +284,6 @@ def _check_shape(doc: dict[str, Any], where: str) -> None:
             else:
                 raise SnapshotError(
                     f"{where}: {here} is neither a span (no 'span' key) nor an entry (no "
-                    "'entry' key); re-record it with `agentrig update`"
+                    "'entry' key)",
+                    rerecord=True,
                 )

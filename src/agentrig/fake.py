@@ -113,7 +113,6 @@ import asyncio
 import copy
 import hashlib
 import json
-import math
 import numbers
 import re
 import threading
@@ -131,6 +130,7 @@ from agentrig._errors import (
     FakeTimeoutError,
     ScriptExhausted,
     ScriptMismatch,
+    StateError,
     UnscriptedCall,
 )
 from agentrig._secrets import redact_secrets
@@ -143,6 +143,7 @@ from agentrig.chat import (
     example_for_schema,
     validate_against_schema,
 )
+from agentrig.checks import check_seconds
 from agentrig.model_span import reply_attributes, request_attributes, unspent_attributes
 from agentrig.money import CONTEXT, ZERO, format_usd, parse_usd
 from agentrig.mutate import hook as _mutation
@@ -354,7 +355,7 @@ class RateLimit:
     retry_after: float = 1.0
 
     def __post_init__(self) -> None:
-        _check_seconds(self.retry_after, "retry_after")
+        check_seconds(self.retry_after, "retry_after")
 
 
 @dataclass(frozen=True, slots=True)
@@ -370,7 +371,7 @@ class Timeout:
 
     def __post_init__(self) -> None:
         if self.after is not None:
-            _check_seconds(self.after, "after")
+            check_seconds(self.after, "after")
 
 
 @dataclass(frozen=True, slots=True)
@@ -386,7 +387,7 @@ class ServerError:
     retry_after: float = 1.0
 
     def __post_init__(self) -> None:
-        _check_seconds(self.retry_after, "retry_after")
+        check_seconds(self.retry_after, "retry_after")
         if self.status not in (500, 502, 503, 529):
             raise ConfigurationError(
                 f"ServerError `status` must be 500, 502, 503 or 529, got {self.status!r}"
@@ -410,7 +411,7 @@ def rate_limit(*, retry_after: float = 1.0) -> RateLimit:
 
         web = fake_model.agent("web", error=rate_limit(retry_after=20), fail_times=2, reply="ok")
     """
-    return RateLimit(retry_after=_check_seconds(retry_after, "retry_after"))
+    return RateLimit(retry_after=check_seconds(retry_after, "retry_after"))
 
 
 def timeout(*, after: float | None = None) -> Timeout:
@@ -420,7 +421,7 @@ def timeout(*, after: float | None = None) -> Timeout:
 
         deep = fake_model.agent("deep", error=timeout(after=60))   # 60 virtual s, then raises
     """
-    return Timeout(after=None if after is None else _check_seconds(after, "after"))
+    return Timeout(after=None if after is None else check_seconds(after, "after"))
 
 
 # A dated snapshot or alias of a model: gpt-4o-2024-08-06, claude-haiku-4-5-20251001, ...-latest.
@@ -434,21 +435,10 @@ def is_variant_of(model: str, name: str) -> bool:
     return model == name or _VARIANT_RE.sub("", model) == name
 
 
-def _check_seconds(value: object, param: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigurationError(f"`{param}` must be a number of seconds, got {value!r}")
-    seconds = float(value)
-    if not math.isfinite(seconds) or seconds < 0:
-        raise ConfigurationError(
-            f"`{param}` must be a finite, non-negative number of seconds, got {value!r}"
-        )
-    return seconds
-
-
 def _check_latency(value: object, param: str) -> Latency:
     if callable(value):
         return value
-    return _check_seconds(value, param)
+    return check_seconds(value, param)
 
 
 def _check_error(value: object, param: str) -> _Failure:
@@ -1030,9 +1020,7 @@ class FakeAgent:
     _state: _State
 
     def __init__(self) -> None:
-        raise ConfigurationError(
-            "FakeAgent is not created directly: use fake_model.agent(name, reply=...)"
-        )
+        raise StateError("FakeAgent is not created directly: use fake_model.agent(name, reply=...)")
 
     @classmethod
     def _create(
@@ -1515,7 +1503,7 @@ class FakeAgent:
             return float(latency)
         value = latency(output_tokens)
         try:
-            return _check_seconds(value, "latency")
+            return check_seconds(value, "latency")
         except ConfigurationError:
             raise ConfigurationError(
                 f"FakeModel agent {self.name!r}: the latency callable returned {value!r} for"

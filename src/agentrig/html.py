@@ -26,14 +26,24 @@ from typing import Any, Final
 
 from agentrig._secrets import redact_secrets
 from agentrig.drift import DriftReport, timeline_labels
-from agentrig.vocabulary import MODEL_OPERATIONS
+from agentrig.vocabulary import (
+    AGENTRIG_AGENT,
+    GEN_AI_AGENT_NAME,
+    GEN_AI_OPERATION_NAME,
+    GEN_AI_REQUEST_MODEL,
+    GEN_AI_TOOL_NAME,
+    GEN_AI_USAGE_INPUT_TOKENS,
+    GEN_AI_USAGE_OUTPUT_TOKENS,
+    MODEL_OPERATIONS,
+    OPERATION_EXECUTE_TOOL,
+)
 
 __all__ = ["render_html", "render_index", "render_mutation_html"]
 
 _LANE_H: Final = 26
 _LEFT: Final = 120
 _WIDTH: Final = 560
-_AGENT_KEYS: Final = ("gen_ai.agent.name", "agent", "agent.name", "agentrig.agent", "stage")
+_AGENT_KEYS: Final = (GEN_AI_AGENT_NAME, "agent", "agent.name", AGENTRIG_AGENT, "stage")
 
 
 def _text(value: object) -> str:
@@ -59,10 +69,10 @@ class _Mark:
 
 def _span_kind(span: Mapping[str, Any]) -> str:
     attrs = span.get("attributes") or {}
-    op = attrs.get("gen_ai.operation.name") if isinstance(attrs, Mapping) else None
-    if op in MODEL_OPERATIONS or (isinstance(attrs, Mapping) and "gen_ai.request.model" in attrs):
+    op = attrs.get(GEN_AI_OPERATION_NAME) if isinstance(attrs, Mapping) else None
+    if op in MODEL_OPERATIONS or (isinstance(attrs, Mapping) and GEN_AI_REQUEST_MODEL in attrs):
         return "model"
-    if op == "execute_tool" or (isinstance(attrs, Mapping) and "gen_ai.tool.name" in attrs):
+    if op == OPERATION_EXECUTE_TOOL or (isinstance(attrs, Mapping) and GEN_AI_TOOL_NAME in attrs):
         return "tool"
     return "span"
 
@@ -101,8 +111,8 @@ def _marks(doc: Mapping[str, Any]) -> list[_Mark]:
                 name = str(item["span"])
                 if kind == "model":
                     tokens = [
-                        attrs.get("gen_ai.usage.input_tokens"),
-                        attrs.get("gen_ai.usage.output_tokens"),
+                        attrs.get(GEN_AI_USAGE_INPUT_TOKENS),
+                        attrs.get(GEN_AI_USAGE_OUTPUT_TOKENS),
                     ]
                     name += f" {tokens[0]}→{tokens[1]} tok"
                 status = item.get("status")

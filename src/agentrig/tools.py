@@ -33,7 +33,7 @@ from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, Final, ParamSpec, TypeVar, overload
 
-from agentrig._errors import AgentRigError, ConfigurationError
+from agentrig._errors import AgentRigError, ConfigurationError, StateError
 from agentrig.tracing import (
     ERROR_TYPE,
     GEN_AI_OPERATION_NAME,
@@ -141,7 +141,7 @@ class ToolExecution:
 
     def __enter__(self) -> ToolExecution:
         if self._entered:
-            raise AgentRigError(
+            raise StateError(
                 f"tool execution {self.name!r} was already entered; call agentrig.tool(...)"
                 " once per `with` block"
             )

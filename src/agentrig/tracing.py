@@ -59,7 +59,7 @@ from typing import Any
 
 import orjson
 
-from agentrig._errors import AgentRigError, ConfigurationError
+from agentrig._errors import AgentRigError, ConfigurationError, StateError
 from agentrig._jsonl import DEFAULT, Default, JsonlAppender, keep_for, now
 from agentrig._secrets import redact_secrets
 from agentrig.recording import (
@@ -419,7 +419,7 @@ class _SpanScope:
 
     def __enter__(self) -> Span:
         if self._span is not None:
-            raise AgentRigError(
+            raise StateError(
                 f"the span {self._name!r} was already entered; call tracer.span(...) once per"
                 " `with` block"
             )

@@ -155,3 +155,31 @@ def test_ci_set_to_false_is_not_ci(project: Project, monkeypatch: pytest.MonkeyP
     project.write_app()
 
     project.run("--snapshot-update").assert_outcomes(passed=5)
+
+
+def test_the_marker_reads_money_as_budget_pool_does_and_prints_it_the_same(
+    project: Project,
+) -> None:
+    project.write(
+        "tests/test_numpy_cap.py",
+        """
+import numpy as np
+import pytest
+
+@pytest.mark.agentrig(max_usd=np.float64(0.00005))
+async def test_over(budget_pool, agent_recording):
+    pool = budget_pool(usd=np.float64(0.1))
+    async with pool.acquire(max_usd=np.float32(0.05)) as stage:
+        stage.charge("0.0000575")
+
+@pytest.mark.agentrig(max_usd=np.float64(0.1))
+async def test_within(budget_pool, agent_recording):
+    async with budget_pool(usd=np.float64(0.1)).acquire() as stage:
+        stage.charge(np.float64(0.0000575))
+""",
+    )
+
+    result = project.run()
+
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*test_over: $0.0000575 spent, over max_usd=$0.00005. Make*"])

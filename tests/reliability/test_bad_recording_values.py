@@ -18,8 +18,7 @@ from typing import Any
 import pytest
 from reliability_kit import Rig, assert_clean
 
-from agentrig import BudgetPool, DecisionLog, Recording, Tracer
-from agentrig._errors import AgentRigError, DecisionLogError
+from agentrig import AgentRigError, BudgetPool, DecisionLog, DecisionLogError, Recording, Tracer
 from agentrig.normalize import dumps, normalize
 
 HOSTILE_MODULE = r"""

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from reliability_kit import Rig, assert_clean
 
-from agentrig._errors import SnapshotError, SnapshotFormatError
+from agentrig import SnapshotError, SnapshotFormatError
 from agentrig.cli import main
 from agentrig.drift import compare
 from agentrig.normalize import dumps, loads, normalize

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from reliability_kit import Rig
 
-from agentrig._errors import ConfigurationError
+from agentrig import ConfigurationError
 from agentrig.drift import compare
 from agentrig.normalize import NormalizeRules, normalize
 

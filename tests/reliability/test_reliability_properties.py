@@ -31,8 +31,7 @@ from typing import Any
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from agentrig import BudgetPool
-from agentrig._errors import BudgetExceeded, BudgetExhausted
+from agentrig import BudgetExceeded, BudgetExhausted, BudgetPool
 from agentrig.budget import StageBudget
 from agentrig.clock import run
 from agentrig.drift import compare

@@ -23,13 +23,19 @@ import pytest
 from reliability_kit import Rig, assert_clean
 
 import agentrig._jsonl
-from agentrig import BudgetPool, Deadline, DecisionLog, EventBus, Recording, run
-from agentrig._errors import (
+from agentrig import (
     AgentRigError,
     BudgetExceeded,
+    BudgetPool,
     ConfigurationError,
+    Deadline,
     DeadlineExceeded,
+    DecisionLog,
     DecisionLogError,
+    EventBus,
+    Recording,
+    StateError,
+    run,
 )
 from agentrig.decisions import read_decision_log
 
@@ -98,12 +104,12 @@ MISUSES: dict[str, tuple[Callable[[], object], type[Exception], str]] = {
     ),
     "charge after close": (
         _charge_after_close,
-        ConfigurationError,
+        StateError,
         "stage 'draft' of pool 'research' is closed",
     ),
     "deadline negative": (lambda: Deadline(-1), ConfigurationError, "`seconds` must be non-neg"),
-    "deadline nan": (lambda: Deadline(math.nan), ConfigurationError, "`seconds` must be finite"),
-    "deadline inf": (lambda: Deadline(math.inf), ConfigurationError, "`seconds` must be finite"),
+    "deadline nan": (lambda: Deadline(math.nan), ConfigurationError, "must be a finite number"),
+    "deadline inf": (lambda: Deadline(math.inf), ConfigurationError, "must be a finite number"),
     "deadline text": (lambda: Deadline("soon"), ConfigurationError, "a number of seconds"),  # type: ignore[arg-type]
     "decision empty": (lambda: DecisionLog().record(decision=""), ConfigurationError, "decision"),
     "decision reserved field": (
@@ -133,7 +139,7 @@ def test_spend_that_broke_a_cap_or_came_after_close_stays_in_the_ledger() -> Non
     with pytest.raises(BudgetExceeded):
         stage.charge(0.02, label="over")
     stage.close()
-    with pytest.raises(ConfigurationError, match="is closed"):
+    with pytest.raises(StateError, match="is closed"):
         stage.charge(0.01, label="late")
     ledger = [(e.label, e.usd, e.accepted) for e in pool.ledger]
     assert ledger == [

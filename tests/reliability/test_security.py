@@ -33,8 +33,7 @@ import pytest
 from reliability_kit import Rig, assert_clean
 
 import agentrig
-from agentrig import FakeModel, run
-from agentrig._errors import AgentRigError, SnapshotError
+from agentrig import AgentRigError, FakeModel, SnapshotError, run
 from agentrig._secrets import redact_secrets
 from agentrig.cli import main
 from agentrig.drift import compare

@@ -32,7 +32,21 @@ from agentrig.cli._common import (
 )
 from agentrig.document import ACTOR_ATTRIBUTES, dumps, span_actor
 from agentrig.money import ZERO, format_usd, read_usd, sum_usd
-from agentrig.vocabulary import AGENTRIG_COST_USD
+from agentrig.vocabulary import (
+    AGENTRIG_COST_USD,
+    AGENTRIG_PROMPT,
+    AGENTRIG_REPLY,
+    ERROR_TYPE,
+    GEN_AI_OPERATION_NAME,
+    GEN_AI_PROVIDER_NAME,
+    GEN_AI_REQUEST_MODEL,
+    GEN_AI_RESPONSE_MODEL,
+    GEN_AI_SYSTEM,
+    GEN_AI_USAGE_INPUT_TOKENS,
+    GEN_AI_USAGE_OUTPUT_TOKENS,
+    GEN_AI_WORKFLOW_NAME,
+    MODEL_OPERATIONS,
+)
 
 __all__ = ["add_parser", "run"]
 
@@ -132,39 +146,34 @@ def _fields(data: Mapping[str, Any], skip: Iterable[str] = ()) -> str:
 # -- the walk -------------------------------------------------------------------------------------
 
 _MODEL_MARKERS: Final = (
-    "gen_ai.usage.input_tokens",
-    "gen_ai.usage.output_tokens",
-    "gen_ai.request.model",
+    GEN_AI_USAGE_INPUT_TOKENS,
+    GEN_AI_USAGE_OUTPUT_TOKENS,
+    GEN_AI_REQUEST_MODEL,
 )
 _HIDDEN_SPAN_ATTRIBUTES: Final = frozenset(
     {
         *_MODEL_MARKERS,
         *ACTOR_ATTRIBUTES,
-        "gen_ai.operation.name",
-        "agentrig.cost_usd",
-        "agentrig.prompt",
-        "agentrig.reply",
-        "gen_ai.response.model",
-        "gen_ai.system",
-        "gen_ai.provider.name",
-        "gen_ai.workflow.name",
+        GEN_AI_OPERATION_NAME,
+        AGENTRIG_COST_USD,
+        AGENTRIG_PROMPT,
+        AGENTRIG_REPLY,
+        GEN_AI_RESPONSE_MODEL,
+        GEN_AI_SYSTEM,
+        GEN_AI_PROVIDER_NAME,
+        GEN_AI_WORKFLOW_NAME,
         "span.kind",
-        "error.type",
+        ERROR_TYPE,
     }
 )
-
-
-#: ``gen_ai.operation.name`` values of a model call (OpenTelemetry GenAI); ``invoke_agent``
-#: and ``execute_tool`` spans are agents and tools, not calls.
-_MODEL_OPERATIONS: Final = frozenset({"chat", "text_completion", "generate_content", "embeddings"})
 
 
 def _is_model_call(span: Mapping[str, Any]) -> bool:
     attrs = span.get("attributes") or {}
     if any(k in attrs for k in _MODEL_MARKERS):
         return True
-    operation = attrs.get("gen_ai.operation.name")  # any JSON value in a hand-edited file
-    return isinstance(operation, str) and operation in _MODEL_OPERATIONS
+    operation = attrs.get(GEN_AI_OPERATION_NAME)  # any JSON value in a hand-edited file
+    return isinstance(operation, str) and operation in MODEL_OPERATIONS
 
 
 def _agent_of(attrs: Mapping[str, Any]) -> str | None:
@@ -228,16 +237,16 @@ def _span_label(span: Mapping[str, Any]) -> str:
     agent = _agent_of(attrs)
     if _is_model_call(span):
         head = agent or "?"
-        model = attrs.get("gen_ai.request.model")
+        model = attrs.get(GEN_AI_REQUEST_MODEL)
         if model is not None and name != f"chat {model}":  # the GenAI span name says it
             head += f" · {model}"
         parts.append(head)
-        tin = attrs.get("gen_ai.usage.input_tokens")
-        tout = attrs.get("gen_ai.usage.output_tokens")
+        tin = attrs.get(GEN_AI_USAGE_INPUT_TOKENS)
+        tout = attrs.get(GEN_AI_USAGE_OUTPUT_TOKENS)
         if tin is not None or tout is not None:
             parts.append(f"{_fmt_int(tin)}→{_fmt_int(tout)} tok")
-        if "agentrig.cost_usd" in attrs:
-            parts.append(_fmt_usd(attrs["agentrig.cost_usd"]))
+        if AGENTRIG_COST_USD in attrs:
+            parts.append(_fmt_usd(attrs[AGENTRIG_COST_USD]))
     elif agent is not None and agent != name and not name.endswith(f" {agent}"):
         parts.append(f"[{agent}]")
     error = _error_text(span)
@@ -250,7 +259,7 @@ def _span_label(span: Mapping[str, Any]) -> str:
     extra = {k: v for k, v in attrs.items() if k not in _HIDDEN_SPAN_ATTRIBUTES}
     if extra:
         parts.append(_fields(extra))
-    if _is_model_call(span) and "agentrig.reply" in attrs:
+    if _is_model_call(span) and AGENTRIG_REPLY in attrs:
         parts.append(f"→ {_fmt_value(attrs['agentrig.reply'], 60)}")
     return "  ".join(parts)
 
@@ -403,8 +412,8 @@ def _render_show(doc: Mapping[str, Any], source: str, width: int) -> list[str]:
     lines.append(f"agentrig snapshot  {doc.get('name') or '(unnamed)'}")
     lines.append(f"file: {source}  (format {fmt})")
     calls = [c.get("attributes") or {} for c in walk.model_calls]
-    tokens_in = sum(_int(a.get("gen_ai.usage.input_tokens")) for a in calls)
-    tokens_out = sum(_int(a.get("gen_ai.usage.output_tokens")) for a in calls)
+    tokens_in = sum(_int(a.get(GEN_AI_USAGE_INPUT_TOKENS)) for a in calls)
+    tokens_out = sum(_int(a.get(GEN_AI_USAGE_OUTPUT_TOKENS)) for a in calls)
     cost = sum_usd(_usd(a.get(AGENTRIG_COST_USD)) for a in calls)
     run = [f"{_fmt_seconds(walk.end)} s virtual", plural(walk.spans, "span")]
     if walk.errors:

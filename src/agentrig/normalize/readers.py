@@ -201,8 +201,7 @@ def read(
             timeline = recording.get("timeline")
             if not isinstance(timeline, list):
                 raise SnapshotError(
-                    "the document given to normalize() has no 'timeline' list; "
-                    "re-record it with `agentrig update`"
+                    "the document given to normalize() has no 'timeline' list", rerecord=True
                 )
             spans, entries = _from_document(builder, timeline)
             return name, spans, entries, True

@@ -22,6 +22,7 @@ from uuid import UUID
 import orjson
 
 from agentrig._errors import AgentRigError, RecordingError
+from agentrig._secrets import MEMORY_ADDRESS_RE
 from agentrig._secrets import REDACTED as _REDACTED
 from agentrig._secrets import redact_secrets as _redact_secrets
 from agentrig.normalize.rules import (
@@ -88,9 +89,6 @@ _TMP_RE: Final = re.compile(
     r"(?:[A-Za-z]:)?[^\s'\"<>|]*?[/\\]pytest-of-[^/\\\s]+[/\\]pytest-(?:\d+|current)"
     r"(?:[/\\]popen-gw\d+)?"
 )
-# Only inside an object's default repr (``<Doc object at 0x7f3a…>``): user text such as
-# "paid the wallet at 0x52908400098527886E0F7030069857D2E4169EE7" is data and stays.
-_ADDRESS_RE: Final = re.compile(r" at 0x[0-9A-Fa-f]+(?=>)")
 _SURROGATE_RE: Final = re.compile("[\ud800-\udfff]")
 _UUID_MARK_RE: Final = re.compile("\x00U(\\d+)\x00")
 
@@ -595,7 +593,7 @@ def _normalize_text(
     if "pytest-of-" in s:
         s = _TMP_RE.sub("<tmp>", s)
     if " at 0x" in s:
-        s = _ADDRESS_RE.sub("", s)
+        s = MEMORY_ADDRESS_RE.sub("", s)
     if len(s) >= 16 and "-" in s:
         if ":" in s and not keep & KEEP_TIMESTAMPS:
             s = _TIMESTAMP_RE.sub(_TIMESTAMP, s)

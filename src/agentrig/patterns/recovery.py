@@ -51,6 +51,7 @@ from agentrig._errors import (
     FakeTimeoutError,
 )
 from agentrig._types import Agent, AgentReply, Budget, Money
+from agentrig.checks import check_number, check_seconds
 from agentrig.deadline import Deadline
 from agentrig.decisions import DecisionLog
 from agentrig.money import parse_usd
@@ -141,15 +142,6 @@ def _predicate(value: object, param: str) -> Callable[[BaseException], bool]:
         f"`{param}` must be an exception class, a non-empty tuple of them, or a callable"
         f" exception -> bool, got {value!r}"
     )
-
-
-def _number(value: object, param: str, *, minimum: float = 0.0) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigurationError(f"`{param}` must be a number, got {value!r}")
-    number = float(value)
-    if not math.isfinite(number) or number < minimum:
-        raise ConfigurationError(f"`{param}` must be finite and >= {minimum:g}, got {value!r}")
-    return number
 
 
 def _seed_for(name: str) -> int:
@@ -326,7 +318,7 @@ def with_retry(
         raise ConfigurationError(f"`attempts` must be an int >= 1, got {attempts!r}")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise ConfigurationError(f"`seed` must be an int or None, got {seed!r}")
-    jitter_value = _number(jitter, "jitter")
+    jitter_value = check_number(jitter, "jitter")
     if jitter_value > 1:
         raise ConfigurationError(f"`jitter` is a fraction in [0, 1], got {jitter!r}")
     who = name if name is not None else agent_name(agent, "agent")
@@ -334,9 +326,9 @@ def with_retry(
         agent,
         name=who,
         attempts=attempts,
-        backoff=_number(backoff, "backoff"),
-        multiplier=_number(multiplier, "multiplier", minimum=1.0),
-        max_backoff=_number(max_backoff, "max_backoff"),
+        backoff=check_number(backoff, "backoff"),
+        multiplier=check_number(multiplier, "multiplier", minimum=1.0),
+        max_backoff=check_number(max_backoff, "max_backoff"),
         jitter=jitter_value,
         retry_on=default_retry_on if retry_on is None else _predicate(retry_on, "retry_on"),
         seed=_seed_for(who) if seed is None else seed,
@@ -669,7 +661,7 @@ def degrade(
             f" got {fallback!r}"
         )
     usd = None if needs_usd is None else parse_usd(needs_usd, "needs_usd")
-    seconds = None if needs_seconds is None else _number(needs_seconds, "needs_seconds")
+    seconds = None if needs_seconds is None else check_seconds(needs_seconds, "needs_seconds")
     checked = _check_deadline(deadline)
     if seconds is not None and checked is None:
         raise ConfigurationError(
