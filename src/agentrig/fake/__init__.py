@@ -111,7 +111,8 @@ Layout
 This package is :mod:`agentrig.fake`; every name above is importable from here.
 :mod:`.pricing` counts tokens and prices them, :mod:`.failures` holds the built-in failures,
 :mod:`.script` the reply types, argument checks, records and rules, :mod:`.model` the
-:class:`FakeModel`, and :mod:`.agent` the :class:`FakeAgent` and its call path.
+:class:`FakeModel`, :mod:`.agent` the :class:`FakeAgent` and its call path, and :mod:`.drive`
+how a call's virtual waits are slept (async) or skipped (sync clients).
 """
 
 from __future__ import annotations

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import hashlib
 import json
 import re
 import threading
-from collections.abc import Callable, Generator
+from collections.abc import Generator
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -32,6 +31,7 @@ from agentrig.chat import (
     example_for_schema,
     validate_against_schema,
 )
+from agentrig.fake.drive import clock, drive_async
 from agentrig.fake.failures import (
     ErrorSpec,
     Failure,
@@ -66,7 +66,6 @@ from agentrig.fake.script import (
 from agentrig.model_span import reply_attributes, request_attributes, unspent_attributes
 from agentrig.money import ZERO, format_usd
 from agentrig.mutate import hook as _mutation
-from agentrig.recording import active_recording
 from agentrig.tracing import (
     ERROR_TYPE,
     default_tracer,
@@ -285,7 +284,7 @@ class FakeAgent:
         __tracebackhide__ = True  # (see run): its locals hold the prompt and the request
         fake = self._fake
         tracer = fake.tracer if fake.tracer is not None else default_tracer()
-        now = _clock()
+        now = clock()
         started = now()
         slot = fake._reserve_slot()
         with self._lock:
@@ -675,50 +674,3 @@ class FakeAgent:
 
 
 # -- drivers, answers and attributes ------------------------------------------------------
-
-
-async def drive_async(call: Generator[float, None, FakeReply]) -> FakeReply:
-    """Run a call, sleeping (virtual time under agentrig) wherever it yields seconds."""
-    # Hidden from tracebacks: with -l its locals (the call's generator, at an address) would
-    # print (docs/reliability.md, secrets and addresses on every channel).
-    __tracebackhide__ = True
-    to_throw: BaseException | None = None
-    while True:
-        try:
-            seconds = call.throw(to_throw) if to_throw is not None else call.send(None)
-        except StopIteration as stop:
-            result: FakeReply = stop.value
-            return result
-        to_throw = None
-        try:
-            await asyncio.sleep(seconds)
-        except BaseException as exc:  # cancellation: let the call record it, then re-raise
-            to_throw = exc
-
-
-def drive_sync(call: Generator[float, None, FakeReply]) -> FakeReply:
-    """Run a call without waiting: a sync client blocks the thread the loop advances on."""
-    __tracebackhide__ = True  # as in drive_async
-    while True:
-        try:
-            call.send(None)
-        except StopIteration as stop:
-            result: FakeReply = stop.value
-            return result
-
-
-def _clock() -> Callable[[], float]:
-    """The time source of a call: the running loop's clock, else the recording's loop."""
-    try:
-        return asyncio.get_running_loop().time
-    except RuntimeError:
-        pass
-    rec = active_recording()
-    if rec is not None and rec.now() is not None:
-
-        def recorded() -> float:
-            t = rec.now()
-            return 0.0 if t is None else t
-
-        return recorded
-    return lambda: 0.0

@@ -18,7 +18,8 @@ from agentrig.budget import current_stage_budget
 from agentrig.chat import (
     FakeRequest,
 )
-from agentrig.fake.agent import FakeAgent, drive_async, drive_sync
+from agentrig.fake.agent import FakeAgent
+from agentrig.fake.drive import drive_async, drive_sync
 from agentrig.fake.failures import ErrorSpec, check_error
 from agentrig.fake.pricing import DEFAULT_PRICES, VARIANT_RE, Price, count_tokens, to_price
 from agentrig.fake.script import (
