@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
 
-from agentrig._files import atomic_write
+from agentrig._files import atomic_write, folder_sync_batch
 from agentrig._secrets import redact_secrets
 from agentrig.cassette import CASSETTE_SUFFIX
 
@@ -30,6 +30,7 @@ __all__ = [
     "base_candidates",
     "file_stem",
     "find_snapshots",
+    "folder_sync_batch",
     "html_path",
     "is_agentrig_file",
     "is_cut_for_length",

@@ -1,16 +1,18 @@
 """A process killed (SIGKILL) while it writes snapshots loses nothing already on disk.
 
-``pytest --snapshot-update`` and ``agentrig accept`` run as subprocesses and are killed at many
-points: at random moments over the whole run (start-up, comparing, writing) and, to be sure the
-kills land inside the short window where files are being replaced, right after the first file
-changed. After every kill, each snapshot file is either the complete old version or the
-complete new one (and for ``accept``, a snapshot still old keeps its received file beside it);
-a later run never sees a torn file. Temporary files a killed writer leaves are hidden
-(``.<name>.<pid>.<hex>.tmp``) and are never taken for snapshots.
+``pytest --snapshot-update`` and ``agentrig accept`` run as subprocesses that kill themselves
+at exact points of the write path, chosen by the ``AGENTRIG_KILL_AT`` environment variable that
+a small module loaded into them (:data:`KILL_POINT`) reads: before or after the fsync of the
+k-th temporary file (its bytes written, not yet durable / durable, not yet renamed) and before
+or after the k-th ``os.replace``, for the first file, the last one and files in between. After
+every kill, each snapshot file is either the complete old version or the complete new one, and
+exactly the files renamed before the kill are new (for ``accept``, a snapshot still old keeps
+its received file beside it); a later run never sees a torn file. Temporary files a killed
+writer leaves are hidden (``.<name>.<pid>.<hex>.tmp``) and are never taken for snapshots.
 
-Each scenario makes exactly ``KILLS`` kills, whatever the machine's speed (a wall-clock budget
-made the count, and so the test, depend on the load; the timing of a kill is relative to the
-run it interrupts).
+The kill points are counted in system calls, not in seconds: the test asserts the same thing on
+a fast machine and on a loaded one (a version that killed at random moments within a wall-clock
+budget failed under load: too few kills landed inside the write window).
 """
 
 from __future__ import annotations
@@ -22,8 +24,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -31,7 +31,6 @@ import pytest
 from agentrig.normalize import dumps, normalize
 from agentrig.snapshot import is_snapshot_file
 
-KILLS = 10
 TESTS = 40
 
 APP = f"""
@@ -100,34 +99,76 @@ def _restore(root: Path, files: dict[str, bytes]) -> None:
         (root / rel).write_bytes(data)
 
 
-def _kill_at(
-    command: list[str],
-    cwd: Path,
-    env: dict[str, str],
-    first_change: Callable[[], bool],
-    jitter: float,
-) -> Callable[[float | None], None]:
-    """Start ``command``; kill it ``delay`` s after start, or (``None``) a random moment of
-    up to ``jitter`` s after ``first_change()`` turned true."""
+#: Loaded into the writer (``-p agentrig_kill_point`` for pytest, an import for the CLI):
+#: ``AGENTRIG_KILL_AT=<fsync|replace>:<before|after>:<k>`` SIGKILLs the process at the k-th call
+#: of ``os.fsync`` (of a regular file) or ``os.replace`` whose path names a ``MARK`` file.
+KILL_POINT = """
+import os
+import signal
+import stat
 
-    def run(delay: float | None) -> None:
-        proc = subprocess.Popen(
-            command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        try:
-            if delay is not None:
-                time.sleep(delay)
-            else:
-                deadline = time.monotonic() + 20
-                while not first_change() and proc.poll() is None and time.monotonic() < deadline:
-                    pass  # a tight poll: the write window is milliseconds long
-                time.sleep(random.uniform(0, jitter))
-        finally:
-            if proc.poll() is None:
-                os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=30)
+_SPEC = os.environ.get("AGENTRIG_KILL_AT")
+_MARK = os.environ["AGENTRIG_KILL_MARK"]
 
-    return run
+
+def _install(call, when, nth):
+    real = getattr(os, call)
+    seen = 0
+
+    def wrapped(*args, **kwargs):
+        nonlocal seen
+        if call == "fsync":
+            fd = args[0]
+            hit = stat.S_ISREG(os.fstat(fd).st_mode) and _MARK in os.readlink(f"/proc/self/fd/{fd}")
+        else:
+            hit = _MARK in os.fsdecode(args[1])
+        seen += hit
+        if hit and seen == nth and when == "before":
+            os.kill(os.getpid(), signal.SIGKILL)
+        result = real(*args, **kwargs)
+        if hit and seen == nth and when == "after":
+            os.kill(os.getpid(), signal.SIGKILL)
+        return result
+
+    setattr(os, call, wrapped)
+
+
+if _SPEC:
+    _call, _when, _nth = _SPEC.split(":")
+    _install(_call, _when, int(_nth))
+"""
+
+
+def _kill_points(count: int, rng: random.Random) -> list[tuple[str, str, int]]:
+    """Every point of the write path at the first and the last file, and at files between."""
+    points = [(call, when) for call in ("fsync", "replace") for when in ("before", "after")]
+    between = [rng.randrange(2, count) for _ in points]
+    return [
+        *((call, when, 1) for call, when in points),
+        *((call, when, count) for call, when in points),
+        *((call, when, k) for (call, when), k in zip(points, between, strict=True)),
+    ]
+
+
+def _killed_at(
+    command: list[str], cwd: Path, env: dict[str, str], point: tuple[str, str, int]
+) -> None:
+    """Run ``command`` until it kills itself at ``point``; fail if it ended any other way."""
+    call, when, nth = point
+    done = subprocess.run(
+        command,
+        cwd=cwd,
+        env={**env, "AGENTRIG_KILL_AT": f"{call}:{when}:{nth}"},
+        capture_output=True,
+        timeout=300,  # guards against a hang only
+    )
+    assert done.returncode == -signal.SIGKILL, (point, done.stdout.decode()[-3000:])
+
+
+def _renamed_before(point: tuple[str, str, int]) -> int:
+    """How many files were renamed into place when the kill at ``point`` struck."""
+    call, when, nth = point
+    return nth if (call, when) == ("replace", "after") else nth - 1
 
 
 def _hidden_leftovers(root: Path) -> list[Path]:
@@ -139,16 +180,15 @@ def project(tmp_path: Path) -> Path:
     (tmp_path / "pytest.ini").write_text(INI)
     (tmp_path / "tests").mkdir()
     (tmp_path / "tests" / "test_crash.py").write_text(APP)
+    (tmp_path / "agentrig_kill_point.py").write_text(KILL_POINT)
     return tmp_path
 
 
-def _record(project: Path, version: str) -> float:
-    started = time.perf_counter()
+def _record(project: Path, version: str) -> None:
     done = subprocess.run(
         [*PYTEST, "--snapshot-update"], cwd=project, env=_env(version), capture_output=True
     )
     assert done.returncode == 0, done.stdout.decode()[-3000:]
-    return time.perf_counter() - started
 
 
 def test_sigkill_during_snapshot_update_leaves_each_file_old_or_new(project: Path) -> None:
@@ -160,37 +200,22 @@ def test_sigkill_during_snapshot_update_leaves_each_file_old_or_new(project: Pat
     old = _snapshot_files(root)
     assert len(old) == TESTS and old.keys() == new.keys()
     assert all(old[k] != new[k] and len(old[k]) != len(new[k]) for k in old)
-    full = _record(project, "new")  # how long a whole run takes here
-    _restore(root, old)
-
-    first = root / "tests/test_crash/test_write[0].json"
-    first_stat = first.stat()
-
-    def first_written() -> bool:
-        try:
-            st = first.stat()
-        except FileNotFoundError:
-            return False
-        return (st.st_size, st.st_mtime_ns) != (first_stat.st_size, first_stat.st_mtime_ns)
-
-    kill = _kill_at([*PYTEST, "--snapshot-update"], project, _env("new"), first_written, 0.06)
-    rng = random.Random(20240611)
-    outcomes: list[tuple[int, int]] = []  # (files new, files old) after each kill
-    for kills in range(KILLS):
+    env = {**_env("new"), "AGENTRIG_KILL_MARK": "test_write["}
+    command = [*PYTEST, "-p", "agentrig_kill_point", "--snapshot-update"]
+    for point in _kill_points(TESTS, random.Random(20240611)):
         _restore(root, old)
-        first_stat = first.stat()
-        # Odd kills: a random moment of the whole run; even kills: inside the write window.
-        kill(rng.uniform(0, full * 1.1) if kills % 2 else None)
+        _killed_at(command, project, env, point)
         now = _snapshot_files(root)
         assert now.keys() == old.keys(), "a snapshot file went missing or appeared"
         for key, data in now.items():
             assert data in (old[key], new[key]), f"{key} is torn: {len(data)} bytes"
-        for leftover in _hidden_leftovers(root):
+        fresh = sum(now[k] == new[k] for k in now)
+        assert fresh == _renamed_before(point), f"killed at {point}: {fresh} files new"
+        leftovers = _hidden_leftovers(root)
+        for leftover in leftovers:
             assert leftover.name.endswith(".tmp") and not is_snapshot_file(leftover.name)
-        outcomes.append((sum(now[k] == new[k] for k in now), sum(now[k] == old[k] for k in now)))
-
-    mixed = [o for o in outcomes if o[0] and o[1]]
-    assert len(mixed) >= 2, f"too few kills landed while files were replaced: {outcomes}"
+        # killed between writing a temporary file and renaming it: that file is left behind
+        assert len(leftovers) == (point[1] == "before" or point[0] == "fsync"), point
 
     # A later run reads whatever the kill left: each test passes or drifts, none is unusable.
     report = project / "report.json"
@@ -225,23 +250,23 @@ def test_sigkill_during_agentrig_accept_loses_neither_version(tmp_path: Path) ->
     old = {f"tests/test_x/test_{n:03d}.json": _doc(n, "old") for n in range(count)}
     new = {k: _doc(int(k[-8:-5]), "new") for k in old}
     state = {**old, **{k[:-5] + ".received.json": v for k, v in new.items()}}
-    command = [sys.executable, "-m", "agentrig", "accept", "--stale", str(root)]  # unstamped
+    argv = ["accept", "--stale", str(root)]
+    accept = f"from agentrig.cli import main; raise SystemExit(main({argv!r}))"
+    command = [sys.executable, "-c", accept]  # the received files are unstamped: --stale
     env = _env()
+    (tmp_path / "agentrig_kill_point.py").write_text(KILL_POINT)
 
     _restore(root, state)
-    started = time.perf_counter()
-    subprocess.run(command, env=env, check=True, capture_output=True)
-    full = time.perf_counter() - started
+    subprocess.run(command, cwd=tmp_path, env=env, check=True, capture_output=True)
     assert _snapshot_files(root) == new
 
-    first_received = root / "tests/test_x/test_000.received.json"
-    # Moving 300 files takes milliseconds: kill within 5 ms of the first move.
-    kill = _kill_at(command, tmp_path, env, lambda: not first_received.exists(), 0.005)
-    rng = random.Random(7)
-    moved_counts: list[int] = []
-    for kills in range(KILLS):
+    env["AGENTRIG_KILL_MARK"] = "test_x/test_"
+    command = [sys.executable, "-c", f"import agentrig_kill_point; {accept}"]
+    # accept renames each received file over its snapshot: os.replace is its only write
+    points = [p for p in _kill_points(count, random.Random(7)) if p[0] == "replace"]
+    for point in points:
         _restore(root, state)
-        kill(rng.uniform(0, full * 1.1) if kills % 2 else None)
+        _killed_at(command, tmp_path, env, point)
         moved = 0
         for key in old:
             snapshot = root / key
@@ -254,10 +279,8 @@ def test_sigkill_during_agentrig_accept_loses_neither_version(tmp_path: Path) ->
                 assert data == old[key], f"{key} is torn"
                 assert received.read_bytes() == new[key], f"{key}: received file lost"
         assert not _hidden_leftovers(root)
-        moved_counts.append(moved)
+        assert moved == _renamed_before(point), f"killed at {point}: {moved} files moved"
 
-    midway = [m for m in moved_counts if 0 < m < count]
-    assert len(midway) >= 2, f"too few kills landed while files were moved: {moved_counts}"
     # Accepting again finishes the job.
-    subprocess.run(command, env=env, check=True, capture_output=True)
+    subprocess.run(command, cwd=tmp_path, env=env, check=True, capture_output=True)
     assert _snapshot_files(root) == new

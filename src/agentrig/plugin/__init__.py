@@ -21,6 +21,7 @@ registered as              module                  what it does
 ``agentrig-mutate``        :mod:`.mutate`          with ``--agentrig-mutate`` only
 ``agentrig-cassettes``     :mod:`.cassettes`       the ``llm_cassette`` fixture, recording
 ``agentrig-otel``          :mod:`.otel`            OpenTelemetry capture, when the SDK is installed
+``agentrig-folder-sync``   :mod:`.durability`      one folder fsync per written folder, at the end
 =========================  ======================  ================================================
 
 Options, ini keys and the marker are listed once, in :mod:`.settings`. Which tests are agentrig
@@ -113,6 +114,9 @@ def pytest_configure(config: pytest.Config) -> None:
         from agentrig.plugin.otel import OtelPlugin
 
         register(OtelPlugin(config), "agentrig-otel")
+    from agentrig.plugin.durability import FolderSyncPlugin
+
+    register(FolderSyncPlugin(), "agentrig-folder-sync")  # last: nothing after it can fail
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
