@@ -10,6 +10,9 @@ simply loses its place (run ``pytest tests -n 2 --durations=40`` to refresh the 
 
 from __future__ import annotations
 
+import selectors
+from typing import Any
+
 import pytest
 
 #: Node-id prefixes, longest first (seconds under -n 2, benchmarks/RESULTS.md section 6).
@@ -40,3 +43,23 @@ def _rank(nodeid: str) -> int:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # A stable sort: within a rank (and for every other test) collection order stays.
     items.sort(key=lambda item: _rank(item.nodeid))
+
+
+@pytest.fixture
+def real_waits(monkeypatch: pytest.MonkeyPatch) -> list[float | None]:
+    """The timeouts of every selector wait that could block on the wall clock (> 0 or None).
+
+    Virtual time costs no real time when the loop never blocks in its selector: asserted on
+    the calls themselves, not with a wall-clock ceiling that a loaded machine can break.
+    """
+    waits: list[float | None] = []
+    cls = type(selectors.DefaultSelector())
+    real_select = cls.select
+
+    def select(self: Any, timeout: float | None = None) -> Any:
+        if timeout is None or timeout > 0:
+            waits.append(timeout)
+        return real_select(self, 0 if timeout is None or timeout > 0 else timeout)
+
+    monkeypatch.setattr(cls, "select", select)
+    return waits

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import selectors
-from typing import Any
 
 import pytest
 
@@ -12,22 +10,6 @@ from agentrig import AgentRigError, ConfigurationError, DeadlineExceeded
 from agentrig.clock import run
 from agentrig.deadline import Deadline
 from agentrig.recording import Recording
-
-
-@pytest.fixture
-def real_waits(monkeypatch: pytest.MonkeyPatch) -> list[float | None]:
-    """Selector waits that could block on the wall clock: virtual time must make none."""
-    waits: list[float | None] = []
-    cls = type(selectors.DefaultSelector())
-    real_select = cls.select
-
-    def select(self: Any, timeout: float | None = None) -> Any:
-        if timeout is None or timeout > 0:
-            waits.append(timeout)
-        return real_select(self, 0 if timeout is None or timeout > 0 else timeout)
-
-    monkeypatch.setattr(cls, "select", select)
-    return waits
 
 
 def test_deadline_of_120s_around_10s_sleeps_expires_at_exactly_120_virtual_seconds(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import selectors
 from collections.abc import Awaitable, Callable, Coroutine
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -42,26 +41,6 @@ T = TypeVar("T")
 
 def now() -> float:
     return asyncio.get_running_loop().time()
-
-
-@pytest.fixture
-def real_waits(monkeypatch: pytest.MonkeyPatch) -> list[float | None]:
-    """The timeouts of every selector wait that could block on the wall clock (> 0 or None).
-
-    Virtual time costs no real time when the loop never blocks in its selector: asserted on
-    the calls themselves, not with a wall-clock ceiling that a loaded machine can break.
-    """
-    waits: list[float | None] = []
-    cls = type(selectors.DefaultSelector())
-    real_select = cls.select
-
-    def select(self: Any, timeout: float | None = None) -> Any:
-        if timeout is None or timeout > 0:
-            waits.append(timeout)
-        return real_select(self, 0 if timeout is None or timeout > 0 else timeout)
-
-    monkeypatch.setattr(cls, "select", select)
-    return waits
 
 
 def call(agent: FakeAgent, prompt: str, **kwargs: Any) -> FakeReply:

@@ -6,7 +6,9 @@ test's model calls in call order, each an *interaction*: the request (provider, 
 endpoint, whether it streamed, the canonical body), the response (status, the headers an SDK
 reads, the JSON body or the ordered server-sent events of a stream) and the call's latency.
 This module is the format and the matching, pure and pytest-free; the plugin
-(:mod:`agentrig.plugin.cassettes`) puts it between the SDKs and the network.
+(:mod:`agentrig.plugin.cassettes`) puts it between the SDKs and the network. One concept, one
+module: the file's shape, its checks and the request key that matching uses are one contract
+(a key computed differently from what was stored is a miss), so they are not split.
 
 Implementation notes
 --------------------

@@ -1,5 +1,10 @@
 """The virtual-time event loop: ``asyncio.sleep(120)`` returns at once, at exactly t=120.
 
+One concept, one module: the loop's clock, its timer queue, the rule for when it may jump
+(nothing runnable, no real work in flight), the stall guard and ``agentrig.run`` are one state
+machine read and written on every iteration, so they stay together; the wall clock that
+follows it is :mod:`agentrig.wallclock`, argument checks are :mod:`agentrig.checks`.
+
 Usage::
 
     import agentrig
