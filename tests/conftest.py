@@ -11,6 +11,8 @@ simply loses its place (run ``pytest tests -n 2 --durations=40`` to refresh the 
 from __future__ import annotations
 
 import selectors
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -63,3 +65,33 @@ def real_waits(monkeypatch: pytest.MonkeyPatch) -> list[float | None]:
 
     monkeypatch.setattr(cls, "select", select)
     return waits
+
+
+#: The HTML pages are checked in Debian's chromium (playwright's own download does not work on
+#: these machines); `bash scripts/dev test` installs it.
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.fail(
+            "Debian's chromium is missing at /usr/bin/chromium; `bash scripts/dev test` installs "
+            "it (apt-get install -y chromium)"
+        )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()

@@ -8,7 +8,6 @@ runs of the patterns (``drift_cases``), and, in the plugin test, written by a py
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -19,35 +18,8 @@ from agentrig.drift import compare
 from agentrig.html import render_html, render_index
 from drift_cases import changed_reply, failing_broadcast_agent
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
 sys.path.insert(0, str(Path(__file__).parent / "plugin"))
-from agentrig_project import Project  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.fail(
-            "Debian's chromium is missing at /usr/bin/chromium; `bash scripts/dev test` installs "
-            "it (apt-get install -y chromium)"
-        )
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+from agentrig_project import Project
 
 
 class Opened:

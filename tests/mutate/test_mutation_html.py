@@ -3,8 +3,6 @@ Debian's chromium through playwright, like the drift pages (tests/test_html.py).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,9 +10,6 @@ import pytest
 from agentrig.cli import main
 from agentrig.html import render_mutation_html
 from agentrig.mutate.report import MutationReport
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 
 INI = """
 [pytest]
@@ -46,23 +41,6 @@ def test_not_agentrig():
 async def test_red_before_mutation(fake_model):
     assert (await fake_model.agent("x", reply="a").run("p")).text == "b"
 """
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.fail(
-            "Debian's chromium is missing at /usr/bin/chromium; `bash scripts/dev test` installs "
-            "it (apt-get install -y chromium)"
-        )
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @pytest.fixture(autouse=True)
