@@ -221,6 +221,18 @@ def test_bad_stall_timeout_is_refused_with_the_parameter_name(bad: object) -> No
         VirtualEventLoop(stall_timeout=bad)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("bad", [-1, float("nan"), "2"])
+def test_run_closes_the_coroutine_it_refuses_to_run(bad: object) -> None:
+    async def main() -> None:
+        pass
+
+    coro = main()
+    with pytest.raises(ConfigurationError, match="`stall_timeout`"):
+        run(coro, stall_timeout=bad)  # type: ignore[arg-type]
+    # Closed, not left pending: no "coroutine 'main' was never awaited" at garbage collection.
+    assert coro.cr_frame is None
+
+
 def test_run_refuses_a_coroutine_function_with_a_hint() -> None:
     async def main() -> None:
         pass

@@ -123,3 +123,10 @@ def test_a_budget_error_and_agentrig_show_print_the_same_figure(
     assert "$0.0001," in out  # the charge, exact: not $0.000100
     budget = out.split("Budget by stage")[1].splitlines()
     assert any(row.split()[:4] == ["tiny", "stage", "$0.0000575", "$0.0001"] for row in budget)
+    header = next(row for row in budget if row.split()[:2] == ["pool", "stage"])
+    row = next(row for row in budget if row.split()[:2] == ["tiny", "stage"])
+    # Every money figure ends under its header and stands apart from its neighbour.
+    for name, figure in (("granted", "$0.0000575"), ("spent", "$0.0001"), ("returned", "$0.00")):
+        end = header.index(name) + len(name)
+        assert row[end - len(figure) : end] == figure, (name, header, row)
+        assert row[end - len(figure) - 2 : end - len(figure)] == "  ", (name, row)

@@ -1230,8 +1230,12 @@ def run(
             f"agentrig.run() needs a coroutine object, got {main!r}; "
             "call the async function: agentrig.run(main()) not agentrig.run(main)"
         )
-    check_seconds(stall_timeout, "stall_timeout", most=MAX_STALL_TIMEOUT)
-    check_seconds(real_work_timeout, "real_work_timeout", most=MAX_STALL_TIMEOUT)
+    try:
+        check_seconds(stall_timeout, "stall_timeout", most=MAX_STALL_TIMEOUT)
+        check_seconds(real_work_timeout, "real_work_timeout", most=MAX_STALL_TIMEOUT)
+    except BaseException:
+        main.close()  # refused before it ran: no "coroutine was never awaited" warning
+        raise
     box: list[_T] = []
     with asyncio.Runner(
         debug=debug,

@@ -45,11 +45,11 @@ from agentrig.vocabulary import (
     GEN_AI_TOOL_DEFINITIONS,
     GEN_AI_USAGE_INPUT_TOKENS,
     GEN_AI_USAGE_OUTPUT_TOKENS,
+    HTTP_RESPONSE_STATUS_CODE,
     OPERATION_CHAT,
 )
 
 __all__ = [
-    "HTTP_RESPONSE_STATUS_CODE",
     "REPLAY_ONLY_ATTRIBUTES",
     "reply_attributes",
     "reply_text",
@@ -57,8 +57,6 @@ __all__ = [
     "unspent_attributes",
 ]
 
-#: OpenTelemetry's HTTP attribute (only a replayed call has an HTTP answer of its own).
-HTTP_RESPONSE_STATUS_CODE: Final = "http.response.status_code"
 #: What a replayed call's span carries beyond a faked call's: the answer's origin, the model
 #: the real endpoint said answered (``gpt-4o-mini-2024-07-18``) and its HTTP status.
 REPLAY_ONLY_ATTRIBUTES: Final = frozenset(

@@ -78,6 +78,7 @@ __all__ = [
     "GEN_AI_USAGE_INPUT_TOKENS",
     "GEN_AI_USAGE_OUTPUT_TOKENS",
     "GEN_AI_WORKFLOW_NAME",
+    "HTTP_RESPONSE_STATUS_CODE",
     "LEGACY_ATTRIBUTES",
     "LEGACY_PROVIDER_NAMES",
     "MODEL_OPERATIONS",
@@ -127,6 +128,8 @@ GEN_AI_TOOL_DESCRIPTION: Final = "gen_ai.tool.description"
 GEN_AI_TOOL_CALL_ARGUMENTS: Final = "gen_ai.tool.call.arguments"  # opt-in content
 GEN_AI_TOOL_CALL_RESULT: Final = "gen_ai.tool.call.result"  # opt-in content
 GEN_AI_WORKFLOW_NAME: Final = "gen_ai.workflow.name"
+#: OpenTelemetry's HTTP attribute (only a replayed cassette call has an HTTP answer of its own).
+HTTP_RESPONSE_STATUS_CODE: Final = "http.response.status_code"
 #: Opt-in content attributes, set on SDK calls (JSON-like values).
 GEN_AI_INPUT_MESSAGES: Final = "gen_ai.input.messages"
 GEN_AI_OUTPUT_MESSAGES: Final = "gen_ai.output.messages"

@@ -461,11 +461,20 @@ def _render_show(doc: Mapping[str, Any], source: str, width: int) -> list[str]:
     lines.append("")
     lines.append("Budget by stage")
     if walk.stages:
-        lines.append(
-            f"  {'pool':<14} {'stage':<18} {'granted':>10} {'spent':>10} {'returned':>10}"
-            f" {'tokens':>7} {'charges':>7}  notes"
-        )
         rows = list(walk.stages.values())
+        totals = (
+            sum_usd(r.granted for r in rows),
+            sum_usd(r.spent for r in rows),
+            sum_usd(r.returned for r in rows),
+        )
+        # Money columns as wide as their widest figure plus one space: every significant
+        # digit is printed ($0.0000575), so a fixed width would run two figures together.
+        amounts = [*totals, *(x for r in rows for x in (r.granted, r.spent, r.returned))]
+        mw = max(10, 1 + max(len(_fmt_usd(x)) for x in amounts))
+        lines.append(
+            f"  {'pool':<14} {'stage':<18} {'granted':>{mw}} {'spent':>{mw}}"
+            f" {'returned':>{mw}} {'tokens':>7} {'charges':>7}  notes"
+        )
         for r in rows:
             notes = []
             if r.refused_charges:
@@ -473,14 +482,13 @@ def _render_show(doc: Mapping[str, Any], source: str, width: int) -> list[str]:
             if r.refusals:
                 notes.append(f"refused {plural(r.refusals, 'time')}")
             lines.append(
-                f"  {clip(r.pool, 14):<14} {clip(r.stage, 18):<18} {_fmt_usd(r.granted):>10}"
-                f" {_fmt_usd(r.spent):>10} {_fmt_usd(r.returned):>10} {r.tokens:>7}"
+                f"  {clip(r.pool, 14):<14} {clip(r.stage, 18):<18} {_fmt_usd(r.granted):>{mw}}"
+                f" {_fmt_usd(r.spent):>{mw}} {_fmt_usd(r.returned):>{mw}} {r.tokens:>7}"
                 f" {r.charges:>7}  {', '.join(notes)}".rstrip()
             )
         lines.append(
-            f"  {'total':<14} {'':<18} {_fmt_usd(sum_usd(r.granted for r in rows)):>10}"
-            f" {_fmt_usd(sum_usd(r.spent for r in rows)):>10}"
-            f" {_fmt_usd(sum_usd(r.returned for r in rows)):>10} {sum(r.tokens for r in rows):>7}"
+            f"  {'total':<14} {'':<18} {_fmt_usd(totals[0]):>{mw}} {_fmt_usd(totals[1]):>{mw}}"
+            f" {_fmt_usd(totals[2]):>{mw}} {sum(r.tokens for r in rows):>7}"
             f" {sum(r.charges for r in rows):>7}"
         )
     else:

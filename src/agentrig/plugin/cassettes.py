@@ -411,12 +411,9 @@ class _CallSpan:
     def answered(self, interaction: Interaction) -> None:
         """Put what the recorded response says on the span (as the fake does for its reply)."""
         from agentrig.cassette import recorded_reply
-        from agentrig.model_span import (
-            HTTP_RESPONSE_STATUS_CODE,
-            reply_attributes,
-            unspent_attributes,
-        )
+        from agentrig.model_span import reply_attributes, unspent_attributes
         from agentrig.tracing import ERROR_TYPE, GEN_AI_RESPONSE_MODEL
+        from agentrig.vocabulary import HTTP_RESPONSE_STATUS_CODE
 
         usage = interaction.usage()
         status = interaction.response.status
