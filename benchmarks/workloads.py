@@ -3,6 +3,7 @@
 Usage (``run.py`` does this; by hand only to debug one figure)::
 
     python benchmarks/workloads.py virtual-time --loops agentrig,looptime --rounds 5 --runs 100
+    python benchmarks/workloads.py sleeps --loops agentrig,looptime --tasks 10000 --rounds 5
     python benchmarks/workloads.py snapshot-path --agents 1000 --spans-per-agent 10 --repeat 7
     python benchmarks/workloads.py scale --agents 10000
     python benchmarks/workloads.py charge --charges 20000 --repeat 5
@@ -113,6 +114,32 @@ def cmd_virtual_time(args: argparse.Namespace) -> dict[str, Any]:
 
         result["looptime_version"] = version("looptime")
     return result
+
+
+async def _concurrent_sleeps(tasks: int, seed: int) -> float:
+    """``tasks`` tasks at once, each sleeping a random 0-3,600 s; returns the loop's end time."""
+    import random
+
+    rng = random.Random(seed)
+    delays = [rng.uniform(0.0, 3600.0) for _ in range(tasks)]
+    await asyncio.gather(*(asyncio.sleep(d) for d in delays))
+    return asyncio.get_running_loop().time()
+
+
+def cmd_sleeps(args: argparse.Namespace) -> dict[str, Any]:
+    """Figure 1's second row: many concurrent timers, the timer heap's cost per loop."""
+    kinds = [k for k in args.loops.split(",") if k]
+    factories = {k: _loop_factory(k) for k in kinds}
+    samples: dict[str, list[float]] = {k: [] for k in kinds}
+    ends: dict[str, float] = {}
+    for round_ in range(args.rounds + 1):  # round 0 warms up and is not kept
+        for kind, factory in factories.items():
+            t0 = time.perf_counter()
+            with asyncio.Runner(loop_factory=factory) as runner:
+                ends[kind] = runner.run(_concurrent_sleeps(args.tasks, round_))
+            if round_:
+                samples[kind].append(time.perf_counter() - t0)
+    return {"samples": samples, "ends": ends, "tasks": args.tasks}
 
 
 # -- figure 2: the snapshot path ---------------------------------------------------------------
@@ -361,6 +388,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runs", type=int, default=100)
     p.add_argument("--warmup", type=int, default=20)
     p.set_defaults(func=cmd_virtual_time)
+    p = sub.add_parser("sleeps")
+    p.add_argument("--loops", default="agentrig")
+    p.add_argument("--tasks", type=int, default=10_000)
+    p.add_argument("--rounds", type=int, default=5)
+    p.set_defaults(func=cmd_sleeps)
     p = sub.add_parser("snapshot-path")
     p.add_argument("--agents", type=int, default=1_000)
     p.add_argument("--spans-per-agent", type=int, default=10)
