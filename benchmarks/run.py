@@ -1163,7 +1163,9 @@ def figure_looptime_neighbour(ctx: Context) -> Figure:
     for _ in range(rounds):
         for mode, args in modes.items():
             out.unlink(missing_ok=True)
-            run = suites.run_pytest(project, ["-p", "no:cacheprovider", *args], env)
+            run = suites.run_pytest(
+                project, ["-p", "no:cacheprovider", *args], env, keep_looptime=True
+            )
             suites.check(run, mode, passed=1)
             seconds, classes[mode] = orjson.loads(out.read_text().splitlines()[0])
             samples[mode].append(float(seconds))

@@ -20,6 +20,7 @@ Kinds of suite (one test function parametrized ``n`` ways in one module):
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import resource
@@ -175,8 +176,22 @@ class PytestRun:
     tail: str
 
 
-def run_pytest(project: Path, args: list[str], env: dict[str, str]) -> PytestRun:
-    """Run ``python -m pytest ARGS`` in ``project``; time the whole process (wall)."""
+def _looptime_installed() -> bool:
+    return importlib.util.find_spec("looptime") is not None
+
+
+def run_pytest(
+    project: Path, args: list[str], env: dict[str, str], *, keep_looptime: bool = False
+) -> PytestRun:
+    """Run ``python -m pytest ARGS`` in ``project``; time the whole process (wall).
+
+    looptime's plugin, when installed (the project's test extra has it), is not loaded unless
+    ``keep_looptime``: its ``pytest_fixture_setup`` lists pytest-asyncio's fixtures on every
+    fixture of every test (~0.4 ms per agentrig test, measured), a cost of looptime's that a
+    user without it never pays, and that would fall on the fixture-heavy suites only.
+    """
+    if not keep_looptime and _looptime_installed():
+        args = ["-p", "no:looptime_plugin", *args]
     cmd = [sys.executable, "-m", "pytest", "-q", "--no-header", *args]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
