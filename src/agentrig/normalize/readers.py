@@ -69,11 +69,21 @@ def _fields(
         return [_get(obj, n, d) for n, d in names]
 
 
-def _events_of(raw: object) -> Iterator[tuple[object, object, object]]:
+_EVENT_GETTER: Final = operator.attrgetter("name", "t", "attributes")
+
+
+def _events_of(raw: object) -> list[tuple[object, object, object]]:
     if not raw or not isinstance(raw, (list, tuple)):
-        return
-    for ev in raw:
-        yield _get(ev, "name", ""), _get(ev, "t"), _get(ev, "attributes")
+        return []
+    try:  # SpanEvent objects: one C call each
+        return [
+            (ev.get("name", ""), ev.get("t"), ev.get("attributes"))
+            if isinstance(ev, dict)
+            else _EVENT_GETTER(ev)
+            for ev in raw
+        ]
+    except AttributeError:
+        return [(_get(ev, "name", ""), _get(ev, "t"), _get(ev, "attributes")) for ev in raw]
 
 
 def _as_seq(value: object, fallback: float) -> float:

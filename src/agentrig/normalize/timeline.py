@@ -78,13 +78,16 @@ class Item:
 class TimelineBuilder:
     """One normalization run's items: built from the readers' fields, ordered, emitted."""
 
-    __slots__ = ("_next_id", "scrub", "string", "top")
+    __slots__ = ("_names", "_next_id", "scrub", "string", "top")
 
     def __init__(self, rules: NormalizeRules) -> None:
         self.scrub = Scrubber(rules)
         self.string = self.scrub.string
         self.top = self.scrub.top
         self._next_id = 0
+        # Span and event names (exact ``str``) as normalized in this run: a recording repeats
+        # a few names many times.
+        self._names: dict[str, str] = {}
 
     # -- spans and entries ------------------------------------------------------------------
 
@@ -104,54 +107,85 @@ class TimelineBuilder:
         error: object,
         unfinished: bool,
     ) -> Item:
-        nm = self.string(name if type(name) is str else self.scrub.key_str(name))
+        # Called once per span: the common cases (a str name seen before, float times, no
+        # error) are inlined; everything else goes through the same helpers as before.
+        names = self._names
+        if type(name) is str:
+            nm = names.get(name)
+            if nm is None:
+                nm = names[name] = self.string(name)
+        else:
+            nm = self.string(self.scrub.key_str(name))
         st = status if status in _STATUSES else self._status(status)
         body: dict[str, Any] = {"span": nm, "status": st}
-        t0 = vtime(start)
-        t1 = vtime(end)
+        # (vtime, inlined for the float case)
+        t0 = (
+            round(start * 1e6) / 1e6
+            if type(start) is float and -1e9 < start < 1e9
+            else vtime(start)
+        )
+        t1 = round(end * 1e6) / 1e6 if type(end) is float and -1e9 < end < 1e9 else vtime(end)
         if t0 is not None:
             body["start"] = t0
             if t1 is not None:
                 body["duration"] = round((t1 - t0) * 1e6) / 1e6
         if unfinished:
             body["unfinished"] = True
+        top = self.top
         if status_message is not None:
-            body["status_message"] = self.top(status_message, None, f"span {nm!r} status")
+            body["status_message"] = top(status_message, None, "span %r status", nm)
         scope = f"spans.{nm}" if self.scrub.paths else None
         if error is not None:
-            body["error"] = self.top(
-                error, f"{scope}.error" if scope else None, f"span {nm!r} error"
-            )
+            body["error"] = top(error, f"{scope}.error" if scope else None, "span %r error", nm)
         attrs = None
         if attributes:
-            attrs = self.top(
-                attributes, f"{scope}.attributes" if scope else None, f"span {nm!r} attribute"
+            attrs = top(
+                attributes, f"{scope}.attributes" if scope else None, "span %r attribute", nm
             )
             if type(attrs) is dict:
                 attrs = upgrade_attributes(attrs)  # older GenAI names read as current ones
             if attrs:
                 body["attributes"] = attrs
-        evs = []
-        for ev_name, ev_t, ev_attrs in events or ():
-            en = self.string(ev_name if isinstance(ev_name, str) else self.scrub.key_str(ev_name))
-            ev: dict[str, Any] = {"name": en}
-            vt = vtime(ev_t)
-            if vt is not None:
-                ev["t"] = vt
-            if ev_attrs:
-                a = self.top(
-                    ev_attrs,
-                    f"{scope}.events.{en}.attributes" if scope else None,
-                    f"span {nm!r} event {en!r} attribute",
-                )
-                if a:
-                    ev["attributes"] = a
-            evs.append(ev)
-        if evs:
-            if len(evs) > 1 and all("t" in e for e in evs):
-                evs.sort(key=_event_time)
-            body["events"] = evs
+        if events:
+            evs = []
+            for ev_name, ev_t, ev_attrs in events:
+                if type(ev_name) is str:
+                    en = names.get(ev_name)
+                    if en is None:
+                        en = names[ev_name] = self.string(ev_name)
+                else:
+                    en = self.string(
+                        ev_name if isinstance(ev_name, str) else self.scrub.key_str(ev_name)
+                    )
+                ev: dict[str, Any] = {"name": en}
+                if type(ev_t) is float and -1e9 < ev_t < 1e9:
+                    ev["t"] = round(ev_t * 1e6) / 1e6
+                else:
+                    vt = vtime(ev_t)
+                    if vt is not None:
+                        ev["t"] = vt
+                if ev_attrs:
+                    a = top(
+                        ev_attrs,
+                        f"{scope}.events.{en}.attributes" if scope else None,
+                        "span %r event %r attribute",
+                        nm,
+                        en,
+                    )
+                    if a:
+                        ev["attributes"] = a
+                evs.append(ev)
+            if evs:
+                if len(evs) > 1 and all("t" in e for e in evs):
+                    evs.sort(key=_event_time)
+                body["events"] = evs
         actor = span_actor(attrs) if type(attrs) is dict else None
+        if actor is None:
+            who = ""
+        else:
+            who = actor[1]
+            if "\x00" in who:
+                who = mask_uuid_marks(who)
         return Item(
             True,
             key,
@@ -162,7 +196,7 @@ class TimelineBuilder:
             t1 if t1 is not None else t0,
             body,
             nm if "\x00" not in nm else mask_uuid_marks(nm),
-            "" if actor is None else mask_uuid_marks(actor[1]),
+            who,
         )
 
     def _status(self, status: object) -> str:
@@ -184,7 +218,7 @@ class TimelineBuilder:
                     if not (k == "seq" or (k == "t" and (v is None or isinstance(v, (int, float)))))
                 }
             nd = self.top(
-                data, f"entries.{kd}.data" if self.scrub.paths else None, f"{kd} entry field"
+                data, f"entries.{kd}.data" if self.scrub.paths else None, "%s entry field", kd
             )
             if nd is not None and nd != {}:
                 body["data"] = nd
