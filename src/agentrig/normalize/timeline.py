@@ -14,10 +14,10 @@ import operator
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Final
 
-from agentrig.document import entry_label, span_actor
+from agentrig.document import ACTOR_ATTRIBUTES, entry_label, span_actor
 from agentrig.normalize.rules import NormalizeRules
 from agentrig.normalize.scrub import Scrubber, content_bytes, mask_uuid_marks, vtime
-from agentrig.vocabulary import upgrade_attributes
+from agentrig.vocabulary import LEGACY_ATTRIBUTES, upgrade_attributes
 
 __all__ = ["Item", "TimelineBuilder", "arrange"]
 
@@ -26,6 +26,10 @@ __all__ = ["Item", "TimelineBuilder", "arrange"]
 # 255 nested containers.
 _MAX_SPAN_DEPTH: Final = 64
 _STATUSES: Final = frozenset({"unset", "ok", "error"})
+# Cheap C-level tests before the calls: most spans hold no older GenAI name and tool spans no
+# actor attribute.
+_LEGACY_NAMES: Final = frozenset(LEGACY_ATTRIBUTES)
+_ACTOR_NAMES: Final = frozenset(ACTOR_ATTRIBUTES)
 
 
 class Item:
@@ -78,12 +82,13 @@ class Item:
 class TimelineBuilder:
     """One normalization run's items: built from the readers' fields, ordered, emitted."""
 
-    __slots__ = ("_names", "_next_id", "scrub", "string", "top")
+    __slots__ = ("_flat", "_names", "_next_id", "scrub", "string", "top")
 
     def __init__(self, rules: NormalizeRules) -> None:
         self.scrub = Scrubber(rules)
         self.string = self.scrub.string
         self.top = self.scrub.top
+        self._flat = self.scrub.flat
         self._next_id = 0
         # Span and event names (exact ``str``) as normalized in this run: a recording repeats
         # a few names many times.
@@ -138,11 +143,15 @@ class TimelineBuilder:
         if error is not None:
             body["error"] = top(error, f"{scope}.error" if scope else None, "span %r error", nm)
         attrs = None
+        flat = self._flat
         if attributes:
-            attrs = top(
-                attributes, f"{scope}.attributes" if scope else None, "span %r attribute", nm
-            )
-            if type(attrs) is dict:
+            if flat is not None and type(attributes) is dict:
+                attrs = flat(attributes)
+            if attrs is None:
+                attrs = top(
+                    attributes, f"{scope}.attributes" if scope else None, "span %r attribute", nm
+                )
+            if type(attrs) is dict and not _LEGACY_NAMES.isdisjoint(attrs):
                 attrs = upgrade_attributes(attrs)  # older GenAI names read as current ones
             if attrs:
                 body["attributes"] = attrs
@@ -165,13 +174,15 @@ class TimelineBuilder:
                     if vt is not None:
                         ev["t"] = vt
                 if ev_attrs:
-                    a = top(
-                        ev_attrs,
-                        f"{scope}.events.{en}.attributes" if scope else None,
-                        "span %r event %r attribute",
-                        nm,
-                        en,
-                    )
+                    a = flat(ev_attrs) if flat is not None and type(ev_attrs) is dict else None
+                    if a is None:
+                        a = top(
+                            ev_attrs,
+                            f"{scope}.events.{en}.attributes" if scope else None,
+                            "span %r event %r attribute",
+                            nm,
+                            en,
+                        )
                     if a:
                         ev["attributes"] = a
                 evs.append(ev)
@@ -179,7 +190,11 @@ class TimelineBuilder:
                 if len(evs) > 1 and all("t" in e for e in evs):
                     evs.sort(key=_event_time)
                 body["events"] = evs
-        actor = span_actor(attrs) if type(attrs) is dict else None
+        actor = (
+            span_actor(attrs)
+            if type(attrs) is dict and not _ACTOR_NAMES.isdisjoint(attrs)
+            else None
+        )
         if actor is None:
             who = ""
         else:
@@ -241,8 +256,11 @@ class TimelineBuilder:
             return items, []
         windows: list[tuple[float, float]] = []
         out: list[Item] = []
-        if all(it.time is not None for it in items):
+        if None not in [it.time for it in items]:
             items.sort(key=_TIME_SEQ)
+            times = [it.time for it in items]
+            if len(set(times)) == n:  # no two at one instant: nothing concurrent to arrange
+                return items, windows
             i = 0
             while i < n:
                 t0 = items[i].time
