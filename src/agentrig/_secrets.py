@@ -239,8 +239,11 @@ def user_patterns(patterns: tuple[re.Pattern[str], ...]) -> Iterator[None]:
 
 
 def user_patterns_active() -> bool:
-    """Whether some session's ``agentrig_secret_patterns`` apply now (see :func:`user_patterns`)."""
-    return bool(_user_patterns)
+    """Whether some session's ``agentrig_secret_patterns`` apply now (see :func:`user_patterns`).
+
+    A session without patterns activates an empty tuple: that is not active.
+    """
+    return any(_user_patterns)
 
 
 def _may_hold_field(s: str) -> bool:
