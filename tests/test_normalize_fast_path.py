@@ -310,9 +310,9 @@ def test_property_clean_text_scan_changes_nothing_the_full_scan_would_change(tex
 
 @settings(max_examples=500, deadline=None)
 @given(
-    text=st.lists(
-        st.one_of(st.sampled_from(_TOKEN_MARKERS), st.text(max_size=6)), max_size=5
-    ).map("".join)
+    text=st.lists(st.one_of(st.sampled_from(_TOKEN_MARKERS), st.text(max_size=6)), max_size=5).map(
+        "".join
+    )
 )
 def test_property_the_marker_trie_finds_exactly_the_markers(text: str) -> None:
     assert bool(TOKEN_MARKER_RE.search(text)) == any(m in text for m in _TOKEN_MARKERS)
