@@ -350,6 +350,13 @@ def test_clean_text_skips_the_pattern_functions(monkeypatch: pytest.MonkeyPatch)
             Scrubber(DEFAULT_RULES).text(needs_work + "426614174000")
     with pytest.raises(AssertionError, match="the full scan ran"):  # user rules: always
         Scrubber(NormalizeRules(redact=["found"])).text("agent_00002 found 2 sources")
+    with user_patterns(()):  # a session without agentrig_secret_patterns
+        assert Scrubber(DEFAULT_RULES).text("agent_00003 found 3 sources")
+    with (
+        user_patterns((re.compile("found"),)),
+        pytest.raises(AssertionError, match="the full scan ran"),
+    ):
+        Scrubber(DEFAULT_RULES).text("agent_00004 found 4 sources")
 
 
 def test_recording_objects_take_the_fast_path_and_match_the_plain_walk() -> None:
