@@ -227,7 +227,9 @@ def recordings(draw: st.DrawFn) -> dict[str, Any]:
     n = draw(st.integers(1, 6))
     spans = []
     for i in range(n):
-        start = draw(st.sampled_from([0.0, 0.5, 1.0, None]))
+        start = draw(
+            st.sampled_from([0.0, 0.5, 1.0, None, -0.0, 1, float("nan"), float("inf"), 1e10])
+        )
         spans.append(
             {
                 "span_id": i + 1,
@@ -236,7 +238,7 @@ def recordings(draw: st.DrawFn) -> dict[str, Any]:
                 "seq": i,
                 "end_seq": i + draw(st.integers(0, 4)),
                 "start": start,
-                "end": None if start is None else start + draw(st.sampled_from([0.0, 0.5])),
+                "end": None if start is None else start + draw(st.sampled_from([0.0, 0.5, 1e-7])),
                 "attributes": draw(ATTRS),
                 "events": [
                     {"name": draw(TEXT), "t": start, "attributes": draw(ATTRS)}

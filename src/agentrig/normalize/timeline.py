@@ -26,6 +26,7 @@ __all__ = ["Item", "TimelineBuilder", "arrange"]
 # 255 nested containers.
 _MAX_SPAN_DEPTH: Final = 64
 _STATUSES: Final = frozenset({"unset", "ok", "error"})
+_TIMES_MAX: Final = 65536
 # Cheap C-level tests before the calls: most spans hold no older GenAI name and tool spans no
 # actor attribute.
 _LEGACY_NAMES: Final = frozenset(LEGACY_ATTRIBUTES)
@@ -82,7 +83,7 @@ class Item:
 class TimelineBuilder:
     """One normalization run's items: built from the readers' fields, ordered, emitted."""
 
-    __slots__ = ("_flat", "_names", "_next_id", "scrub", "string", "top")
+    __slots__ = ("_durations", "_flat", "_names", "_next_id", "_times", "scrub", "string", "top")
 
     def __init__(self, rules: NormalizeRules) -> None:
         self.scrub = Scrubber(rules)
@@ -93,6 +94,8 @@ class TimelineBuilder:
         # Span and event names (exact ``str``) as normalized in this run: a recording repeats
         # a few names many times.
         self._names: dict[str, str] = {}
+        self._times: dict[float, float] = {}
+        self._durations: dict[float, float] = {}
 
     # -- spans and entries ------------------------------------------------------------------
 
@@ -123,17 +126,29 @@ class TimelineBuilder:
             nm = self.string(self.scrub.key_str(name))
         st = status if status in _STATUSES else self._status(status)
         body: dict[str, Any] = {"span": nm, "status": st}
-        # (vtime, inlined for the float case)
-        t0 = (
-            round(start * 1e6) / 1e6
-            if type(start) is float and -1e9 < start < 1e9
-            else vtime(start)
-        )
-        t1 = round(end * 1e6) / 1e6 if type(end) is float and -1e9 < end < 1e9 else vtime(end)
+        # Virtual times: spans share a few instants (every broadcast member starts at once),
+        # so vtime's result is memoized per float (NaN and infinities give None: not stored).
+        times = self._times
+        t0 = times.get(start) if type(start) is float else None
+        if t0 is None:
+            t0 = vtime(start)
+            if t0 is not None and type(start) is float and len(times) < _TIMES_MAX:
+                times[start] = t0
+        t1 = times.get(end) if type(end) is float else None
+        if t1 is None:
+            t1 = vtime(end)
+            if t1 is not None and type(end) is float and len(times) < _TIMES_MAX:
+                times[end] = t1
         if t0 is not None:
             body["start"] = t0
             if t1 is not None:
-                body["duration"] = round((t1 - t0) * 1e6) / 1e6
+                elapsed = t1 - t0
+                duration = self._durations.get(elapsed)
+                if duration is None:
+                    duration = round(elapsed * 1e6) / 1e6
+                    if len(self._durations) < _TIMES_MAX:
+                        self._durations[elapsed] = duration
+                body["duration"] = duration
         if unfinished:
             body["unfinished"] = True
         top = self.top
@@ -167,12 +182,13 @@ class TimelineBuilder:
                         ev_name if isinstance(ev_name, str) else self.scrub.key_str(ev_name)
                     )
                 ev: dict[str, Any] = {"name": en}
-                if type(ev_t) is float and -1e9 < ev_t < 1e9:
-                    ev["t"] = round(ev_t * 1e6) / 1e6
-                else:
+                vt = times.get(ev_t) if type(ev_t) is float else None
+                if vt is None:
                     vt = vtime(ev_t)
-                    if vt is not None:
-                        ev["t"] = vt
+                    if vt is not None and type(ev_t) is float and len(times) < _TIMES_MAX:
+                        times[ev_t] = vt
+                if vt is not None:
+                    ev["t"] = vt
                 if ev_attrs:
                     a = flat(ev_attrs) if flat is not None and type(ev_attrs) is dict else None
                     if a is None:
