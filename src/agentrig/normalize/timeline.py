@@ -441,19 +441,23 @@ class TimelineBuilder:
 
     def emit(self, items: list[Item], parent_id: int | None, depth: int) -> list[Any]:
         out: list[Any] = []
+        append = out.append
+        sid = self._next_id  # (a local while this level runs: once per span, it shows)
         for it in items:
             body = it.body
             if it.is_span:
-                self._next_id += 1
-                sid = self._next_id
+                sid += 1
                 body["id"] = sid
                 body["parent"] = parent_id
                 if it.items:
+                    self._next_id = sid
                     if depth + 1 < _MAX_SPAN_DEPTH:
                         body["timeline"] = self.emit(it.items, sid, depth + 1)
                     else:
                         body["timeline"] = self._emit_flat(it.items, sid)
-            out.append(body)
+                    sid = self._next_id
+            append(body)
+        self._next_id = sid
         return out
 
     def _emit_flat(self, items: list[Item], parent_id: int) -> list[Any]:
@@ -495,10 +499,11 @@ _SEQ: Final = operator.attrgetter("seq")
 def _preorder(roots: list[Item]) -> list[Item]:
     out: list[Item] = []
     stack = list(roots)
+    pop, push, extend = stack.pop, out.append, stack.extend
     while stack:
-        node = stack.pop()
-        out.append(node)
-        stack.extend(node.items)
+        node = pop()
+        push(node)
+        extend(node.items)
     return out
 
 
