@@ -209,12 +209,56 @@ def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - t0, value
 
 
+def _pipeline_recording() -> Any:
+    """The 3-stage pipeline on fakes of figure 3 (one test's recording: 7 spans)."""
+    import agentrig
+    from agentrig import BudgetPool
+    from agentrig.fake import FakeModel
+    from agentrig.patterns import run_pipeline
+    from agentrig.recording import Recording
+
+    fake_model = FakeModel()
+    research = fake_model.agent("research", reply="notes about topic 1", latency=1.0)
+    draft = fake_model.agent("draft", reply=lambda p: f"report on {p[:20]}", latency=2.0)
+    review = fake_model.agent("review", reply="APPROVED", latency=0.5)
+    stages = [("research", research, 0.04), ("draft", draft, 0.04), ("review", review, 0.02)]
+    rec = Recording("benchmarks::pipeline")
+    with rec.activate():
+        agentrig.run(run_pipeline(stages, "topic 1", pool=BudgetPool(usd=0.10)))
+    return rec
+
+
+def _small_normalize(runs: int, clock: Callable[[], float]) -> dict[str, Any]:
+    """``normalize`` of the pipeline's recording, ``runs`` times in 10 batches: s per call."""
+    from agentrig.normalize import normalize
+
+    rec = _pipeline_recording()
+    normalize(rec)
+    batch = max(1, runs // 10)
+    per_call = []
+    for _ in range(10):
+        t0 = clock()
+        for _ in range(batch):
+            normalize(rec)
+        per_call.append((clock() - t0) / batch)
+    return {"spans": len(rec.spans), "entries": len(rec.entries), "samples": per_call}
+
+
 def cmd_snapshot_path(args: argparse.Namespace) -> dict[str, Any]:
     from syrupy.extensions.amber import AmberDataSerializer
     from syrupy.extensions.json import JSONSnapshotExtension
 
     from agentrig.drift import compare
     from agentrig.normalize import dumps, loads, normalize
+
+    # ``--cpu``: process time instead of wall time, for A/B runs on a machine shared with
+    # other work (the collector's time still counts: it runs in this process).
+    clock = time.process_time if args.cpu else time.perf_counter
+
+    def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+        t0 = clock()
+        value = fn()
+        return clock() - t0, value
 
     build_s, rec = _timed(lambda: build_broadcast_recording(args.agents, args.spans_per_agent))
     stored = dumps(normalize(rec))  # the snapshot file, as recorded earlier
@@ -279,7 +323,10 @@ def cmd_snapshot_path(args: argparse.Namespace) -> dict[str, Any]:
         wide_changes, wide_roots = len(wide.changes), len(wide.roots)
         phases["drift_compare_wide"].append(t_wide)
     gc.callbacks.remove(gc_timer)
+    small = _small_normalize(args.small, clock) if args.small else None
     return {
+        "small_normalize": small,
+        "clock": "process" if args.cpu else "wall",
         "spans": len(rec.spans),
         "entries": len(rec.entries),
         "events": sum(len(s.events) for s in rec.spans),
@@ -397,6 +444,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--agents", type=int, default=1_000)
     p.add_argument("--spans-per-agent", type=int, default=10)
     p.add_argument("--repeat", type=int, default=7)
+    p.add_argument("--cpu", action="store_true", help="time with process time, not wall time")
+    p.add_argument(
+        "--small", type=int, default=0, help="also normalize the 3-stage pipeline N times"
+    )
     p.set_defaults(func=cmd_snapshot_path)
     p = sub.add_parser("scale")
     p.add_argument("--agents", type=int, default=10_000)

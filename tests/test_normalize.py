@@ -10,6 +10,7 @@ import random
 import threading
 import time
 import uuid
+import weakref
 from decimal import Decimal
 from pathlib import PurePosixPath
 from typing import Any
@@ -1211,3 +1212,54 @@ def test_normalize_and_loads_leave_the_garbage_collector_as_they_found_it() -> N
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_a_large_build_resumes_the_collector_without_walking_what_it_built() -> None:
+    # The deferred collection of a 10,000-span build walked every new container at once (9 ms
+    # of 51); after a large build the young objects go to the oldest generation unexamined.
+    import gc
+
+    from agentrig.document import PROMOTE_AFTER, collector_paused
+
+    def generation_of(obj: object) -> int:
+        return next(g for g in (0, 1, 2) if any(o is obj for o in gc.get_objects(g)))
+
+    gc.collect()
+    with collector_paused():
+        built = [{"i": [i]} for i in range(PROMOTE_AFTER)]
+    assert gc.isenabled()
+    assert gc.get_count()[0] < 100  # nothing young left for the next collection to walk
+    assert generation_of(built) == 2
+    with collector_paused():  # a small build (one test's recording) resumes as before
+        small = [[i] for i in range(100)]
+    assert generation_of(small) == 0
+    assert gc.get_count()[0] >= 100
+    del built, small
+
+    class Node:
+        pass
+
+    node = Node()
+    node.self = node  # type: ignore[attr-defined]
+    alive = weakref.ref(node)
+    del node
+    with collector_paused():
+        [{"i": [i]} for i in range(PROMOTE_AFTER)]
+    gc.collect()  # nothing is lost: a full collection still frees the cycle made before
+    assert alive() is None
+
+
+def test_a_frozen_generation_stays_frozen() -> None:
+    import gc
+
+    from agentrig.document import PROMOTE_AFTER, collector_paused
+
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with collector_paused():
+            [{"i": [i]} for i in range(PROMOTE_AFTER)]
+        assert gc.get_freeze_count() == frozen
+        assert gc.isenabled()
+    finally:
+        gc.unfreeze()

@@ -10,9 +10,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Final
+from typing import Any, Final
 
-__all__ = ["MEMORY_ADDRESS_RE", "REDACTED", "redact_secrets", "user_patterns"]
+__all__ = [
+    "MEMORY_ADDRESS_RE",
+    "REDACTED",
+    "TOKEN_MARKER_RE",
+    "redact_secrets",
+    "user_patterns",
+    "user_patterns_active",
+]
 
 REDACTED: Final = "<redacted>"
 
@@ -178,6 +185,34 @@ _FIELD_WORDS: Final = (
     "cookie",
     "pass",
 )
+
+
+def _literal_trie(words: tuple[str, ...]) -> str:
+    """One regular expression matching any of ``words``, factored by common prefix.
+
+    ``re`` tries the alternatives of ``a|b|c`` one by one at every position; factored into a
+    trie (``A(?:KIA|SIA)``) it compares each character once, which makes the marker test of
+    :func:`redact_secrets` several times faster than 57 substring checks.
+    """
+    trie: dict[str, dict[str, Any]] = {}
+    for word in words:
+        node = trie
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def pattern(node: dict[str, Any]) -> str:
+        if "" in node:  # a whole word ends here: any longer one is already covered by it
+            return ""
+        alts = [re.escape(ch) + pattern(child) for ch, child in sorted(node.items())]
+        return alts[0] if len(alts) == 1 else f"(?:{'|'.join(alts)})"
+
+    return pattern(trie)
+
+
+#: Matches where any of :data:`_TOKEN_MARKERS` occurs (``SECRET_RE`` needs one of them).
+TOKEN_MARKER_RE: Final = re.compile(_literal_trie(_TOKEN_MARKERS))
+
 # How far before a separator a field word may start (``DB_PASSWORD_PROD_EU_WEST=``).
 _FIELD_REACH: Final = 40
 
@@ -201,6 +236,14 @@ def user_patterns(patterns: tuple[re.Pattern[str], ...]) -> Iterator[None]:
             if _user_patterns[i] is patterns:
                 del _user_patterns[i]
                 break
+
+
+def user_patterns_active() -> bool:
+    """Whether some session's ``agentrig_secret_patterns`` apply now (see :func:`user_patterns`).
+
+    A session without patterns activates an empty tuple: that is not active.
+    """
+    return any(_user_patterns)
 
 
 def _may_hold_field(s: str) -> bool:
@@ -228,7 +271,7 @@ def redact_secrets(s: str) -> str:
     'call with <redacted>, then password=<redacted>'
     """
     # Cheap substring checks first: a regular expression runs only when one of them hits.
-    if len(s) >= 11 and any(marker in s for marker in _TOKEN_MARKERS):
+    if len(s) >= 11 and TOKEN_MARKER_RE.search(s):
         s = SECRET_RE.sub(_redact_secret, s)
     if len(s) >= 5 and ("=" in s or ":" in s) and _may_hold_field(s):
         s = SECRET_FIELD_RE.sub(_redact_field, s)

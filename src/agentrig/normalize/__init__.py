@@ -134,10 +134,12 @@ would otherwise change the document.
 and renumbered identically; rounding is a fixed point. Group membership uses the rounded times,
 so the order a raw recording gets does not depend on sub-microsecond noise.
 
-**Cost.** Values are walked once, building new containers (no ``deepcopy``); strings shorter
-than 11 ASCII characters return at once, longer ones pay a few substring checks and run a
-regular expression only when a check hits, and their results (like those of float rounding) are
-memoized for the run; key classification is cached across runs; digests are computed only for
+**Cost.** Values are walked once, building new containers (no ``deepcopy``); a dict of plain
+scalars under plain keys (most attribute dicts) takes one tight loop without the cycle, depth
+and budget bookkeeping; strings shorter than 11 ASCII characters return at once, longer ones
+pay a few substring checks and the secret-marker trie, and run the patterns only when a check
+hits, and their results (like those of float rounding) are memoized for the run; key
+classification is cached across runs; digests are computed only for
 members that tie on name and agent; path rules build path strings only when some are
 configured. One top-level value may expand to at most 100,000 containers (``<truncated>``
 after that), which bounds a DAG of shared references that would otherwise grow

@@ -54,6 +54,7 @@ _ENTRY_FIELDS: Final = (
 
 _SPAN_GETTER: Final = operator.attrgetter(*(n for n, _ in _SPAN_FIELDS))
 _ENTRY_GETTER: Final = operator.attrgetter(*(n for n, _ in _ENTRY_FIELDS))
+_SPAN_TASK_GETTER: Final = operator.attrgetter(*(n for n, _ in _SPAN_FIELDS), "task")
 
 
 def _fields(
@@ -69,11 +70,21 @@ def _fields(
         return [_get(obj, n, d) for n, d in names]
 
 
-def _events_of(raw: object) -> Iterator[tuple[object, object, object]]:
+_EVENT_GETTER: Final = operator.attrgetter("name", "t", "attributes")
+
+
+def _events_of(raw: object) -> list[tuple[object, object, object]]:
     if not raw or not isinstance(raw, (list, tuple)):
-        return
-    for ev in raw:
-        yield _get(ev, "name", ""), _get(ev, "t"), _get(ev, "attributes")
+        return []
+    try:  # SpanEvent objects: one C call each
+        return [
+            (ev.get("name", ""), ev.get("t"), ev.get("attributes"))
+            if isinstance(ev, dict)
+            else _EVENT_GETTER(ev)
+            for ev in raw
+        ]
+    except AttributeError:
+        return [(_get(ev, "name", ""), _get(ev, "t"), _get(ev, "attributes")) for ev in raw]
 
 
 def _as_seq(value: object, fallback: float) -> float:
@@ -89,10 +100,51 @@ def _from_raw(
     span_items: list[Item] = []
     make_span = norm.span
     for i, s in enumerate(spans):
-        key, parent, name, seq, end_seq, start, end, attrs, events, status, message, error = (
-            _fields(s, _SPAN_FIELDS, _SPAN_GETTER)
-        )
-        seq = _as_seq(seq, float(i))
+        # ``task`` is optional: an opaque value naming the task (or thread) that opened the
+        # span. Spans one task opened are sequential, whatever their times (see the notes).
+        if type(s) is dict:
+            get = s.get
+            key, parent, name, seq, end_seq, start, end, attrs, events, status, message, error = [
+                get(n, d) for n, d in _SPAN_FIELDS
+            ]
+            task = get("task")
+        else:
+            try:  # a SpanRecord: one C call
+                (
+                    key,
+                    parent,
+                    name,
+                    seq,
+                    end_seq,
+                    start,
+                    end,
+                    attrs,
+                    events,
+                    status,
+                    message,
+                    error,
+                    task,
+                ) = _SPAN_TASK_GETTER(s)
+            except AttributeError:
+                (
+                    key,
+                    parent,
+                    name,
+                    seq,
+                    end_seq,
+                    start,
+                    end,
+                    attrs,
+                    events,
+                    status,
+                    message,
+                    error,
+                ) = _fields(s, _SPAN_FIELDS, _SPAN_GETTER)
+                task = getattr(s, "task", None)
+        t = type(seq)  # (_as_seq, inlined)
+        if not ((t is int or t is float) and seq == seq):
+            seq = float(i)
+        assert seq is not None
         item = make_span(
             f"#{i}" if key is None else key,
             parent,
@@ -108,9 +160,7 @@ def _from_raw(
             error,
             end_seq is None and end is None,
         )
-        # Optional: an opaque value naming the task (or thread) that opened the span. Spans one
-        # task opened are sequential, whatever their times (see the notes).
-        item.task = s.get("task") if type(s) is dict else getattr(s, "task", None)
+        item.task = task
         span_items.append(item)
     make_entry = norm.entry
     entry_items = []

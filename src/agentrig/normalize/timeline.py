@@ -14,10 +14,10 @@ import operator
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Final
 
-from agentrig.document import entry_label, span_actor
+from agentrig.document import ACTOR_ATTRIBUTES, entry_label, span_actor
 from agentrig.normalize.rules import NormalizeRules
 from agentrig.normalize.scrub import Scrubber, content_bytes, mask_uuid_marks, vtime
-from agentrig.vocabulary import upgrade_attributes
+from agentrig.vocabulary import LEGACY_ATTRIBUTES, upgrade_attributes
 
 __all__ = ["Item", "TimelineBuilder", "arrange"]
 
@@ -26,6 +26,11 @@ __all__ = ["Item", "TimelineBuilder", "arrange"]
 # 255 nested containers.
 _MAX_SPAN_DEPTH: Final = 64
 _STATUSES: Final = frozenset({"unset", "ok", "error"})
+_TIMES_MAX: Final = 65536
+# Cheap C-level tests before the calls: most spans hold no older GenAI name and tool spans no
+# actor attribute.
+_LEGACY_NAMES: Final = frozenset(LEGACY_ATTRIBUTES)
+_ACTOR_NAMES: Final = frozenset(ACTOR_ATTRIBUTES)
 
 
 class Item:
@@ -78,13 +83,19 @@ class Item:
 class TimelineBuilder:
     """One normalization run's items: built from the readers' fields, ordered, emitted."""
 
-    __slots__ = ("_next_id", "scrub", "string", "top")
+    __slots__ = ("_durations", "_flat", "_names", "_next_id", "_times", "scrub", "string", "top")
 
     def __init__(self, rules: NormalizeRules) -> None:
         self.scrub = Scrubber(rules)
         self.string = self.scrub.string
         self.top = self.scrub.top
+        self._flat = self.scrub.flat
         self._next_id = 0
+        # Span and event names (exact ``str``) as normalized in this run: a recording repeats
+        # a few names many times.
+        self._names: dict[str, str] = {}
+        self._times: dict[float, float] = {}
+        self._durations: dict[float, float] = {}
 
     # -- spans and entries ------------------------------------------------------------------
 
@@ -104,54 +115,108 @@ class TimelineBuilder:
         error: object,
         unfinished: bool,
     ) -> Item:
-        nm = self.string(name if type(name) is str else self.scrub.key_str(name))
+        # Called once per span: the common cases (a str name seen before, float times, no
+        # error) are inlined; everything else goes through the same helpers as before.
+        names = self._names
+        if type(name) is str:
+            nm = names.get(name)
+            if nm is None:
+                nm = names[name] = self.string(name)
+        else:
+            nm = self.string(self.scrub.key_str(name))
         st = status if status in _STATUSES else self._status(status)
         body: dict[str, Any] = {"span": nm, "status": st}
-        t0 = vtime(start)
-        t1 = vtime(end)
+        # Virtual times: spans share a few instants (every broadcast member starts at once),
+        # so vtime's result is memoized per float (NaN and infinities give None: not stored).
+        times = self._times
+        t0 = times.get(start) if type(start) is float else None
+        if t0 is None:
+            t0 = vtime(start)
+            if t0 is not None and type(start) is float and len(times) < _TIMES_MAX:
+                times[start] = t0
+        t1 = times.get(end) if type(end) is float else None
+        if t1 is None:
+            t1 = vtime(end)
+            if t1 is not None and type(end) is float and len(times) < _TIMES_MAX:
+                times[end] = t1
         if t0 is not None:
             body["start"] = t0
             if t1 is not None:
-                body["duration"] = round((t1 - t0) * 1e6) / 1e6
+                elapsed = t1 - t0
+                duration = self._durations.get(elapsed)
+                if duration is None:
+                    duration = round(elapsed * 1e6) / 1e6
+                    if len(self._durations) < _TIMES_MAX:
+                        self._durations[elapsed] = duration
+                body["duration"] = duration
         if unfinished:
             body["unfinished"] = True
+        top = self.top
         if status_message is not None:
-            body["status_message"] = self.top(status_message, None, f"span {nm!r} status")
+            body["status_message"] = top(status_message, None, "span %r status", nm)
         scope = f"spans.{nm}" if self.scrub.paths else None
         if error is not None:
-            body["error"] = self.top(
-                error, f"{scope}.error" if scope else None, f"span {nm!r} error"
-            )
+            body["error"] = top(error, f"{scope}.error" if scope else None, "span %r error", nm)
         attrs = None
+        flat = self._flat
         if attributes:
-            attrs = self.top(
-                attributes, f"{scope}.attributes" if scope else None, f"span {nm!r} attribute"
-            )
-            if type(attrs) is dict:
+            if flat is not None and type(attributes) is dict:
+                attrs = flat(attributes)
+            if attrs is None:
+                attrs = top(
+                    attributes, f"{scope}.attributes" if scope else None, "span %r attribute", nm
+                )
+            if type(attrs) is dict and not _LEGACY_NAMES.isdisjoint(attrs):
                 attrs = upgrade_attributes(attrs)  # older GenAI names read as current ones
             if attrs:
                 body["attributes"] = attrs
-        evs = []
-        for ev_name, ev_t, ev_attrs in events or ():
-            en = self.string(ev_name if isinstance(ev_name, str) else self.scrub.key_str(ev_name))
-            ev: dict[str, Any] = {"name": en}
-            vt = vtime(ev_t)
-            if vt is not None:
-                ev["t"] = vt
-            if ev_attrs:
-                a = self.top(
-                    ev_attrs,
-                    f"{scope}.events.{en}.attributes" if scope else None,
-                    f"span {nm!r} event {en!r} attribute",
-                )
-                if a:
-                    ev["attributes"] = a
-            evs.append(ev)
-        if evs:
-            if len(evs) > 1 and all("t" in e for e in evs):
-                evs.sort(key=_event_time)
-            body["events"] = evs
-        actor = span_actor(attrs) if type(attrs) is dict else None
+        if events:
+            evs = []
+            for ev_name, ev_t, ev_attrs in events:
+                if type(ev_name) is str:
+                    en = names.get(ev_name)
+                    if en is None:
+                        en = names[ev_name] = self.string(ev_name)
+                else:
+                    en = self.string(
+                        ev_name if isinstance(ev_name, str) else self.scrub.key_str(ev_name)
+                    )
+                ev: dict[str, Any] = {"name": en}
+                vt = times.get(ev_t) if type(ev_t) is float else None
+                if vt is None:
+                    vt = vtime(ev_t)
+                    if vt is not None and type(ev_t) is float and len(times) < _TIMES_MAX:
+                        times[ev_t] = vt
+                if vt is not None:
+                    ev["t"] = vt
+                if ev_attrs:
+                    a = flat(ev_attrs) if flat is not None and type(ev_attrs) is dict else None
+                    if a is None:
+                        a = top(
+                            ev_attrs,
+                            f"{scope}.events.{en}.attributes" if scope else None,
+                            "span %r event %r attribute",
+                            nm,
+                            en,
+                        )
+                    if a:
+                        ev["attributes"] = a
+                evs.append(ev)
+            if evs:
+                if len(evs) > 1 and all("t" in e for e in evs):
+                    evs.sort(key=_event_time)
+                body["events"] = evs
+        actor = (
+            span_actor(attrs)
+            if type(attrs) is dict and not _ACTOR_NAMES.isdisjoint(attrs)
+            else None
+        )
+        if actor is None:
+            who = ""
+        else:
+            who = actor[1]
+            if "\x00" in who:
+                who = mask_uuid_marks(who)
         return Item(
             True,
             key,
@@ -162,7 +227,7 @@ class TimelineBuilder:
             t1 if t1 is not None else t0,
             body,
             nm if "\x00" not in nm else mask_uuid_marks(nm),
-            "" if actor is None else mask_uuid_marks(actor[1]),
+            who,
         )
 
     def _status(self, status: object) -> str:
@@ -184,7 +249,7 @@ class TimelineBuilder:
                     if not (k == "seq" or (k == "t" and (v is None or isinstance(v, (int, float)))))
                 }
             nd = self.top(
-                data, f"entries.{kd}.data" if self.scrub.paths else None, f"{kd} entry field"
+                data, f"entries.{kd}.data" if self.scrub.paths else None, "%s entry field", kd
             )
             if nd is not None and nd != {}:
                 body["data"] = nd
@@ -207,8 +272,11 @@ class TimelineBuilder:
             return items, []
         windows: list[tuple[float, float]] = []
         out: list[Item] = []
-        if all(it.time is not None for it in items):
+        if None not in [it.time for it in items]:
             items.sort(key=_TIME_SEQ)
+            times = [it.time for it in items]
+            if len(set(times)) == n:  # no two at one instant: nothing concurrent to arrange
+                return items, windows
             i = 0
             while i < n:
                 t0 = items[i].time
@@ -373,19 +441,23 @@ class TimelineBuilder:
 
     def emit(self, items: list[Item], parent_id: int | None, depth: int) -> list[Any]:
         out: list[Any] = []
+        append = out.append
+        sid = self._next_id  # (a local while this level runs: once per span, it shows)
         for it in items:
             body = it.body
             if it.is_span:
-                self._next_id += 1
-                sid = self._next_id
+                sid += 1
                 body["id"] = sid
                 body["parent"] = parent_id
                 if it.items:
+                    self._next_id = sid
                     if depth + 1 < _MAX_SPAN_DEPTH:
                         body["timeline"] = self.emit(it.items, sid, depth + 1)
                     else:
                         body["timeline"] = self._emit_flat(it.items, sid)
-            out.append(body)
+                    sid = self._next_id
+            append(body)
+        self._next_id = sid
         return out
 
     def _emit_flat(self, items: list[Item], parent_id: int) -> list[Any]:
@@ -427,10 +499,11 @@ _SEQ: Final = operator.attrgetter("seq")
 def _preorder(roots: list[Item]) -> list[Item]:
     out: list[Item] = []
     stack = list(roots)
+    pop, push, extend = stack.pop, out.append, stack.extend
     while stack:
-        node = stack.pop()
-        out.append(node)
-        stack.extend(node.items)
+        node = pop()
+        push(node)
+        extend(node.items)
     return out
 
 
