@@ -269,10 +269,14 @@ def test_ctrl_c_during_run_cancels_the_main_task_then_raises_keyboard_interrupt(
             cleanup.append(asyncio.get_running_loop().time())
             raise
 
-    with pytest.raises(KeyboardInterrupt):
-        run(main())
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a plain process
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run(main())
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert cleanup == [5.0]
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_run_leaves_a_sigint_handler_of_the_programs_own_alone() -> None:

@@ -719,3 +719,18 @@ def test_a_reply_callable_returning_a_non_str_is_refused() -> None:
     agent = FakeModel().agent("a", reply=lambda p: 42)  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="reply= callable must return a str"):
         call(agent, "q")
+
+
+def test_the_request_of_agent_run_is_the_one_the_general_constructor_builds() -> None:
+    from agentrig.chat import FakeRequest, Message
+
+    fast = FakeRequest.from_prompt("Task: the report", model="fake-model")
+    general = FakeRequest(
+        provider="agentrig",
+        api="run",
+        model="fake-model",
+        messages=[Message("user", "Task: the report")],
+    )
+    assert str(fast) == str(general) == "Task: the report"
+    assert vars(fast) == vars(general)
+    assert list(vars(fast)) == list(vars(general))  # same attributes, in the same order

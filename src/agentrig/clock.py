@@ -533,7 +533,8 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
         self._real_wait_since: float | None = None
         self._held_since: float | None = None
         # Tasks whose timeline began before the last ``rewind(inherit_pending=True)``.
-        self._inherited_tasks: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
+        # (None until then: a recording asks on every record.)
+        self._inherited_tasks: weakref.WeakSet[asyncio.Task[Any]] | None = None
         # The base class stored the real selector; every select now goes through the wrapper.
         self._selector: Any = _VirtualSelector(self._selector, self)
 
@@ -645,7 +646,8 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
                 rewind are replaced.
         """
         if inherit_pending:
-            self._inherited_tasks = weakref.WeakSet(self._pending_tasks())
+            pending = self._pending_tasks()
+            self._inherited_tasks = weakref.WeakSet(pending) if pending else None
         now = self._ticks
         if now == 0:
             return
@@ -690,7 +692,7 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
         """Like the standard method; a task made by an inherited task is inherited too."""
         task = super().create_task(coro, **kwargs)
         inherited = self._inherited_tasks
-        if inherited:
+        if inherited is not None:
             parent = asyncio.current_task(self)
             if parent is not None and parent in inherited:
                 inherited.add(task)
