@@ -103,7 +103,6 @@ is recognised without patching asyncio.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
 import gc
 import heapq
@@ -179,24 +178,31 @@ _gc_lock = threading.Lock()
 _gc_state: list[Any] = [0, None]  # [running virtual loops, thresholds to restore]
 
 
-@contextlib.contextmanager
-def _collector_spaced() -> Any:
-    with _gc_lock:
-        if _gc_state[0] == 0:
-            old = gc.get_threshold()
-            _gc_state[1] = old
-            if old[0] and old[0] < _YOUNG_THRESHOLD:
-                gc.set_threshold(_YOUNG_THRESHOLD, max(old[1], 20), max(old[2], 100))
-        _gc_state[0] += 1
-    try:
-        yield
-    finally:
+class _CollectorSpaced:
+    """``with _COLLECTOR_SPACED:`` around a run of a virtual loop (a class, not a
+    generator-based context manager: this runs at every ``run_until_complete``)."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        with _gc_lock:
+            if _gc_state[0] == 0:
+                old = gc.get_threshold()
+                _gc_state[1] = old
+                if old[0] and old[0] < _YOUNG_THRESHOLD:
+                    gc.set_threshold(_YOUNG_THRESHOLD, max(old[1], 20), max(old[2], 100))
+            _gc_state[0] += 1
+
+    def __exit__(self, *exc_info: object) -> None:
         with _gc_lock:
             _gc_state[0] -= 1
             if _gc_state[0] == 0 and _gc_state[1] is not None:
                 if gc.get_threshold()[0] == _YOUNG_THRESHOLD:  # nobody changed it meanwhile
                     gc.set_threshold(*_gc_state[1])
                 _gc_state[1] = None
+
+
+_COLLECTOR_SPACED = _CollectorSpaced()
 
 
 def _find_code(func: Any, name: str | None = None) -> CodeType | None:
@@ -545,7 +551,7 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
 
     def run_forever(self) -> None:
         """Like the standard method, with the cyclic collector spaced out (module top)."""
-        with _collector_spaced():
+        with _COLLECTOR_SPACED:
             super().run_forever()
 
     # -- the clock ---------------------------------------------------------------------------

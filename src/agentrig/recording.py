@@ -43,6 +43,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import importlib
 import itertools
 import os
 import threading
@@ -226,7 +227,21 @@ def _entry_kind(kind: object) -> EntryKind:
 
 
 _get_running_loop = asyncio._get_running_loop  # public alias of the C accessor, no raise
-_current_task = asyncio.current_task
+
+
+# ``asyncio.current_task`` is a Python function on 3.11-3.13 that calls the C accessor (3.12+)
+# or reads the running-task table (3.11): on every record, the accessor itself (private).
+def _task_accessor() -> Callable[[asyncio.AbstractEventLoop], asyncio.Task[Any] | None]:
+    accessor = getattr(importlib.import_module("_asyncio"), "current_task", None)
+    if accessor is not None:
+        return accessor  # type: ignore[no-any-return]
+    table = getattr(asyncio.tasks, "_current_tasks", None)
+    if isinstance(table, dict):
+        return table.get
+    return asyncio.current_task
+
+
+_current_task = _task_accessor()
 _release_waiter: Any = getattr(asyncio.tasks, "_release_waiter", None)  # 3.11 wait_for
 _GATHER_DONE = getattr(asyncio.tasks, "gather", None)
 _SHIELD = getattr(asyncio.tasks, "shield", None)

@@ -464,8 +464,18 @@ class _SpanScope:
             return
         if exc is not None and not isinstance(exc, GeneratorExit):
             span.record_exception(exc)
-        _reset(current_span_id, self._token_id)
-        _reset(_current, self._token)
+        # (_reset's try/except, inline: every span ends here)
+        token_id, token = self._token_id, self._token
+        if token_id is not None:
+            try:
+                current_span_id.reset(token_id)
+            except ValueError:
+                _reset(current_span_id, token_id)
+        if token is not None:
+            try:
+                _current.reset(token)
+            except ValueError:
+                _reset(_current, token)
         try:
             self._tracer._close(span)
         except AgentRigError as export_error:
