@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from decimal import Decimal
 from typing import Any, TypeVar
 
+import hypothesis
 import pytest
 
 import agentrig
@@ -405,6 +406,28 @@ def test_bad_latency_from_a_callable_is_a_clear_error() -> None:
 )
 def test_count_tokens_is_the_documented_rule(text: str, tokens: int) -> None:
     assert count_tokens(text) == tokens
+
+
+def _tokens_by_runs(text: str) -> int:
+    """The documented rule, spelled out run by run (what count_tokens must equal)."""
+    total = 0
+    for piece in re.findall(r"[A-Za-z]+|[0-9]+|[^ \t\n\r\f\v]", text):
+        if piece[0].isascii() and piece[0].isalpha():
+            total += -(-len(piece) // 8)
+        elif piece[0].isascii() and piece[0].isdigit():
+            total += -(-len(piece) // 3)
+        else:
+            total += 1
+    return total
+
+
+@hypothesis.given(
+    hypothesis.strategies.text(
+        alphabet=hypothesis.strategies.sampled_from("aZkq09 \t\n\r\f\v.,-_é漢\u00a0"), max_size=80
+    )
+)
+def test_count_tokens_equals_the_rule_run_by_run(text: str) -> None:
+    assert count_tokens(text) == _tokens_by_runs(text)
 
 
 def test_a_custom_tokenizer_replaces_the_count() -> None:
