@@ -7,6 +7,8 @@ Usage (``run.py`` does this; by hand only to debug one figure)::
     python benchmarks/workloads.py snapshot-path --agents 1000 --spans-per-agent 10 --repeat 7
     python benchmarks/workloads.py scale --agents 10000
     python benchmarks/workloads.py charge --charges 20000 --repeat 5
+    python benchmarks/workloads.py pipeline --calls 500 --repeat 7
+    python benchmarks/workloads.py sleeps --tasks 10000 --loops agentrig,looptime --repeat 5
 
 Every command prints one JSON object on stdout (timings in seconds) and nothing else there.
 The looptime loop is only importable in the benchmark venv (see ``run.py``); this file runs
@@ -426,6 +428,100 @@ def cmd_charge(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+# -- figure 3's ``work``, per call: the 3-stage pipeline on fakes and its normalize -----------
+
+
+async def pipeline_flow(i: int) -> None:
+    """The pipeline of figure 3's suites (benchmarks/suites.py ``_FLOW``), on a fresh fake."""
+    from agentrig import BudgetPool
+    from agentrig.fake import FakeModel
+    from agentrig.patterns import run_pipeline
+
+    fake_model, pool = FakeModel(), BudgetPool(usd=0.10)
+    research = fake_model.agent("research", reply=f"notes about topic {i}", latency=1.0)
+    draft = fake_model.agent("draft", reply=lambda p: f"report on {p[:20]}", latency=2.0)
+    review = fake_model.agent("review", reply="APPROVED", latency=0.5)
+    stages = [("research", research, 0.04), ("draft", draft, 0.04), ("review", review, 0.02)]
+    await run_pipeline(stages, f"topic {i}", pool=pool)
+
+
+def cmd_pipeline(args: argparse.Namespace) -> dict[str, Any]:
+    """What figure 3's ``work`` test does per test, without pytest: a ``Recording``, the
+    pipeline under ``agentrig.run`` (run phase), then ``normalize`` of the recording. Medians
+    of ``repeat`` timings of ``calls`` calls each, in CPU time per call (``process_time``)."""
+    import agentrig
+    from agentrig.normalize import normalize
+    from agentrig.recording import Recording
+
+    def one(i: int) -> Recording:
+        rec = Recording(f"benchmarks::pipeline[{i}]")
+        with rec.activate():
+            agentrig.run(pipeline_flow(i))
+        return rec
+
+    for i in range(args.warmup):
+        normalize(one(i))
+    run_s: list[float] = []
+    normalize_s: list[float] = []
+    for _ in range(args.repeat):
+        t0 = time.process_time()
+        recs = [one(i) for i in range(args.calls)]
+        t1 = time.process_time()
+        for rec in recs:
+            normalize(rec)
+        t2 = time.process_time()
+        run_s.append((t1 - t0) / args.calls)
+        normalize_s.append((t2 - t1) / args.calls)
+        del recs
+    total = sorted(r + n for r, n in zip(run_s, normalize_s, strict=True))
+    return {
+        "calls": args.calls,
+        "spans": len(one(0).spans),
+        "entries": len(one(0).entries),
+        "run_us": sorted(run_s)[len(run_s) // 2] * 1e6,
+        "normalize_us": sorted(normalize_s)[len(normalize_s) // 2] * 1e6,
+        "total_us": total[len(total) // 2] * 1e6,
+        "samples": {"run_s": run_s, "normalize_s": normalize_s},
+    }
+
+
+# -- the virtual loop alone: many concurrent random sleeps ------------------------------------
+
+
+def cmd_sleeps(args: argparse.Namespace) -> dict[str, Any]:
+    """``tasks`` concurrent ``asyncio.sleep`` of seeded random lengths (0-100 s) under one
+    ``gather``, on a fresh loop per run; the loops alternate run by run. Medians of ``repeat``
+    runs, wall time (``perf_counter``) and CPU time (``process_time``), per loop kind."""
+    import random
+
+    delays = [random.Random(i).uniform(0.0, 100.0) for i in range(args.tasks)]
+
+    async def many() -> float:
+        await asyncio.gather(*(asyncio.sleep(d) for d in delays))
+        return asyncio.get_running_loop().time()
+
+    kinds = [k for k in args.loops.split(",") if k]
+    factories = {k: _loop_factory(k) for k in kinds}
+    wall: dict[str, list[float]] = {k: [] for k in kinds}
+    cpu: dict[str, list[float]] = {k: [] for k in kinds}
+    ends: dict[str, float] = {}
+    for _ in range(args.repeat):
+        for kind, factory in factories.items():
+            loop = factory()
+            try:
+                t0, c0 = time.perf_counter(), time.process_time()
+                ends[kind] = loop.run_until_complete(many())
+                wall[kind].append(time.perf_counter() - t0)
+                cpu[kind].append(time.process_time() - c0)
+            finally:
+                loop.close()
+    out: dict[str, Any] = {"tasks": args.tasks, "end_s": ends}
+    for kind in kinds:
+        out[f"{kind}_wall_s"] = sorted(wall[kind])[len(wall[kind]) // 2]
+        out[f"{kind}_cpu_s"] = sorted(cpu[kind])[len(cpu[kind]) // 2]
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -456,6 +552,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--charges", type=int, default=20_000)
     p.add_argument("--repeat", type=int, default=5)
     p.set_defaults(func=cmd_charge)
+    p = sub.add_parser("pipeline")
+    p.add_argument("--calls", type=int, default=500)
+    p.add_argument("--repeat", type=int, default=7)
+    p.add_argument("--warmup", type=int, default=50)
+    p.set_defaults(func=cmd_pipeline)
+    p = sub.add_parser("sleeps")
+    p.add_argument("--tasks", type=int, default=10_000)
+    p.add_argument("--loops", default="agentrig")
+    p.add_argument("--repeat", type=int, default=5)
+    p.set_defaults(func=cmd_sleeps)
     args = parser.parse_args(argv)
     result = args.func(args)
     result["python"] = sys.version.split()[0]

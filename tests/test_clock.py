@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -250,6 +252,94 @@ def test_the_loop_is_closed_and_executor_shut_down_cleanly_after_run() -> None:
 
     run(main())
     assert loops[0].is_closed()
+
+
+def test_ctrl_c_during_run_cancels_the_main_task_then_raises_keyboard_interrupt() -> None:
+    # As asyncio.run: the first SIGINT cancels the main task (its cleanup runs, at the virtual
+    # instant it was interrupted), then KeyboardInterrupt; the default handler is back after.
+    assert threading.current_thread() is threading.main_thread()
+    cleanup: list[float] = []
+
+    async def main() -> None:
+        await asyncio.sleep(5)
+        try:
+            signal.raise_signal(signal.SIGINT)
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            cleanup.append(asyncio.get_running_loop().time())
+            raise
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a plain process
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run(main())
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert cleanup == [5.0]
+
+
+def test_run_leaves_a_sigint_handler_of_the_programs_own_alone() -> None:
+    seen: list[object] = []
+
+    def own(signum: int, frame: object) -> None:
+        seen.append(signum)
+
+    async def main() -> object:
+        signal.raise_signal(signal.SIGINT)
+        await asyncio.sleep(1)
+        return signal.getsignal(signal.SIGINT)
+
+    previous = signal.signal(signal.SIGINT, own)
+    try:
+        assert run(main()) is own
+        assert signal.getsignal(signal.SIGINT) is own
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert seen == [signal.SIGINT]
+
+
+def test_run_finalizes_suspended_async_generators_and_cancels_leftover_tasks() -> None:
+    events: list[str] = []
+    kept: list[object] = []
+
+    async def numbers() -> Any:
+        try:
+            yield 1
+            yield 2
+        finally:
+            events.append(f"generator closed at t={asyncio.get_running_loop().time()}")
+
+    async def forever() -> None:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            events.append("leftover task cancelled")
+            raise
+
+    async def main() -> None:
+        gen = numbers()
+        kept.append(gen)  # still referenced when main returns: only the shutdown closes it
+        await gen.__anext__()
+        kept.append(asyncio.create_task(forever()))
+        await asyncio.sleep(2)
+
+    run(main())
+    assert events == ["leftover task cancelled", "generator closed at t=2.0"]
+
+
+def test_run_inside_a_running_loop_is_refused_and_the_coroutine_closed() -> None:
+    async def inner() -> None:
+        pass
+
+    coro = inner()
+
+    async def outer() -> None:
+        with pytest.raises(RuntimeError, match=r"agentrig.run\(\) cannot be called from a running"):
+            run(coro)
+
+    run(outer())
+    assert coro.cr_frame is None  # closed: no "never awaited" warning
 
 
 def test_repr_shows_the_virtual_time() -> None:

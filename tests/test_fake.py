@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from decimal import Decimal
 from typing import Any, TypeVar
 
+import hypothesis
 import pytest
 
 import agentrig
@@ -407,6 +408,28 @@ def test_count_tokens_is_the_documented_rule(text: str, tokens: int) -> None:
     assert count_tokens(text) == tokens
 
 
+def _tokens_by_runs(text: str) -> int:
+    """The documented rule, spelled out run by run (what count_tokens must equal)."""
+    total = 0
+    for piece in re.findall(r"[A-Za-z]+|[0-9]+|[^ \t\n\r\f\v]", text):
+        if piece[0].isascii() and piece[0].isalpha():
+            total += -(-len(piece) // 8)
+        elif piece[0].isascii() and piece[0].isdigit():
+            total += -(-len(piece) // 3)
+        else:
+            total += 1
+    return total
+
+
+@hypothesis.given(
+    hypothesis.strategies.text(
+        alphabet=hypothesis.strategies.sampled_from("aZkq09 \t\n\r\f\v.,-_é漢\u00a0"), max_size=80
+    )
+)
+def test_count_tokens_equals_the_rule_run_by_run(text: str) -> None:
+    assert count_tokens(text) == _tokens_by_runs(text)
+
+
 def test_a_custom_tokenizer_replaces_the_count() -> None:
     fake = FakeModel(tokenizer=lambda text: len(text))
     out = call(fake.agent("a", reply="abcd"), "xy")
@@ -719,3 +742,18 @@ def test_a_reply_callable_returning_a_non_str_is_refused() -> None:
     agent = FakeModel().agent("a", reply=lambda p: 42)  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="reply= callable must return a str"):
         call(agent, "q")
+
+
+def test_the_request_of_agent_run_is_the_one_the_general_constructor_builds() -> None:
+    from agentrig.chat import FakeRequest, Message
+
+    fast = FakeRequest.from_prompt("Task: the report", model="fake-model")
+    general = FakeRequest(
+        provider="agentrig",
+        api="run",
+        model="fake-model",
+        messages=[Message("user", "Task: the report")],
+    )
+    assert str(fast) == str(general) == "Task: the report"
+    assert vars(fast) == vars(general)
+    assert list(vars(fast)) == list(vars(general))  # same attributes, in the same order

@@ -227,7 +227,22 @@ class FakeRequest(str):
     @classmethod
     def from_prompt(cls, prompt: str, *, model: str) -> FakeRequest:
         """The request ``agent.run(prompt)`` makes: one user message."""
-        return cls(provider="agentrig", api="run", model=model, messages=[Message("user", prompt)])
+        # What __new__ builds for these arguments, without its general steps (every fake
+        # agent call comes through here).
+        self = str.__new__(cls, prompt)
+        self.provider = "agentrig"
+        self.api = "run"
+        self.model = model
+        self.system = None
+        self.messages = (Message("user", prompt),)
+        self.tools = ()
+        self.tool_choice = None
+        self.schema = None
+        self.schema_name = None
+        self.json_mode = False
+        self.params = {}
+        self.stream = False
+        return self
 
     def __repr__(self) -> str:
         return (

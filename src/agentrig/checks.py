@@ -38,6 +38,11 @@ def check_seconds(
         finite: whether infinity is refused (``False``: it means "never"). NaN always is.
         most: the largest value accepted, if any.
     """
+    cls = type(value)
+    if cls is float or cls is int:  # the common case, checked without building the label
+        seconds = float(value)  # type: ignore[arg-type]
+        if 0 <= seconds < math.inf and (most is None or seconds <= most):
+            return seconds
     label = _label(param, owner)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ArgumentTypeError(f"{label} must be a number of seconds, got {value!r}")
@@ -77,6 +82,8 @@ def check_count(
 
     Anything with ``__index__`` (a numpy integer) is an int; a bool and a float are not.
     """
+    if type(value) is int and value >= minimum:  # the common case
+        return value
     label = _label(param, owner)
     if isinstance(value, bool) or not hasattr(value, "__index__"):
         what = f"a whole number of {unit} (an int)" if unit else "an int"

@@ -43,12 +43,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import importlib
 import itertools
 import os
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -150,12 +151,6 @@ def set_parent_hook(hook: ParentHook | None) -> None:
     _parent_hook = hook
 
 
-def _current_parent(rec: Recording, what: str) -> int | None:
-    sid = current_span_id.get()
-    hook = _parent_hook
-    return sid if hook is None else hook(rec, sid, what)
-
-
 def active_recording() -> Recording | None:
     """The recording primitives should report into right now, or ``None``."""
     rec = _active.get()
@@ -232,7 +227,21 @@ def _entry_kind(kind: object) -> EntryKind:
 
 
 _get_running_loop = asyncio._get_running_loop  # public alias of the C accessor, no raise
-_current_task = asyncio.current_task
+
+
+# ``asyncio.current_task`` is a Python function on 3.11-3.13 that calls the C accessor (3.12+)
+# or reads the running-task table (3.11): on every record, the accessor itself (private).
+def _task_accessor() -> Callable[[asyncio.AbstractEventLoop], asyncio.Task[Any] | None]:
+    accessor = getattr(importlib.import_module("_asyncio"), "current_task", None)
+    if accessor is not None:
+        return accessor  # type: ignore[no-any-return]
+    table = getattr(asyncio.tasks, "_current_tasks", None)
+    if isinstance(table, dict):
+        return table.get
+    return asyncio.current_task
+
+
+_current_task = _task_accessor()
 _release_waiter: Any = getattr(asyncio.tasks, "_release_waiter", None)  # 3.11 wait_for
 _GATHER_DONE = getattr(asyncio.tasks, "gather", None)
 _SHIELD = getattr(asyncio.tasks, "shield", None)
@@ -249,6 +258,10 @@ def _closure_code(func: Any, name: str) -> Any:
 # The done callbacks ``gather`` and ``shield`` put on their children (asyncio private).
 _GATHER_CALLBACK = _closure_code(_GATHER_DONE, "_done_callback")
 _SHIELD_CALLBACK = _closure_code(_SHIELD, "_inner_done_callback")
+
+
+def _forget_task(tokens: dict[Any, int], ref: weakref.ref[Any]) -> None:
+    tokens.pop(ref, None)  # the task is gone (its weak reference's callback)
 
 
 def _waiting_task(fut: Any) -> asyncio.Task[Any] | None:
@@ -341,9 +354,9 @@ class Recording:
         self._lock = threading.Lock()
         self._virtual_loop: asyncio.AbstractEventLoop | None = None
         self._spans_by_id: dict[int, SpanRecord] = {}
-        self._task_tokens: weakref.WeakKeyDictionary[asyncio.Task[Any], int] = (
-            weakref.WeakKeyDictionary()
-        )
+        # task -> strand token, keyed by weak references (what WeakKeyDictionary does, without
+        # its Python-level get on every record); an entry goes when its task does.
+        self._task_tokens: dict[weakref.ref[asyncio.Task[Any]], int] = {}
         self._thread_tokens = threading.local()
         self._next_token = itertools.count(1)
         #: What tasks woken by timers of earlier tests recorded (module notes): kept out of
@@ -399,6 +412,25 @@ class Recording:
 
     # -- writing ----------------------------------------------------------------------------
 
+    def _stamp(self) -> tuple[float | None, int, bool]:
+        """``(t, strand token, inherited)`` of what runs now (see :meth:`now` and the notes).
+
+        Called under ``self._lock``. The common case -- a task on a virtual loop that has
+        recorded before -- looks at the running loop once; everything else takes the full
+        path of :meth:`now` and :meth:`_strand`.
+        """
+        loop = _get_running_loop()
+        if loop is not None and isinstance(loop, VirtualEventLoop):
+            task = _current_task(loop)
+            if task is not None:
+                token = self._task_tokens.get(weakref.ref(task))
+                if token is not None:
+                    inherited_tasks = loop._inherited_tasks
+                    inherited = inherited_tasks is not None and task in inherited_tasks
+                    return loop.time(), token, inherited
+        token, inherited = self._strand()
+        return self.now(), token, inherited
+
     def _strand(self) -> tuple[int, bool]:
         """The strand token of what runs now, and whether it is inherited (module notes).
 
@@ -417,10 +449,10 @@ class Recording:
                     token = local.token = next(self._next_token)
                 return int(token), False
             task = origin
-        elif isinstance(loop, VirtualEventLoop) and loop._inherited_tasks:
+        elif isinstance(loop, VirtualEventLoop) and loop._inherited_tasks is not None:
             inherited = task in loop._inherited_tasks
         tokens = self._task_tokens
-        token = tokens.get(task)
+        token = tokens.get(weakref.ref(task))
         if token is not None:
             return token, inherited
         # Walk up the tasks that wait for this one and nothing else; the first with a token
@@ -431,13 +463,14 @@ class Recording:
             if awaiter is None or awaiter in chain:
                 token = next(self._next_token)
                 break
-            found = tokens.get(awaiter)
+            found = tokens.get(weakref.ref(awaiter))
             if found is not None:
                 token = found
                 break
             chain.append(awaiter)
+        forget = functools.partial(_forget_task, tokens)
         for member in chain:
-            tokens[member] = token
+            tokens[weakref.ref(member, forget)] = token
         return token, inherited
 
     def add_entry(
@@ -455,11 +488,15 @@ class Recording:
         """
         if type(kind) is not EntryKind:
             kind = _entry_kind(kind)
-        sid = _current_parent(self, "entry") if span_id == "current" else span_id
-        t = self.now()
+        if span_id == "current":
+            sid = current_span_id.get()
+            if _parent_hook is not None:
+                sid = _parent_hook(self, sid, "entry")
+        else:
+            sid = span_id
         wall = time.time()
         with self._lock:
-            token, inherited = self._strand()
+            t, token, inherited = self._stamp()
             entry = Entry(next(self._seq), t, kind, sid, data, wall, token)
             (self.inherited if inherited else self.entries).append(entry)
         return entry
@@ -469,21 +506,26 @@ class Recording:
         name: str,
         *,
         parent_id: int | Literal["current"] | None = "current",
-        attributes: dict[str, Any] | None = None,
+        attributes: Mapping[str, Any] | None = None,
     ) -> SpanRecord:
         """Open a span record (the tracer calls this; it does not set the current span)."""
-        pid = _current_parent(self, "span") if parent_id == "current" else parent_id
-        t = self.now()
+        if parent_id == "current":
+            pid = current_span_id.get()
+            if _parent_hook is not None:
+                pid = _parent_hook(self, pid, "span")
+        else:
+            pid = parent_id
+        attrs = {} if attributes is None else dict(attributes)
         wall = time.time()
         with self._lock:
-            token, inherited = self._strand()
+            t, token, inherited = self._stamp()
             rec = SpanRecord(
                 span_id=next(self._span_ids),
                 parent_id=pid,
                 name=name,
                 seq=next(self._seq),
                 start=t,
-                attributes=dict(attributes or {}),
+                attributes=attrs,
                 wall_start=wall,
                 task=token,
             )
@@ -496,7 +538,8 @@ class Recording:
 
     def end_span(self, rec: SpanRecord) -> None:
         """Close a span record: stamp its end time and end sequence number."""
-        t = self.now()
+        loop = _get_running_loop()
+        t = loop.time() if isinstance(loop, VirtualEventLoop) else self.now()
         with self._lock:
             rec.end = t
             rec.end_seq = next(self._seq)

@@ -51,7 +51,7 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from contextvars import ContextVar, Token
 from pathlib import Path
 from types import MappingProxyType, TracebackType
@@ -196,6 +196,25 @@ def _check_key(key: object, what: str) -> None:
         raise ConfigurationError(f"{what} must be a non-empty str, got {key!r}")
 
 
+# Span, attribute and event names already checked: programs use a few fixed names over and
+# over, so a set lookup (one C-level pass over an attributes dict) replaces the check per key.
+# Bounded, for programs that make names up as they go (those are checked every time).
+_checked_keys: set[str] = set()
+_CHECKED_KEYS_MAX = 4096
+
+
+def _check_keys(keys: Iterable[object], what: str) -> None:
+    try:
+        if _checked_keys.issuperset(keys):
+            return
+    except TypeError:  # an unhashable key: the check below names it
+        pass
+    for key in keys:
+        _check_key(key, what)
+        if len(_checked_keys) < _CHECKED_KEYS_MAX:
+            _checked_keys.add(key)  # type: ignore[arg-type]  # a non-empty str: just checked
+
+
 def _exception_info(exc: BaseException) -> dict[str, str]:
     return {"type": type(exc).__qualname__, "message": str(exc)}
 
@@ -317,8 +336,10 @@ class Span:
             ConfigurationError: ``key`` is not a non-empty str.
             AgentRigError: the span has ended.
         """
-        _check_key(key, "a span attribute name")
-        self._check_open(f"set attribute {key!r}")
+        if type(key) is not str or key not in _checked_keys:
+            _check_keys((key,), "a span attribute name")
+        if self._ended:
+            self._check_open(f"set attribute {key!r}")
         self._record.attributes[key] = value
 
     def set_attributes(self, attributes: Mapping[str, Any]) -> None:
@@ -331,8 +352,7 @@ class Span:
             ConfigurationError: a key is not a non-empty str (nothing is set then).
             AgentRigError: the span has ended.
         """
-        for key in attributes:
-            _check_key(key, "a span attribute name")
+        _check_keys(attributes, "a span attribute name")
         self._check_open("set attributes")
         self._record.attributes.update(attributes)
 
@@ -347,8 +367,10 @@ class Span:
             ConfigurationError: ``name`` is not a non-empty str.
             AgentRigError: the span has ended.
         """
-        _check_key(name, "a span event name")
-        self._check_open(f"add event {name!r}")
+        if type(name) is not str or name not in _checked_keys:
+            _check_keys((name,), "a span event name")
+        if self._ended:
+            self._check_open(f"add event {name!r}")
         self._add_event(name, attributes)
 
     def _add_event(self, name: str, attributes: dict[str, Any]) -> None:
@@ -373,7 +395,8 @@ class Span:
             raise ConfigurationError(
                 f"span status must be one of {', '.join(map(repr, SPAN_STATUSES))}, got {status!r}"
             )
-        self._check_open(f"set status {status!r}")
+        if self._ended:
+            self._check_open(f"set status {status!r}")
         self._record.status = status
         self._record.status_message = message if status == "error" else None
 
@@ -441,8 +464,18 @@ class _SpanScope:
             return
         if exc is not None and not isinstance(exc, GeneratorExit):
             span.record_exception(exc)
-        _reset(current_span_id, self._token_id)
-        _reset(_current, self._token)
+        # (_reset's try/except, inline: every span ends here)
+        token_id, token = self._token_id, self._token
+        if token_id is not None:
+            try:
+                current_span_id.reset(token_id)
+            except ValueError:
+                _reset(current_span_id, token_id)
+        if token is not None:
+            try:
+                _current.reset(token)
+            except ValueError:
+                _reset(_current, token)
         try:
             self._tracer._close(span)
         except AgentRigError as export_error:
@@ -547,17 +580,18 @@ class Tracer:
                 out = await agent.run(prompt)
                 span.set_attribute(GEN_AI_USAGE_OUTPUT_TOKENS, out.tokens)
         """
-        _check_key(name, "a span name")
-        if attributes is not None:
-            for key in attributes:
-                _check_key(key, "a span attribute name")
+        if type(name) is not str or name not in _checked_keys:
+            _check_keys((name,), "a span name")
+        if attributes:
+            _check_keys(attributes, "a span attribute name")
         return _SpanScope(self, name, attributes)
 
     def _open(self, name: str, attributes: Mapping[str, Any] | None) -> Span:
         rec = active_recording()
         if rec is not None:
-            # The recording takes its parent from current_span_id, which we set for its spans.
-            return Span(rec.start_span(name, attributes=dict(attributes or {})), self, rec)
+            # The recording takes its parent from current_span_id, which we set for its spans;
+            # it copies the attributes.
+            return Span(rec.start_span(name, attributes=attributes), self, rec)
         parent = _current.get()
         # A parent from a recording numbers its ids differently: do not link across.
         parent_id = parent.span_id if parent is not None and parent._recording is None else None

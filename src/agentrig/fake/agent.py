@@ -464,6 +464,8 @@ class FakeAgent:
     def _answer(self, step: Step, request: FakeRequest, n: int) -> Answer:
         """Turn a reply value into text / tool calls / structured output, checked."""
         value = step.text
+        if isinstance(value, str) and request.schema is None:
+            return Answer(text=value)  # the common case (no message to prepare)
         where = f"FakeModel agent {self.name!r} call #{n} ({step.source})"
         if isinstance(value, str):
             if request.schema is not None:

@@ -158,6 +158,9 @@ class FakeModel:
 
     def price(self, model: str) -> Price:
         """The price of ``model`` (raises ConfigurationError naming the known models)."""
+        price = self._prices.get(model)
+        if price is not None:  # the common case: the model as named in the table
+            return price
         self._check_price(model, "model")
         key = self._price_key(model)
         assert key is not None
