@@ -8,7 +8,6 @@ Usage (``run.py`` does this; by hand only to debug one figure)::
     python benchmarks/workloads.py scale --agents 10000
     python benchmarks/workloads.py charge --charges 20000 --repeat 5
     python benchmarks/workloads.py pipeline --calls 500 --repeat 7
-    python benchmarks/workloads.py sleeps --tasks 10000 --loops agentrig,looptime --repeat 5
 
 Every command prints one JSON object on stdout (timings in seconds) and nothing else there.
 The looptime loop is only importable in the benchmark venv (see ``run.py``); this file runs
@@ -485,43 +484,6 @@ def cmd_pipeline(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-# -- the virtual loop alone: many concurrent random sleeps ------------------------------------
-
-
-def cmd_sleeps(args: argparse.Namespace) -> dict[str, Any]:
-    """``tasks`` concurrent ``asyncio.sleep`` of seeded random lengths (0-100 s) under one
-    ``gather``, on a fresh loop per run; the loops alternate run by run. Medians of ``repeat``
-    runs, wall time (``perf_counter``) and CPU time (``process_time``), per loop kind."""
-    import random
-
-    delays = [random.Random(i).uniform(0.0, 100.0) for i in range(args.tasks)]
-
-    async def many() -> float:
-        await asyncio.gather(*(asyncio.sleep(d) for d in delays))
-        return asyncio.get_running_loop().time()
-
-    kinds = [k for k in args.loops.split(",") if k]
-    factories = {k: _loop_factory(k) for k in kinds}
-    wall: dict[str, list[float]] = {k: [] for k in kinds}
-    cpu: dict[str, list[float]] = {k: [] for k in kinds}
-    ends: dict[str, float] = {}
-    for _ in range(args.repeat):
-        for kind, factory in factories.items():
-            loop = factory()
-            try:
-                t0, c0 = time.perf_counter(), time.process_time()
-                ends[kind] = loop.run_until_complete(many())
-                wall[kind].append(time.perf_counter() - t0)
-                cpu[kind].append(time.process_time() - c0)
-            finally:
-                loop.close()
-    out: dict[str, Any] = {"tasks": args.tasks, "end_s": ends}
-    for kind in kinds:
-        out[f"{kind}_wall_s"] = sorted(wall[kind])[len(wall[kind]) // 2]
-        out[f"{kind}_cpu_s"] = sorted(cpu[kind])[len(cpu[kind]) // 2]
-    return out
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -557,11 +519,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeat", type=int, default=7)
     p.add_argument("--warmup", type=int, default=50)
     p.set_defaults(func=cmd_pipeline)
-    p = sub.add_parser("sleeps")
-    p.add_argument("--tasks", type=int, default=10_000)
-    p.add_argument("--loops", default="agentrig")
-    p.add_argument("--repeat", type=int, default=5)
-    p.set_defaults(func=cmd_sleeps)
     args = parser.parse_args(argv)
     result = args.func(args)
     result["python"] = sys.version.split()[0]
