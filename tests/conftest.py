@@ -95,3 +95,22 @@ def browser() -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+
+
+#: looptime is in the test extra (for tests/plugin/test_looptime.py), so it loads into every
+#: inner pytest session, whose own ini does not carry this project's ``-p no:looptime_plugin``.
+#: Its ``pytest_pyfunc_call`` makes a default loop through ``policy.get_event_loop()`` that
+#: nobody closes; the loop's ResourceWarning then surfaces in whichever later in-process session
+#: the collector happens to run in (a flake under ``-n 2``). Only the looptime tests keep it.
+_NO_LOOPTIME = "-p no:looptime_plugin -p no:looptime_chronometers -p no:looptime_timeproxies"
+
+
+@pytest.fixture
+def pytester(
+    pytester: pytest.Pytester, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> pytest.Pytester:
+    """pytest's ``pytester``, its sessions without looptime unless the test is about looptime."""
+    if "looptime" not in request.node.nodeid:
+        # pytester itself removed PYTEST_ADDOPTS when it was set up; this runs after it.
+        monkeypatch.setenv("PYTEST_ADDOPTS", _NO_LOOPTIME)
+    return pytester
