@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from agentrig._errors import SnapshotError
 from agentrig.document import check_header
-from agentrig.normalize.timeline import Item, TimelineBuilder
+from agentrig.normalize.timeline import Item, TimelineBuilder, read_field
 
 if TYPE_CHECKING:
     from agentrig.recording import Recording
@@ -21,12 +21,7 @@ if TYPE_CHECKING:
 __all__ = ["read"]
 
 
-def _get(obj: object, name: str, default: Any = None) -> Any:
-    if isinstance(obj, dict):
-        return obj.get(name, default)
-    if not hasattr(obj, name) and isinstance(obj, Mapping):
-        return obj.get(name, default)
-    return getattr(obj, name, default)
+_get = read_field
 
 
 _SPAN_FIELDS: Final = (
@@ -55,6 +50,7 @@ _ENTRY_FIELDS: Final = (
 _SPAN_GETTER: Final = operator.attrgetter(*(n for n, _ in _SPAN_FIELDS))
 _ENTRY_GETTER: Final = operator.attrgetter(*(n for n, _ in _ENTRY_FIELDS))
 _SPAN_TASK_GETTER: Final = operator.attrgetter(*(n for n, _ in _SPAN_FIELDS), "task")
+_NUMBER: Final = frozenset({int, float})
 
 
 def _fields(
@@ -68,23 +64,6 @@ def _fields(
         return values
     except AttributeError:
         return [_get(obj, n, d) for n, d in names]
-
-
-_EVENT_GETTER: Final = operator.attrgetter("name", "t", "attributes")
-
-
-def _events_of(raw: object) -> list[tuple[object, object, object]]:
-    if not raw or not isinstance(raw, (list, tuple)):
-        return []
-    try:  # SpanEvent objects: one C call each
-        return [
-            (ev.get("name", ""), ev.get("t"), ev.get("attributes"))
-            if isinstance(ev, dict)
-            else _EVENT_GETTER(ev)
-            for ev in raw
-        ]
-    except AttributeError:
-        return [(_get(ev, "name", ""), _get(ev, "t"), _get(ev, "attributes")) for ev in raw]
 
 
 def _as_seq(value: object, fallback: float) -> float:
@@ -150,11 +129,11 @@ def _from_raw(
             parent,
             name,
             seq,
-            _as_seq(end_seq, seq),
+            end_seq if type(end_seq) in _NUMBER and end_seq == end_seq else seq,  # (_as_seq)
             start,
             end,
             attrs,
-            _events_of(events) if events else None,
+            events,
             status,
             message,
             error,
@@ -213,7 +192,7 @@ def _from_document(norm: TimelineBuilder, timeline: list[Any]) -> tuple[list[Ite
                 start=start,
                 end=end,
                 attributes=item.get("attributes"),
-                events=_events_of(item.get("events")),
+                events=item.get("events"),
                 status=item.get("status", "unset"),
                 status_message=item.get("status_message"),
                 error=item.get("error"),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import operator
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
 from agentrig.document import ACTOR_ATTRIBUTES, entry_label, span_actor
@@ -19,7 +19,7 @@ from agentrig.normalize.rules import NormalizeRules
 from agentrig.normalize.scrub import Scrubber, content_bytes, mask_uuid_marks, vtime
 from agentrig.vocabulary import LEGACY_ATTRIBUTES, upgrade_attributes
 
-__all__ = ["Item", "TimelineBuilder", "arrange"]
+__all__ = ["Item", "TimelineBuilder", "arrange", "read_field"]
 
 # Spans nest 64 deep before their descendants are listed flat. Each span level costs two JSON
 # levels, and a value may nest 32 more: the deepest document stays far below orjson's limit of
@@ -31,6 +31,18 @@ _TIMES_MAX: Final = 65536
 # actor attribute.
 _LEGACY_NAMES: Final = frozenset(LEGACY_ATTRIBUTES)
 _ACTOR_NAMES: Final = frozenset(ACTOR_ATTRIBUTES)
+
+
+def read_field(obj: object, name: str, default: Any = None) -> Any:
+    """A field of a recorded span, event or entry: a dict's key or an object's attribute."""
+    if isinstance(obj, dict):
+        return obj.get(name, default)
+    if not hasattr(obj, name) and isinstance(obj, Mapping):
+        return obj.get(name, default)
+    return getattr(obj, name, default)
+
+
+_EVENT_GETTER: Final = operator.attrgetter("name", "t", "attributes")
 
 
 class Item:
@@ -109,7 +121,7 @@ class TimelineBuilder:
         start: object,
         end: object,
         attributes: object,
-        events: Iterable[tuple[object, object, object]] | None,
+        events: object,
         status: object,
         status_message: object,
         error: object,
@@ -170,9 +182,19 @@ class TimelineBuilder:
                 attrs = upgrade_attributes(attrs)  # older GenAI names read as current ones
             if attrs:
                 body["attributes"] = attrs
-        if events:
+        if events and isinstance(events, (list, tuple)):
             evs = []
-            for ev_name, ev_t, ev_attrs in events:
+            for raw_event in events:
+                if isinstance(raw_event, dict):
+                    get = raw_event.get
+                    ev_name, ev_t, ev_attrs = get("name", ""), get("t"), get("attributes")
+                else:
+                    try:  # a SpanEvent: one C call
+                        ev_name, ev_t, ev_attrs = _EVENT_GETTER(raw_event)
+                    except AttributeError:
+                        ev_name = read_field(raw_event, "name", "")
+                        ev_t = read_field(raw_event, "t")
+                        ev_attrs = read_field(raw_event, "attributes")
                 if type(ev_name) is str:
                     en = names.get(ev_name)
                     if en is None:
