@@ -119,6 +119,13 @@ _INI_RUNTIME: tuple[tuple[str, str, Any, Any], ...] = (
         "",
     ),
     (
+        "agentrig_loop_reuse",
+        "true (default) or false: function-scoped async agentrig tests share one virtual-time"
+        " loop per worker, rewound and cleaned up per test (false: a new loop per test)",
+        None,
+        "",
+    ),
+    (
         "agentrig_keep",
         "built-in scrubbing rules to turn off in agentrig snapshots: uuids, timestamps,"
         " epoch_numbers",
@@ -204,6 +211,7 @@ class Settings:
         "ini_error",
         "invocation_dir",
         "is_worker",
+        "loop_reuse",
         "report_path",
         "rootdir",
         "snapshot_root",
@@ -218,6 +226,7 @@ class Settings:
         self.invocation_dir = Path(config.invocation_params.dir)
         self.snapshot_root = _snapshot_root(config)
         self.stall_timeout = _stall_timeout(config)
+        self.loop_reuse = _loop_reuse(config)
         self.report_path: str | None = getattr(config.option, "agentrig_report", None) or None
         self.force_update = bool(getattr(config.option, "agentrig_force_update", False))
         # syrupy's options (absent with -p no:syrupy)
@@ -359,6 +368,21 @@ def _snapshot_root(config: pytest.Config) -> Path:
         return snapshot_folder(Path(config.rootpath), str(config.getini("agentrig_snapshot_dir")))
     except ConfigurationError as exc:
         raise pytest.UsageError(str(exc)) from None
+
+
+_TRUE = ("true", "yes", "on", "1")
+_FALSE = ("false", "no", "off", "0")
+
+
+def _loop_reuse(config: pytest.Config) -> bool:
+    raw = str(config.getini("agentrig_loop_reuse") or "").strip()
+    if not raw or raw.lower() in _TRUE:
+        return True
+    if raw.lower() in _FALSE:
+        return False
+    raise pytest.UsageError(
+        f"agentrig_loop_reuse must be true or false (also yes/no, on/off, 1/0), got {raw!r}"
+    )
 
 
 def _stall_timeout(config: pytest.Config) -> float:
