@@ -589,6 +589,9 @@ def _asyncio_debug(config: pytest.Config) -> bool:
 
 
 def _set_event_loop(loop: asyncio.AbstractEventLoop | None) -> None:
+    if sys.version_info < (3, 14):
+        asyncio.set_event_loop(loop)
+        return
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # the policy API, Python 3.14
         asyncio.set_event_loop(loop)

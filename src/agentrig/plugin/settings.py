@@ -206,6 +206,7 @@ class Settings:
         "_drift_base",
         "_ini_loaded",
         "_ini_rules",
+        "_unmarked",
         "config",
         "force_update",
         "ini_error",
@@ -236,6 +237,7 @@ class Settings:
         self._ini_loaded = False
         self._ini_rules: NormalizeRules | None = None
         self._drift_base: DriftConfig | None = None
+        self._unmarked: TestSettings | None = None
         self.ini_error: str | None = None
 
     @classmethod
@@ -433,7 +435,10 @@ _TEST_SETTINGS = pytest.StashKey["TestSettings"]()
 
 
 class TestSettings:
-    """One agentrig test's settings: its marker merged over the ini options."""
+    """One agentrig test's settings: its marker merged over the ini options.
+
+    Read-only once built: tests without an agentrig marker share one object per session.
+    """
 
     __test__ = False  # not a test class, whatever pytest's python_classes say
     __slots__ = ("drift_config", "error", "max_tokens", "max_usd", "rules")
@@ -460,6 +465,10 @@ class TestSettings:
         rules = settings.ini_rules()
         if settings.ini_error is not None:
             made = cls(rules=rules, error=settings.ini_error)
+        elif item.get_closest_marker("agentrig") is None:
+            # The common case: the ini options alone, the same for every unmarked test.
+            made = settings._unmarked or cls._from_marker(settings, item, rules)
+            settings._unmarked = made
         else:
             made = cls._from_marker(settings, item, rules)
         item.stash[_TEST_SETTINGS] = made
