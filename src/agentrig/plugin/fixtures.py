@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import re
 import warnings
+import weakref
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -69,6 +70,9 @@ RECORDING = pytest.StashKey["Recording"]()
 LOOP = pytest.StashKey["asyncio.AbstractEventLoop | None"]()
 
 _LOOP_SCOPES = ("function", "class", "module", "package", "session")
+#: The test each Recording belongs to, for fixtures built on ``_agentrig_recording`` that need
+#: the item: taking ``request`` instead makes pytest build a FixtureDef for it, per use.
+_ITEMS: weakref.WeakKeyDictionary[Recording, pytest.Item] = weakref.WeakKeyDictionary()
 
 
 # -- the virtual loop (see agentrig.plugin.loop) --------------------------------------------------
@@ -134,6 +138,7 @@ def _agentrig_recording(
         recording.bind_loop(loop)
     item.stash[RECORDING] = recording
     item.stash[LOOP] = loop
+    _ITEMS[recording] = item
     if loop is None:
         _warn_if_run_in_real_time(request)
     with recording.activate():
@@ -292,9 +297,7 @@ def decision_log(_agentrig_recording: Recording) -> Iterator[DecisionLog]:
 
 
 @pytest.fixture
-def agent_snapshot(
-    request: pytest.FixtureRequest, _agentrig_recording: Recording
-) -> AgentrigSnapshotAssertion:
+def agent_snapshot(_agentrig_recording: Recording) -> AgentrigSnapshotAssertion:
     """A syrupy snapshot assertion storing normalized recordings as JSON under ``snapshots/``.
 
     ``assert agent_recording == agent_snapshot``; ``agent_snapshot(name="draft")`` for more
@@ -303,7 +306,8 @@ def agent_snapshot(
     from agentrig.plugin.runid import RUN_ID_KEY
     from agentrig.snapshot import AgentrigSnapshotAssertion, AssertionOptions, syrupy_session
 
-    config = request.config
+    item = _ITEMS[_agentrig_recording]
+    config = item.config
     problem = None
     try:
         syrupy_session(config)
@@ -314,7 +318,6 @@ def agent_snapshot(
     session = SnapshotSession.of(config)
     session.ensure_active()
     settings = Settings.of(config)
-    item = request.node
     test_settings = TestSettings.of(item)
     refused = session.update_refused
     updating = settings.update_snapshots and refused is None
