@@ -128,7 +128,9 @@ def test_a_real_provider_call_fails_the_test_even_if_the_app_swallows_it(
         [
             "*NetworkBlocked: agentrig blocked a real call to api.openai.com"
             " (POST /v1/chat/completions) in test_app.py::test_calls_openai_for_real*",
-            "*blocked a real call to llm.corp.example*",
+            # (one guard serves consecutive agentrig tests: each is named in its own message)
+            "*blocked a real call to llm.corp.example (POST /v1/chat) in"
+            " test_app.py::test_custom_host:*",
         ]
     )
     assert "Request the fake_model fixture" in result.stdout.str()

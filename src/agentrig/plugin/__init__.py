@@ -94,7 +94,10 @@ def pytest_configure(config: pytest.Config) -> None:
     register(GatesPlugin(), "agentrig-gates")
     register(ReportsPlugin(settings, snapshots), "agentrig-reports")
     register(ProvidersPlugin(config, is_agentrig_test), "agentrig-providers")
-    register(LoopPlugin(_virtual_loop_factory(settings.stall_timeout)), "agentrig-loop")
+    loop_plugin = LoopPlugin(
+        _virtual_loop_factory(settings.stall_timeout), reuse=settings.loop_reuse
+    )
+    register(loop_plugin, "agentrig-loop")
     register(RunIdPlugin(config), "agentrig-run-id")
     update.register(config)
     if config.option.agentrig_html:

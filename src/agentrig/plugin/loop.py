@@ -32,6 +32,17 @@ pending on it then -- a heartbeat task of a module fixture, a task an earlier te
 on the timeline of whatever ran before, so its records go to ``Recording.inherited`` and the
 test's snapshot is the same alone, with ``-k``, or in any order.
 
+One loop per worker. A function-scoped agentrig test does not get a new loop: the session keeps
+one :class:`~agentrig.VirtualEventLoop` (:class:`LoopKeeper`) and hands it to each such test,
+rewound to t=0. At the test's end the loop is wound down exactly as ``asyncio.Runner.close()``
+winds down a fresh one (its tasks cancelled and awaited, its async generators closed, what was
+due run) and then kept instead of closed -- unless the test left anything that a later test
+could notice (a thread, an open transport, reader or server, a subprocess, a signal handler, a
+custom exception handler or task factory, a closed or stopping loop, another loop class): then
+it is closed as before and the next test gets a new one. ``agentrig_loop_reuse = false`` turns
+this off (docs/compatibility.md). Making and closing a selector loop per test was the largest
+piece of the plugin's own per-test cost (benchmarks/RESULTS.md, figure 3).
+
 Other runners. An agentrig test run by anyio's (or another) plugin instead of pytest-asyncio
 gets a warning at setup unless its loop is virtual (anyio: ``anyio_backend`` returning
 ``("asyncio", {"loop_factory": agentrig.VirtualEventLoop})``).
@@ -46,7 +57,9 @@ of its own at creation (even where it stays off); for agentrig's runners the cla
 every other test.
 
 pytest-asyncio private API, used here only: the runner fixture names ``_<scope>_scoped_runner``
-and the fact that they build an ``asyncio.Runner`` (pytest-asyncio 1.x).
+and the fact that they build an ``asyncio.Runner`` (pytest-asyncio 1.x). asyncio private state,
+read and reset in :class:`LoopKeeper` only: the loop's ready queue, timer heap, async-generator
+set, executor, signal handlers, transports and shutdown flags (CPython 3.11-3.13).
 """
 
 from __future__ import annotations
@@ -54,6 +67,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
+import sys
+import threading
 import warnings
 import weakref
 from collections.abc import Callable, Generator, Iterator
@@ -64,6 +79,7 @@ import pytest
 from agentrig.plugin.usage import is_agentrig_test
 
 __all__ = [
+    "LoopKeeper",
     "LoopPlugin",
     "StrictModeMarker",
     "defer_fixture_loop_scope_warning",
@@ -183,8 +199,12 @@ def _is_async_test(item: pytest.Item) -> bool:
 class LoopPlugin:
     """Supplies the virtual loop to agentrig tests; registered by ``pytest_configure``."""
 
-    def __init__(self, make_loop: Callable[[], asyncio.AbstractEventLoop]) -> None:
+    def __init__(
+        self, make_loop: Callable[[], asyncio.AbstractEventLoop], *, reuse: bool = True
+    ) -> None:
         self._make_loop = make_loop
+        #: the loop function-scoped agentrig tests share (one per worker)
+        self.keeper = LoopKeeper(make_loop, reuse=reuse)
         #: (scope, node id) of every shared loop whose tests are all agentrig tests.
         self.virtual_groups: set[tuple[str, str]] = set()
         #: node ids of agentrig tests that share a real loop with other tests.
@@ -193,7 +213,7 @@ class LoopPlugin:
         self.uses_agentrig = False
         # A plain function, not a bound method: pytest deprecates fixture functions that are
         # methods of a plugin object.
-        self._virtual_runner = functools.partial(_virtual_runner, make_loop)
+        self._virtual_runner = functools.partial(_virtual_runner, self.keeper, make_loop)
 
     # -- collection ---------------------------------------------------------------------------
 
@@ -240,6 +260,9 @@ class LoopPlugin:
             return  # the xdist controller collects nothing: its workers decide and warn
         # Not an agentrig session: pytest-asyncio's warning, as it would have been given.
         config.issue_config_time_warning(pytest.PytestDeprecationWarning(message), stacklevel=2)
+
+    def pytest_sessionfinish(self) -> None:
+        self.keeper.close()
 
     # -- the runner ---------------------------------------------------------------------------
 
@@ -290,12 +313,36 @@ class LoopPlugin:
 
 
 def _virtual_runner(
+    keeper: LoopKeeper,
     make_loop: Callable[[], asyncio.AbstractEventLoop],
     request: pytest.FixtureRequest,
     **_: object,
 ) -> Iterator[asyncio.Runner]:
-    """pytest-asyncio's scoped runner fixture, on a VirtualEventLoop."""
-    runner = asyncio.Runner(debug=_asyncio_debug(request.config), loop_factory=make_loop)
+    """pytest-asyncio's scoped runner fixture, on a VirtualEventLoop.
+
+    Function scope: on the session's kept loop (:class:`LoopKeeper`); wider scopes: a new loop
+    for the class, module or session, closed with it.
+    """
+    debug = _asyncio_debug(request.config)
+    if getattr(request, "scope", None) != "function":
+        yield from _closing_runner(asyncio.Runner(debug=debug, loop_factory=make_loop))
+        return
+    loop = keeper.take()
+    runner = asyncio.Runner(debug=debug, loop_factory=lambda: loop)
+    runner.get_loop()  # as a fresh runner: set_debug(debug), its context copied now
+    _MADE_AS[loop] = keeper.made_as(loop)
+    threads = keeper.threads_now()
+    _set_event_loop(loop)  # as pytest-asyncio does for a factory-made loop
+    try:
+        yield runner
+    finally:
+        try:
+            keeper.give_back(runner, loop, threads)
+        finally:
+            _set_event_loop(None)
+
+
+def _closing_runner(runner: asyncio.Runner) -> Iterator[asyncio.Runner]:
     loop = runner.get_loop()
     _MADE_AS[loop] = type(loop)
     _set_event_loop(loop)  # as pytest-asyncio does for a factory-made loop
@@ -303,13 +350,209 @@ def _virtual_runner(
         yield runner
     finally:
         try:
-            with warnings.catch_warnings():
-                warnings.filterwarnings(
-                    "ignore", ".*BaseEventLoop.shutdown_asyncgens.*", RuntimeWarning
-                )
-                runner.close()
+            _close_runner(runner)
         finally:
             _set_event_loop(None)
+
+
+def _close_runner(runner: asyncio.Runner) -> None:
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", ".*BaseEventLoop.shutdown_asyncgens.*", RuntimeWarning)
+        runner.close()
+
+
+class LoopKeeper:
+    """One VirtualEventLoop per session (worker), lent to each function-scoped agentrig test.
+
+    :meth:`take` gives the kept loop rewound to t=0 (or a new one); :meth:`give_back` winds it
+    down as ``asyncio.Runner.close()`` would and keeps it if nothing of the test could reach a
+    later test through it, else closes it exactly as ``Runner.close()`` does. ``made`` and
+    ``reused`` count what happened (for tests and benchmarks).
+    """
+
+    def __init__(self, make_loop: Callable[[], asyncio.AbstractEventLoop], *, reuse: bool) -> None:
+        self._make_loop = make_loop
+        self.reuse = reuse
+        self._kept: asyncio.AbstractEventLoop | None = None
+        self._made_as: type | None = None
+        self._timeouts: tuple[object, object] = (None, None)
+        self.made = 0
+        self.reused = 0
+
+    def take(self) -> asyncio.AbstractEventLoop:
+        loop, self._kept = self._kept, None
+        if loop is None:
+            loop = self._make_loop()
+            self.made += 1
+            self._made_as = type(loop)
+            self._timeouts = _timeouts(loop)
+            return loop
+        self.reused += 1
+        rewind = getattr(loop, "rewind", None)
+        if rewind is not None:
+            rewind()
+        return loop
+
+    def made_as(self, loop: asyncio.AbstractEventLoop) -> type:
+        """The class ``loop`` had when it was made (another plugin may have swapped it since)."""
+        return self._made_as or type(loop)
+
+    def threads_now(self) -> frozenset[threading.Thread] | None:
+        return frozenset(threading.enumerate()) if self.reuse else None
+
+    def give_back(
+        self,
+        runner: asyncio.Runner,
+        loop: asyncio.AbstractEventLoop,
+        threads: frozenset[threading.Thread] | None,
+    ) -> None:
+        """At the test's end: wind ``loop`` down and keep it, or close it (``runner.close()``)."""
+        if threads is None or self._leftover(loop, threads) is not None:
+            _close_runner(runner)
+            return
+        try:
+            _wind_down(loop)
+        except BaseException:
+            loop.close()  # Runner.close closes the loop whatever its shutdown raised
+            raise
+        if self._leftover(loop, threads, wound_down=True) is not None:
+            loop.close()
+            return
+        _forget_pending(loop)
+        self._kept = loop
+
+    def close(self) -> None:
+        loop, self._kept = self._kept, None
+        if loop is not None:
+            loop.close()
+
+    def _leftover(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        threads: frozenset[threading.Thread],
+        *,
+        wound_down: bool = False,
+    ) -> str | None:
+        """What of the test would outlive it on ``loop`` (None: nothing, it can be kept).
+
+        Asked before and after :func:`_wind_down` (which sets the shutdown flags itself).
+        asyncio private state (CPython 3.11-3.13), read here only.
+        """
+        state: Any = loop
+        if loop.is_closed() or loop.is_running() or state._stopping:
+            return "the loop was closed or stopped"
+        if type(loop) is not self._made_as:
+            return "the loop's class was changed"
+        if state._default_executor is not None:
+            return "the default executor was used"
+        if not wound_down and (state._executor_shutdown_called or state._asyncgens_shutdown_called):
+            return "the loop's executor or async generators were shut down"
+        if any(t not in threads and t.is_alive() for t in threading.enumerate()):
+            return "a thread started during the test still runs"
+        if getattr(state, "_signal_handlers", None):
+            return "a signal handler was added"
+        if loop.get_exception_handler() is not None or loop.get_task_factory() is not None:
+            return "an exception handler or task factory was set"
+        if loop.slow_callback_duration != 0.1 or _timeouts(loop) != self._timeouts:
+            return "a loop setting was changed"
+        if len(state._selector.get_map()) > 1:  # the loop's own self-pipe only
+            return "a reader, writer or server is registered"
+        if any(not t.is_closing() for t in list(state._transports.values())):
+            return "a transport is open"
+        if (
+            state._processes
+            or state._listening
+            or state._real_works
+            or state._awaiting
+            or state._writers
+            or state._thread_order
+            or state._pending_thread_work
+        ):
+            return "real work (a server, subprocess, thread or reply) is in flight"
+        if not wound_down:
+            return None  # its tasks and async generators are for the wind-down to finish
+        if any(not task.done() for task in asyncio.all_tasks(loop)):
+            return "a task made during the wind-down is still pending"
+        if state._asyncgens:
+            return "an async generator made during the wind-down is still open"
+        return None
+
+
+def _timeouts(loop: asyncio.AbstractEventLoop) -> tuple[object, object]:
+    return getattr(loop, "stall_timeout", None), getattr(loop, "real_work_timeout", None)
+
+
+async def _nothing() -> None:
+    """Stands for a shutdown step with nothing to shut down: one turn of the loop."""
+
+
+def _has_due_work(loop: Any) -> bool:
+    """Whether a turn of the loop would run anything (a ready callback or a timer due now)."""
+    if loop._ready:
+        return True
+    scheduled = loop._scheduled
+    return bool(scheduled) and scheduled[0]._when <= loop.time() + loop._clock_resolution
+
+
+def _wind_down(loop: Any) -> None:
+    """What ``asyncio.Runner.close()`` does before ``loop.close()``, step by step.
+
+    The leftover tasks are cancelled and awaited (their ``finally`` and cancel handlers run),
+    the async generators closed, the executor shut down; while no generator or executor exists
+    their step is one turn of the loop (run only if a turn would run anything, so that due
+    callbacks still run, as they do in a fresh loop's shutdown) and the same shutdown flags
+    are set, to be cleared when the loop is kept.
+    """
+    _cancel_all_tasks(loop)
+    if loop._asyncgens:
+        loop.run_until_complete(loop.shutdown_asyncgens())
+    else:
+        loop._asyncgens_shutdown_called = True
+        if _has_due_work(loop):
+            loop.run_until_complete(_nothing())
+    if loop._default_executor is not None:  # made during the shutdown: the loop is not kept
+        if sys.version_info >= (3, 12):
+            from asyncio import constants
+
+            loop.run_until_complete(loop.shutdown_default_executor(constants.THREAD_JOIN_TIMEOUT))
+        else:
+            loop.run_until_complete(loop.shutdown_default_executor())
+    else:
+        loop._executor_shutdown_called = True
+        if _has_due_work(loop):
+            loop.run_until_complete(_nothing())
+
+
+def _cancel_all_tasks(loop: asyncio.AbstractEventLoop) -> None:
+    """``asyncio.runners._cancel_all_tasks`` (3.11-3.13), public API only."""
+    to_cancel = asyncio.all_tasks(loop)
+    if not to_cancel:
+        return
+    for task in to_cancel:
+        task.cancel()
+    loop.run_until_complete(asyncio.gather(*to_cancel, return_exceptions=True))
+    for task in to_cancel:
+        if task.cancelled():
+            continue
+        if task.exception() is not None:
+            loop.call_exception_handler(
+                {
+                    "message": "unhandled exception during asyncio.run() shutdown",
+                    "exception": task.exception(),
+                    "task": task,
+                }
+            )
+
+
+def _forget_pending(loop: Any) -> None:
+    """Drop what a closed loop would drop (``BaseEventLoop.close``) and clear the flags."""
+    loop._ready.clear()
+    for handle in loop._scheduled:
+        handle._scheduled = False  # a later cancel() must not count on this loop
+    loop._scheduled.clear()
+    loop._timer_cancelled_count = 0
+    loop._asyncgens_shutdown_called = False
+    loop._executor_shutdown_called = False
 
 
 # The class each virtual loop had when agentrig made it (see _own_loop).
@@ -346,6 +589,9 @@ def _asyncio_debug(config: pytest.Config) -> bool:
 
 
 def _set_event_loop(loop: asyncio.AbstractEventLoop | None) -> None:
+    if sys.version_info < (3, 14):
+        asyncio.set_event_loop(loop)
+        return
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # the policy API, Python 3.14
         asyncio.set_event_loop(loop)

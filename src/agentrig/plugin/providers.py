@@ -7,7 +7,9 @@
   set if absent, so SDK clients can be built inside the test (the key never leaves the
   process: the fake answers every request it would authenticate).
 * The network guard is active for the whole run protocol (setup, call, teardown) of every
-  agentrig test; other tests are untouched and nothing is patched for them.
+  agentrig test; other tests are untouched and nothing is patched for them. (One guard stays
+  active across consecutive agentrig tests -- ``nextitem`` says whether the next one is -- so
+  the transports are not patched and restored per test.)
 * After the test body, problems reported to the seam (a blocked provider call, a script
   mismatch, an unsupported endpoint) fail the test with their messages, even if the app
   swallowed the SDK's exception.
@@ -43,17 +45,49 @@ class ProvidersPlugin:
         self._extra_hosts = tuple(
             str(h).strip() for h in config.getini("agentrig_provider_hosts") if str(h).strip()
         )
+        # The guard of a run of consecutive agentrig tests: activated (the transports patched)
+        # by the first, deactivated after the last one, before any other test runs.
+        self._guard: Any = None
+        self._guard_active: ExitStack | None = None
 
     @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_protocol(self, item: pytest.Item) -> Generator[None, object, object]:
+    def pytest_runtest_protocol(
+        self, item: pytest.Item, nextitem: pytest.Item | None
+    ) -> Generator[None, object, object]:
         if not self._uses_agentrig(item):
             return (yield)
         from agentrig.providers import intercept
+
+        self._activate_guard(item.nodeid)
+        keep = False
+        try:
+            result = yield
+            keep = nextitem is not None and self._uses_agentrig(nextitem)
+            return result
+        finally:
+            intercept.problems(clear=True)  # nothing of this test reaches the next one
+            if not keep:
+                self._deactivate_guard()
+
+    def pytest_sessionfinish(self) -> None:
+        self._deactivate_guard()
+
+    def _activate_guard(self, where: str) -> None:
+        if self._guard_active is not None:
+            self._guard.where = where  # the next test of the run: name it in the message
+            return
+        from agentrig.providers import intercept
         from agentrig.providers.guard import NetworkGuard
 
-        guard = NetworkGuard(extra=self._extra_hosts, where=item.nodeid)
-        with intercept.activate(guard, priority=intercept.PRIORITY_GUARD):
-            return (yield)
+        self._guard = NetworkGuard(extra=self._extra_hosts, where=where)
+        stack = ExitStack()
+        stack.enter_context(intercept.activate(self._guard, priority=intercept.PRIORITY_GUARD))
+        self._guard_active = stack
+
+    def _deactivate_guard(self) -> None:
+        stack, self._guard_active = self._guard_active, None
+        if stack is not None:
+            stack.close()
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, object, object]:

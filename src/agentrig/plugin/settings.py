@@ -119,6 +119,13 @@ _INI_RUNTIME: tuple[tuple[str, str, Any, Any], ...] = (
         "",
     ),
     (
+        "agentrig_loop_reuse",
+        "true (default) or false: function-scoped async agentrig tests share one virtual-time"
+        " loop per worker, rewound and cleaned up per test (false: a new loop per test)",
+        None,
+        "",
+    ),
+    (
         "agentrig_keep",
         "built-in scrubbing rules to turn off in agentrig snapshots: uuids, timestamps,"
         " epoch_numbers",
@@ -199,11 +206,13 @@ class Settings:
         "_drift_base",
         "_ini_loaded",
         "_ini_rules",
+        "_unmarked",
         "config",
         "force_update",
         "ini_error",
         "invocation_dir",
         "is_worker",
+        "loop_reuse",
         "report_path",
         "rootdir",
         "snapshot_root",
@@ -218,6 +227,7 @@ class Settings:
         self.invocation_dir = Path(config.invocation_params.dir)
         self.snapshot_root = _snapshot_root(config)
         self.stall_timeout = _stall_timeout(config)
+        self.loop_reuse = _loop_reuse(config)
         self.report_path: str | None = getattr(config.option, "agentrig_report", None) or None
         self.force_update = bool(getattr(config.option, "agentrig_force_update", False))
         # syrupy's options (absent with -p no:syrupy)
@@ -227,6 +237,7 @@ class Settings:
         self._ini_loaded = False
         self._ini_rules: NormalizeRules | None = None
         self._drift_base: DriftConfig | None = None
+        self._unmarked: TestSettings | None = None
         self.ini_error: str | None = None
 
     @classmethod
@@ -361,6 +372,21 @@ def _snapshot_root(config: pytest.Config) -> Path:
         raise pytest.UsageError(str(exc)) from None
 
 
+_TRUE = ("true", "yes", "on", "1")
+_FALSE = ("false", "no", "off", "0")
+
+
+def _loop_reuse(config: pytest.Config) -> bool:
+    raw = str(config.getini("agentrig_loop_reuse") or "").strip()
+    if not raw or raw.lower() in _TRUE:
+        return True
+    if raw.lower() in _FALSE:
+        return False
+    raise pytest.UsageError(
+        f"agentrig_loop_reuse must be true or false (also yes/no, on/off, 1/0), got {raw!r}"
+    )
+
+
 def _stall_timeout(config: pytest.Config) -> float:
     raw = str(config.getini("agentrig_stall_timeout") or "").strip()
     if not raw:
@@ -409,7 +435,10 @@ _TEST_SETTINGS = pytest.StashKey["TestSettings"]()
 
 
 class TestSettings:
-    """One agentrig test's settings: its marker merged over the ini options."""
+    """One agentrig test's settings: its marker merged over the ini options.
+
+    Read-only once built: tests without an agentrig marker share one object per session.
+    """
 
     __test__ = False  # not a test class, whatever pytest's python_classes say
     __slots__ = ("drift_config", "error", "max_tokens", "max_usd", "rules")
@@ -436,6 +465,10 @@ class TestSettings:
         rules = settings.ini_rules()
         if settings.ini_error is not None:
             made = cls(rules=rules, error=settings.ini_error)
+        elif item.get_closest_marker("agentrig") is None:
+            # The common case: the ini options alone, the same for every unmarked test.
+            made = settings._unmarked or cls._from_marker(settings, item, rules)
+            settings._unmarked = made
         else:
             made = cls._from_marker(settings, item, rules)
         item.stash[_TEST_SETTINGS] = made

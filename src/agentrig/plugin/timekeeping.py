@@ -29,6 +29,7 @@ import hashlib
 import random
 import sys
 import warnings
+import weakref
 from collections.abc import Callable, Generator
 from contextlib import ExitStack
 from typing import Any
@@ -239,9 +240,19 @@ class _patch_runner:
     def __enter__(self) -> None:
         import asyncio.runners
 
+        original = asyncio.runners.Runner
+        made = _VIRTUAL_RUNNERS.get(self.item.config)
+        if made is None or made[0] is not original:
+            made = (original, self._make(original))  # once per session, not per test
+            _VIRTUAL_RUNNERS[self.item.config] = made
+        virtual_runner = made[1]
+        self.saved = (asyncio.runners.Runner, asyncio.Runner)
+        asyncio.runners.Runner = virtual_runner  # type: ignore[misc]
+        asyncio.Runner = virtual_runner  # type: ignore[misc]
+
+    def _make(self, original: type[asyncio.Runner]) -> type[asyncio.Runner]:
         from agentrig.plugin.settings import Settings
 
-        original = asyncio.runners.Runner
         stall_timeout = Settings.of(self.item.config).stall_timeout
 
         def virtual_loop() -> asyncio.AbstractEventLoop:
@@ -261,9 +272,7 @@ class _patch_runner:
                 super().__init__(debug=debug, loop_factory=loop_factory or virtual_loop)
 
         VirtualRunner.__name__ = VirtualRunner.__qualname__ = "Runner"
-        self.saved = (asyncio.runners.Runner, asyncio.Runner)
-        asyncio.runners.Runner = VirtualRunner  # type: ignore[misc]
-        asyncio.Runner = VirtualRunner  # type: ignore[misc]
+        return VirtualRunner
 
     def __exit__(self, *exc: object) -> None:
         import asyncio.runners
@@ -271,6 +280,13 @@ class _patch_runner:
         if self.saved is not None:
             asyncio.runners.Runner, asyncio.Runner = self.saved  # type: ignore[misc]
             self.saved = None
+
+
+# The session's virtual Runner class, made from the Runner it replaces (per config: pytester
+# sessions nest).
+_VIRTUAL_RUNNERS: weakref.WeakKeyDictionary[
+    pytest.Config, tuple[type[asyncio.Runner], type[asyncio.Runner]]
+] = weakref.WeakKeyDictionary()
 
 
 class _watch_unrecorded_use:
