@@ -7,14 +7,16 @@ ended with one worker busy on a 15 s test while the other idled. Started first, 
 with the many short tests instead. Only the order changes, never what runs; a renamed test
 simply loses its place (run ``pytest tests -n 2 --durations=40`` to refresh the list).
 
-The many pytest sessions this suite starts in subprocesses cache their bytecode in one folder
-outside the projects they run (see ``_cache_bytecode_of_inner_sessions``).
+The many pytest sessions this suite starts in subprocesses read the plugins' rewritten bytecode
+from a cache one warm-up session writes (see ``_warm_the_rewrite_cache``).
 """
 
 from __future__ import annotations
 
 import os
 import selectors
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,24 +24,45 @@ from typing import Any
 
 import pytest
 
+#: Imported by the warm-up session: every agentrig module (a pytest plugin distribution, so
+#: rewritten) that inner sessions may import, not only those the plugin loads at startup.
+WARM_CONFTEST = """
+import importlib
+import pkgutil
 
-def _cache_bytecode_of_inner_sessions() -> None:
-    """Let the suite's subprocess sessions reuse pytest's assertion-rewritten bytecode.
+import agentrig
+
+for module in pkgutil.walk_packages(agentrig.__path__, "agentrig."):
+    if not module.name.endswith("__main__"):
+        importlib.import_module(module.name)
+"""
+
+
+def _warm_the_rewrite_cache() -> None:
+    """Write pytest's assertion-rewritten bytecode of the plugins once, for every inner session.
 
     pytest rewrites every module of a plugin distribution (hypothesis, syrupy, xdist, agentrig
-    itself) when a session imports it, and caches the result beside the source unless
-    ``PYTHONDONTWRITEBYTECODE`` is set. With it set, as on the project's machines, every
-    subprocess session rewrote ~170 modules again: 1.0 s of CPU for an empty session, 0.35 s
-    with the cache. The cache goes to one folder under the temporary directory
-    (``PYTHONPYCACHEPREFIX``), never into the pytester projects, whose files several tests scan
-    byte for byte (no secret on disk). A prefix the caller set is kept.
+    itself) when a session imports it, and caches the result beside the source, unless
+    ``PYTHONDONTWRITEBYTECODE`` is set, as on the project's machines. Then each of the suite's
+    subprocess sessions rewrote ~170 modules again: 1.0 s of CPU for an empty session, 0.35 s
+    with the cache. One warm-up session, allowed to write, fills the cache (in the venv and in
+    ``src/agentrig/__pycache__``, both git-ignored); the inner sessions keep the variable and
+    only read it (pytest reads a cached pyc even when it may not write one), so no pytester
+    project ever gets a cache of its own test files that a same-size edit could make stale.
     """
-    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
-    prefix = Path(tempfile.gettempdir()) / f"agentrig-tests-pycache-{os.getuid()}"
-    os.environ.setdefault("PYTHONPYCACHEPREFIX", str(prefix))
+    if not sys.dont_write_bytecode or os.environ.get("PYTEST_XDIST_WORKER"):
+        return  # sessions write their own cache, or the controller did this already
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    with tempfile.TemporaryDirectory(prefix="agentrig-warm-") as folder:
+        (Path(folder) / "conftest.py").write_text(WARM_CONFTEST)
+        command = [sys.executable, "-m", "pytest", "-q", "--co", "-p", "no:cacheprovider"]
+        # Best effort: a failure here only leaves the inner sessions slower.
+        subprocess.run(command, cwd=folder, env=env, capture_output=True, timeout=300, check=False)
 
 
-_cache_bytecode_of_inner_sessions()
+def pytest_configure(config: pytest.Config) -> None:
+    _warm_the_rewrite_cache()
+
 
 #: Node-id prefixes, longest first (seconds under -n 2 on the shared machine, load ~4, from
 #: `--durations=0` after the subprocess sessions got their bytecode cache).
