@@ -6,32 +6,82 @@ subprocesses (xdist inside xdist, SIGKILL loops, record-then-replay) came late, 
 ended with one worker busy on a 15 s test while the other idled. Started first, they overlap
 with the many short tests instead. Only the order changes, never what runs; a renamed test
 simply loses its place (run ``pytest tests -n 2 --durations=40`` to refresh the list).
+
+The many pytest sessions this suite starts in subprocesses read the plugins' rewritten bytecode
+from a cache one warm-up session writes (see ``_warm_the_rewrite_cache``).
 """
 
 from __future__ import annotations
 
+import os
 import selectors
+import subprocess
+import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-#: Node-id prefixes, longest first (seconds under -n 2, benchmarks/RESULTS.md section 6).
+#: Imported by the warm-up session: every agentrig module (a pytest plugin distribution, so
+#: rewritten) that inner sessions may import, not only those the plugin loads at startup.
+WARM_CONFTEST = """
+import importlib
+import pkgutil
+
+import agentrig
+
+for module in pkgutil.walk_packages(agentrig.__path__, "agentrig."):
+    if not module.name.endswith("__main__"):
+        importlib.import_module(module.name)
+"""
+
+
+def _warm_the_rewrite_cache() -> None:
+    """Write pytest's assertion-rewritten bytecode of the plugins once, for every inner session.
+
+    pytest rewrites every module of a plugin distribution (hypothesis, syrupy, xdist, agentrig
+    itself) when a session imports it, and caches the result beside the source, unless
+    ``PYTHONDONTWRITEBYTECODE`` is set, as on the project's machines. Then each of the suite's
+    subprocess sessions rewrote ~170 modules again: 1.0 s of CPU for an empty session, 0.35 s
+    with the cache. One warm-up session, allowed to write, fills the cache (in the venv and in
+    ``src/agentrig/__pycache__``, both git-ignored); the inner sessions keep the variable and
+    only read it (pytest reads a cached pyc even when it may not write one), so no pytester
+    project ever gets a cache of its own test files that a same-size edit could make stale.
+    """
+    if not sys.dont_write_bytecode or os.environ.get("PYTEST_XDIST_WORKER"):
+        return  # sessions write their own cache, or the controller did this already
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    with tempfile.TemporaryDirectory(prefix="agentrig-warm-") as folder:
+        (Path(folder) / "conftest.py").write_text(WARM_CONFTEST)
+        command = [sys.executable, "-m", "pytest", "-q", "--co", "-p", "no:cacheprovider"]
+        # Best effort: a failure here only leaves the inner sessions slower.
+        subprocess.run(command, cwd=folder, env=env, capture_output=True, timeout=300, check=False)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _warm_the_rewrite_cache()
+
+
+#: Node-id prefixes, longest first (seconds under -n 2 on the shared machine, load ~4, from
+#: `--durations=0` after the subprocess sessions got their bytecode cache).
 LONGEST_FIRST = (
-    "tests/plugin/test_reports.py::test_xdist_records_updates_and_detects_unused_snapshots",  # 16.6
-    "tests/cassettes/test_llm_cassette.py::test_recording_under_xdist",  # 15.9
-    "tests/reliability/test_crash_safety.py::test_sigkill_during_snapshot_update",  # 14.3
-    "tests/reliability/test_parallel_writes.py::test_parallel_updates_round_after_round",  # 12.7
-    "tests/cassettes/test_llm_cassette.py::test_record_then_replay",  # 11.3
-    "tests/plugin/test_determinism.py::test_snapshot_files_are_byte_identical_across",  # 8.2
-    "tests/reliability/test_parallel_writes.py::test_two_sessions_updating",  # 7.6
-    "tests/plugin/test_otel_pydantic_ai.py::test_pydantic_ai_spans_and_a_served_call",  # 7.6
-    "tests/test_html.py::test_a_drifted_test_gets_a_page",  # 7.2
-    "tests/cassettes/test_llm_cassette.py::",  # the other record/replay sessions, 3-10 each
-    "tests/test_readme.py::",  # README blocks as sessions, up to 5.6
-    "tests/reliability/test_crash_safety.py::",  # 4.0
-    "tests/mutate/test_mutate_plugin.py::",  # 3.4-4.1
+    "tests/reliability/test_parallel_writes.py::test_parallel_updates_round_after_round",  # 17.0
+    "tests/cassettes/test_llm_cassette.py::test_record_then_replay",  # 13.0
+    "tests/reliability/test_crash_safety.py::test_sigkill_during_snapshot_update",  # 10.4
+    "tests/mutate/test_tool_operators.py::test_tool_mutants_are_the_same_in_the_same_order",  # 9.8
+    "tests/plugin/test_reports.py::test_xdist_records_updates_and_detects_unused_snapshots",  # 8.8
+    "tests/reliability/test_crash_safety.py::",  # the accept kill loop, 6.1
+    "tests/mutate/test_mutate_plugin.py::test_every_operator_changes_a_run",  # 5.8
+    "tests/cassettes/test_llm_cassette.py::test_recording_under_xdist",  # 4.9
+    "tests/reliability/test_parallel_writes.py::",  # two sessions at once, 4.4
+    "tests/plugin/test_determinism.py::",  # xdist and 150-test sessions, 3-4.3 each
+    "tests/test_html.py::",  # chromium, 2.5-4.0
+    "tests/reliability/test_reliability_properties.py::",  # hypothesis, 1.4-3.8
+    "tests/test_clock_real_io.py::",  # 20 runs at once per client and the subprocesses, 0.5-3
+    "tests/cassettes/test_llm_cassette.py::",  # in-process record/replay sessions, 0.4-1.8
+    "tests/mutate/",  # mutation sessions, 0.3-2.4
 )
 
 

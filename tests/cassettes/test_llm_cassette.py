@@ -1,6 +1,8 @@
 """llm_cassette end to end: real SDKs, a real local server, real pytest sessions.
 
-Each test records against the server, stops it, and replays offline.
+Each test records against the server, stops it, and replays offline. Sessions that run the
+anthropic SDK's test, or pytest-xdist, run in a fresh process (``fresh=True``); the others run
+in this process, where the SDKs are imported once (see ``App.run``).
 """
 
 from __future__ import annotations
@@ -8,10 +10,17 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+# Imported here so that in-process sessions find them in sys.modules: pytester drops the
+# modules a session imported first. The SDKs would cost ~1.3 s of CPU a session to import
+# again; an inner test's `from agentrig import BudgetPool` would get another copy of the
+# module than the plugin's ambient-budget seam reads (its stage would see no charge).
+import anthropic  # noqa: F401
+import openai  # noqa: F401
 import orjson
 import pytest
 from llm_server import llm_server
 
+import agentrig.budget  # noqa: F401
 from agentrig.cli import main
 
 KEY = "sk-proj-cassetteKEY1234567890abcdef"
@@ -138,13 +147,18 @@ class App:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(APP.format(key=KEY, prompt=prompt), encoding="utf-8")
 
-    def run(self, *args: str, url: str) -> pytest.RunResult:
-        # Each session in a fresh process, as a developer runs it: the anthropic SDK traces
-        # through OpenTelemetry's process-wide provider (the reason in tests/test_readme.py),
-        # and in-process sessions of these tests were seen to leave an asyncio loop unclosed
-        # (an unraisable ResourceWarning in a later session; not traced yet).
+    def run(self, *args: str, url: str, fresh: bool = False) -> pytest.RunResult:
+        """One pytest session of the project; in a fresh process when ``fresh``.
+
+        A session that runs ``test_anthropic`` must be fresh: the anthropic SDK traces through
+        OpenTelemetry's process-wide provider (the reason in tests/test_readme.py), and a
+        second in-process session records that test differently. So must one under xdist
+        (its workers are processes anyway). The other sessions (openai only) run in-process.
+        """
         self.monkeypatch.setenv("LLM_URL", url)
-        return self.pytester.runpytest_subprocess("-p", "no:randomly", *args)
+        if fresh:
+            return self.pytester.runpytest_subprocess("-p", "no:randomly", *args)
+        return self.pytester.runpytest_inprocess("-p", "no:randomly", *args)
 
     def files(self) -> dict[str, bytes]:
         return {
@@ -153,8 +167,8 @@ class App:
             if p.is_file()
         }
 
-    def cassette(self, test: str) -> dict:
-        path = self.root / "snapshots/tests/test_app" / f"{test}.cassette.json"
+    def cassette(self, test: str, module: str = "test_app") -> dict:
+        path = self.root / "snapshots/tests" / module / f"{test}.cassette.json"
         return orjson.loads(path.read_bytes())
 
 
@@ -166,7 +180,7 @@ def app(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> App:
 def test_record_then_replay_offline_with_byte_identical_snapshots(app: App) -> None:
     app.write()
     with llm_server() as server:
-        result = app.run("--agentrig-record", "--snapshot-update", url=server.url)
+        result = app.run("--agentrig-record", "--snapshot-update", url=server.url, fresh=True)
         result.assert_outcomes(passed=4)
         url = server.url
         assert len(server.seen) == 8
@@ -184,10 +198,10 @@ def test_record_then_replay_offline_with_byte_identical_snapshots(app: App) -> N
         "snapshots/tests/test_app/test_sync_client_twice.cassette.json",
     ]
     # The server is gone: replay is offline, and rewriting the snapshots changes no byte.
-    replay = app.run("--snapshot-update", url=url)
+    replay = app.run("--snapshot-update", url=url, fresh=True)
     replay.assert_outcomes(passed=4)
     assert app.files() == recorded
-    app.run(url=url).assert_outcomes(passed=4)
+    app.run(url=url, fresh=True).assert_outcomes(passed=4)
 
     # No secret in any file the sessions wrote (all but the test's own source): not the key,
     # not the cookie the server set.
@@ -223,11 +237,13 @@ def test_record_then_replay_offline_with_byte_identical_snapshots(app: App) -> N
 
 def test_a_changed_prompt_fails_closed_with_the_diff_and_the_command(app: App) -> None:
     app.write(prompt="hello")
+    chat = "tests/test_app.py::test_chat"
     with llm_server() as server:
-        app.run("--agentrig-record", "--snapshot-update", url=server.url).assert_outcomes(passed=4)
+        recorded = app.run("--agentrig-record", "--snapshot-update", chat, url=server.url)
+        recorded.assert_outcomes(passed=1)
         app.write(prompt="goodbye")
         before = len(server.seen)
-        result = app.run("tests/test_app.py::test_chat", url=server.url)
+        result = app.run(chat, url=server.url)
         assert len(server.seen) == before  # the server was up, and still nothing reached it
     result.assert_outcomes(failed=1)
     out = result.stdout.str()
@@ -393,6 +409,17 @@ def test_cli_lists_cassettes_and_prunes_by_the_record_of_use(
     assert "is not valid JSON" in capsys.readouterr().err
 
 
+WORKERS = """
+import os
+
+import openai
+
+
+def oa():
+    return openai.AsyncOpenAI(base_url=os.environ["LLM_URL"] + "/v1", api_key={key!r})
+"""
+
+
 def test_recording_under_xdist_keeps_each_tests_interactions_apart(app: App) -> None:
     many = "\n".join(
         f"""
@@ -404,17 +431,20 @@ async def test_w{i}(llm_cassette):
 """
         for i in range(6)
     )
+    # A module of its own, without the anthropic SDK: each worker imports only what it runs.
     app.write()
-    (app.root / "tests/test_app.py").write_text((app.root / "tests/test_app.py").read_text() + many)
+    (app.root / "tests/test_workers.py").write_text(WORKERS.format(key=KEY) + many)
     with llm_server() as server:
-        result = app.run("--agentrig-record", "-n", "2", "-k", "test_w", url=server.url)
+        result = app.run(
+            "--agentrig-record", "-n", "2", "tests/test_workers.py", url=server.url, fresh=True
+        )
         result.assert_outcomes(passed=6)
     for i in range(6):
-        doc = app.cassette(f"test_w{i}")
-        assert doc["name"] == f"tests/test_app.py::test_w{i}"
+        doc = app.cassette(f"test_w{i}", module="test_workers")
+        assert doc["name"] == f"tests/test_workers.py::test_w{i}"
         contents = [x["request"]["body"]["messages"][0]["content"] for x in doc["interactions"]]
         assert contents == [f"w{i} turn {t}" for t in range(3)]
-    replay = app.run("-n", "2", "-k", "test_w", url="http://127.0.0.1:9")
+    replay = app.run("-n", "2", "tests/test_workers.py", url="http://127.0.0.1:9", fresh=True)
     replay.assert_outcomes(passed=6)
 
 

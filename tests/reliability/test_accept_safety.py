@@ -67,7 +67,7 @@ def test_received_files_carry_the_run_and_the_digest_of_their_snapshot(drifted: 
 
 def test_every_xdist_worker_stamps_the_same_run(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
     _app(rig, "notes about X")
-    rig.run_subprocess("--snapshot-update").assert_outcomes(passed=3)
+    rig.run("--snapshot-update").assert_outcomes(passed=3)  # recording needs no fresh process
     _app(rig, "notes about Y")
     rig.run_subprocess("-n", "2", "-p", "cacheprovider").assert_outcomes(failed=3)
     runs = {_stamp(p)["run"] for p in rig.snapshots.rglob("*.received.json")}
