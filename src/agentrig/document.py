@@ -77,7 +77,9 @@ def collector_paused() -> Iterator[None]:
     price: cyclic garbage made just before (user objects still young) waits for the next full
     collection; nothing is lost. A small build (one test's recording) resumes as it was, and
     so does one while something is frozen already (a pre-fork server's ``gc.freeze()``, which
-    unfreezing would undo).
+    unfreezing would undo). Writing the document afterwards (:func:`dumps`) and freeing it get
+    slower by ~1-2 ms each at 10,000 spans: the skipped collection no longer pulls the tree
+    back into the CPU caches just before. Net, the passing path is still ~6 ms faster.
     """
     if not gc.isenabled():
         yield
