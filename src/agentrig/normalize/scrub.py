@@ -112,7 +112,7 @@ _TMP_RE: Final = re.compile(
     r"(?:[A-Za-z]:)?[^\s'\"<>|]*?[/\\]pytest-of-[^/\\\s]+[/\\]pytest-(?:\d+|current)"
     r"(?:[/\\]popen-gw\d+)?"
 )
-_SURROGATE_RE: Final = re.compile("[\ud800-\udfff]")
+_SURROGATE_RE: Final = re.compile(f"[{chr(0xD800)}-{chr(0xDFFF)}]")  # (no surrogate literal: mypyc)
 _UUID_MARK_RE: Final = re.compile("\x00U(\\d+)\x00")
 
 

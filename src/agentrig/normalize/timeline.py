@@ -429,8 +429,9 @@ class TimelineBuilder:
 
     def digest(self, root: Item) -> bytes:
         """BLAKE2 digest of an item's normalized content and its (ordered) subtree."""
-        if root.digest is not None:
-            return root.digest
+        done = root.digest  # (a local: narrowing root.digest would outlive the loop below)
+        if done is not None:
+            return done
         stack: list[tuple[Item, bool]] = [(root, False)]
         while stack:
             node, expanded = stack.pop()
