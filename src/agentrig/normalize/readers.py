@@ -168,7 +168,7 @@ def _from_document(norm: TimelineBuilder, timeline: list[Any]) -> tuple[list[Ite
             stack.pop()
             if owner is not None:
                 seq += 1
-                owner.end_seq = seq
+                owner.end_seq = float(seq)
             continue
         seq += 1
         if not isinstance(item, Mapping):
@@ -204,7 +204,7 @@ def _from_document(norm: TimelineBuilder, timeline: list[Any]) -> tuple[list[Ite
                 stack.append((iter(children), key, span))
             else:
                 seq += 1
-                span.end_seq = seq
+                span.end_seq = float(seq)
         elif "entry" in item:
             parent = item.get("parent", enclosing)
             entries.append(
