@@ -67,3 +67,31 @@ def test_a_recordings_export_folder_factory_runs_once_at_the_first_export(tmp_pa
     assert calls == [1]
     assert len((tmp_path / "exports" / "d.jsonl").read_text().splitlines()) == 2
     assert recording.export_dir == tmp_path / "exports"
+
+
+def test_the_export_folder_comes_from_the_sessions_tmp_path_factory(project: Project) -> None:
+    # The recording takes the factory from the session (not through the fixture): the same
+    # object a test requesting ``tmp_path_factory`` gets, honouring --basetemp.
+    project.write(
+        "tests/test_factory.py",
+        """
+from agentrig import DecisionLog
+
+def test_same_factory(agent_recording, tmp_path_factory):
+    DecisionLog(path="d.jsonl").record(decision="go")
+    base = tmp_path_factory.getbasetemp()
+    assert agent_recording.export_dir.parent.parent == base
+    assert (agent_recording.export_dir / "d.jsonl").is_file()
+""",
+    )
+    basetemp = project.path / "bt"
+    project.run(f"--basetemp={basetemp}").assert_outcomes(passed=1)
+
+
+def test_without_pytests_tmpdir_plugin_an_agentrig_test_errors_naming_the_fixture(
+    project: Project,
+) -> None:
+    project.write("tests/test_export_folders.py", _TESTS)
+    result = project.run("-p", "no:tmpdir")
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(["*fixture 'tmp_path_factory' not found*"])

@@ -140,9 +140,7 @@ class _Factory:
 
 
 @pytest.fixture
-def _agentrig_recording(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Recording]:
+def _agentrig_recording(request: pytest.FixtureRequest) -> Iterator[Recording]:
     """This test's Recording, active from setup to teardown, exports under its tmp path."""
     from agentrig.clock import VirtualEventLoop
     from agentrig.recording import Recording
@@ -152,7 +150,7 @@ def _agentrig_recording(
     loop = _test_loop(request)
     if isinstance(loop, VirtualEventLoop):
         loop.rewind()
-    recording = Recording(item.nodeid, export_dir=_export_dir(request, tmp_path_factory))
+    recording = Recording(item.nodeid, export_dir=_export_dir(request, _tmp_path_factory(request)))
     if isinstance(loop, VirtualEventLoop):
         recording.bind_loop(loop)
     item.stash[RECORDING] = recording
@@ -162,6 +160,22 @@ def _agentrig_recording(
         _warn_if_run_in_real_time(request)
     with recording.activate():
         yield recording
+
+
+def _tmp_path_factory(request: pytest.FixtureRequest) -> pytest.TempPathFactory:
+    """The session's ``tmp_path_factory``, without requesting the fixture.
+
+    pytest private API: the fixture returns ``config._tmp_path_factory`` (set by pytest's
+    tmpdir plugin at configure). Requesting the fixture instead cost every agentrig test a
+    ``RequestFixtureDef`` and a fixture lookup (the fixture takes ``request``), for a value
+    that is the same for the whole session; without the attribute (``-p no:tmpdir``), the
+    fixture is asked for, as before.
+    """
+    factory = getattr(request.config, "_tmp_path_factory", None)
+    if isinstance(factory, pytest.TempPathFactory):
+        return factory
+    found: pytest.TempPathFactory = request.getfixturevalue("tmp_path_factory")
+    return found
 
 
 def _export_dir(

@@ -67,17 +67,20 @@ class ReportsPlugin:
         from agentrig.snapshot import OUTCOMES_KEY
 
         outcomes = item.stash.get(OUTCOMES_KEY, [])
-        usd, tokens = spend(recording)
         path, lineno, _ = item.location
         payload: dict[str, Any] = {
             "path": path,
             "line": lineno + 1 if isinstance(lineno, int) else None,
             "snapshots": [o.to_json() for o in outcomes],
-            "spend": {"usd": float(usd), "tokens": tokens},
         }
         gate = item.stash.get(GATE, None)
         if gate is not None:
             payload["gate"] = gate
+        if gate is not None or any(o.status != "passed" for o in outcomes):
+            # Only a test the JSON report lists shows its spend: the passing majority does
+            # not pay for summing it.
+            usd, tokens = spend(recording)
+            payload["spend"] = {"usd": float(usd), "tokens": tokens}
         report.agentrig = payload  # type: ignore[attr-defined]
         return report
 
