@@ -1249,7 +1249,7 @@ def run(
         return _run_main(loop, task)
     finally:
         try:
-            _cancel_all_tasks(loop)
+            cancel_all_tasks(loop)
             # Each shutdown is a run of the loop (~12 µs even with nothing to do): skip the
             # ones with nothing to shut down. asyncio private state, read here only; a Python
             # without it runs both, as asyncio.Runner does.
@@ -1309,7 +1309,9 @@ def _run_main(loop: asyncio.AbstractEventLoop, task: asyncio.Task[_T]) -> _T:
             _signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
-def _cancel_all_tasks(loop: asyncio.AbstractEventLoop) -> None:
+def cancel_all_tasks(loop: asyncio.AbstractEventLoop, *, runner: str = "agentrig.run()") -> None:
+    """``asyncio.runners._cancel_all_tasks`` (3.11-3.13) on public API: what a runner does with
+    the tasks a run left behind (``agentrig.run``, and the plugin's per-test wind-down)."""
     to_cancel = asyncio.all_tasks(loop)
     if not to_cancel:
         return
@@ -1322,7 +1324,7 @@ def _cancel_all_tasks(loop: asyncio.AbstractEventLoop) -> None:
         if task.exception() is not None:
             loop.call_exception_handler(
                 {
-                    "message": "unhandled exception during agentrig.run() shutdown",
+                    "message": f"unhandled exception during {runner} shutdown",
                     "exception": task.exception(),
                     "task": task,
                 }

@@ -503,7 +503,9 @@ def _wind_down(loop: Any) -> None:
     callbacks still run, as they do in a fresh loop's shutdown) and the same shutdown flags
     are set, to be cleared when the loop is kept.
     """
-    _cancel_all_tasks(loop)
+    from agentrig.clock import cancel_all_tasks  # the loop is a VirtualEventLoop: clock is loaded
+
+    cancel_all_tasks(loop, runner="asyncio.run()")
     if loop._asyncgens:
         loop.run_until_complete(loop.shutdown_asyncgens())
     else:
@@ -521,27 +523,6 @@ def _wind_down(loop: Any) -> None:
         loop._executor_shutdown_called = True
         if _has_due_work(loop):
             loop.run_until_complete(_nothing())
-
-
-def _cancel_all_tasks(loop: asyncio.AbstractEventLoop) -> None:
-    """``asyncio.runners._cancel_all_tasks`` (3.11-3.13), public API only."""
-    to_cancel = asyncio.all_tasks(loop)
-    if not to_cancel:
-        return
-    for task in to_cancel:
-        task.cancel()
-    loop.run_until_complete(asyncio.gather(*to_cancel, return_exceptions=True))
-    for task in to_cancel:
-        if task.cancelled():
-            continue
-        if task.exception() is not None:
-            loop.call_exception_handler(
-                {
-                    "message": "unhandled exception during asyncio.run() shutdown",
-                    "exception": task.exception(),
-                    "task": task,
-                }
-            )
 
 
 def _forget_pending(loop: Any) -> None:
