@@ -382,6 +382,8 @@ class Scrubber:
                         return None
                     nv = texts.get(v)
                     if nv is None:
+                        # The short-plain-text test, inlined (a call per value is what this
+                        # loop saves); its twin is in mapping() below: change both together.
                         if (
                             len(v) < 11
                             and plain
@@ -492,6 +494,7 @@ class Scrubber:
                                 out[nk] = special
                             continue
                 if t is str:
+                    # The short-plain-text test, inlined as in flat() above: keep them in step.
                     if (
                         len(v) < 11
                         and plain
